@@ -1,0 +1,33 @@
+# `make test` and `make demo` each set up everything they need on a fresh
+# machine with python3 and make: a .venv with the project and its extras, and
+# Graphviz's `dot` program (through the OS package manager when possible).
+
+PYTHON ?= python3
+VENV   := .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.installed-valuegrad
+
+.PHONY: test demo bench setup graphviz lint clean
+
+test: setup graphviz
+	$(BIN)/ruff check engine nn tests demos benchmarks
+	$(BIN)/mypy engine nn
+	$(BIN)/python -m pytest
+
+demo: setup graphviz
+	$(BIN)/python -m demos
+
+setup: $(STAMP)
+
+$(STAMP): pyproject.toml
+	@$(PYTHON) -m venv $(VENV) || { echo "error: '$(PYTHON) -m venv' failed; on Debian/Ubuntu install it with: sudo apt-get install python3-venv"; exit 1; }
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e '.[dev,demos]'
+	@touch $@
+
+# Graphviz's `dot` renders diagrams; the Python package alone cannot.
+graphviz:
+	@command -v dot >/dev/null 2>&1 || sh .ci/install-graphviz
+
+clean:
+	rm -rf $(VENV) out .pytest_cache .mypy_cache .ruff_cache

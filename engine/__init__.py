@@ -1,0 +1,62 @@
+"""valuegrad's engine: scalar Values that record their computation graph and backpropagate.
+
+>>> from engine import Value
+>>> x = Value(2.0, label="x")
+>>> y = x * x + 1
+>>> y.backward()
+>>> x.grad
+4.0
+"""
+
+from engine.backprop import backward, grad, topological_order
+from engine.ops import (
+    abs_,
+    add,
+    cos,
+    div,
+    exp,
+    linear,
+    log,
+    mul,
+    neg,
+    pow,
+    power,
+    relu,
+    sigmoid,
+    sign,
+    sin,
+    softplus,
+    sqrt,
+    sub,
+    tanh,
+)
+from engine.value import Op, Value, defop, no_grad
+
+__all__ = [
+    "Op",
+    "Value",
+    "abs_",
+    "add",
+    "backward",
+    "cos",
+    "defop",
+    "div",
+    "exp",
+    "grad",
+    "linear",
+    "log",
+    "mul",
+    "neg",
+    "no_grad",
+    "pow",
+    "power",
+    "relu",
+    "sigmoid",
+    "sign",
+    "sin",
+    "softplus",
+    "sqrt",
+    "sub",
+    "tanh",
+    "topological_order",
+]

@@ -1,0 +1,21 @@
+"""valuegrad's neural networks: modules, the seed's network 1.1, losses and optimizers."""
+
+from nn.losses import binary_cross_entropy, binary_cross_entropy_with_logits, hinge_loss, mse_loss
+from nn.module import MLP, Layer, Module, Neuron
+from nn.optim import SGD, Adam, Optimizer
+from nn.seed_network import SeedNetwork
+
+__all__ = [
+    "MLP",
+    "SGD",
+    "Adam",
+    "Layer",
+    "Module",
+    "Neuron",
+    "Optimizer",
+    "SeedNetwork",
+    "binary_cross_entropy",
+    "binary_cross_entropy_with_logits",
+    "hinge_loss",
+    "mse_loss",
+]

@@ -1,0 +1,224 @@
+"""Neural-network building blocks on top of `engine.Value`: Module, Neuron, Layer, MLP.
+
+Parameters are plain Values whose `label` is their dotted name
+(`layer1.neuron3.w2`), so diagrams and error messages can say which is which.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Sequence
+from typing import Union
+
+import numpy as np
+
+from engine import Value, linear
+
+Input = Union[Value, int, float]
+
+ACTIVATIONS: dict[str, Callable[[Value], Value]] = {
+    "relu": Value.relu,
+    "tanh": Value.tanh,
+    "sigmoid": Value.sigmoid,
+    "linear": lambda z: z,
+}
+
+
+def check_activation(activation: str) -> str:
+    if activation not in ACTIVATIONS:
+        raise ValueError(f"unknown activation {activation!r}: expected one of {', '.join(map(repr, ACTIVATIONS))}")
+    return activation
+
+
+def init_limit(activation: str, nin: int) -> float:
+    """Half-width of the uniform initialisation for a neuron with `nin` inputs.
+
+    relu: He (variance 2/nin), so the signal keeps its size through relu layers;
+    tanh, sigmoid, linear: LeCun (variance 1/nin), so pre-activations stay near
+    the responsive part of the curve. U(-a, a) has variance a^2/3.
+    """
+    variance = 2.0 / nin if activation == "relu" else 1.0 / nin
+    return math.sqrt(3.0 * variance)
+
+
+class Module:
+    """Anything with parameters: lists them, names them and zeroes their gradients."""
+
+    def named_parameters(self) -> list[tuple[str, Value]]:
+        """(name, parameter) pairs, in the same order as `parameters()`."""
+        return []
+
+    def parameters(self) -> list[Value]:
+        return [p for _, p in self.named_parameters()]
+
+    def zero_grad(self) -> None:
+        for p in self.parameters():
+            p.grad = 0.0
+
+    def _name_parameters(self) -> None:
+        """Write each parameter's dotted name into its label (called once built)."""
+        for name, p in self.named_parameters():
+            p.label = name
+
+
+def _check_inputs(x: Sequence[Input], nin: int, who: str) -> None:
+    try:
+        n = len(x)
+    except TypeError:
+        raise TypeError(f"{who} expects a list of {nin} numbers or Values, got {type(x).__name__}") from None
+    if n != nin:
+        raise ValueError(f"{who} expects {nin} inputs, got {n}")
+
+
+class Neuron(Module):
+    """g(w . x + b): one unit with `nin` weights and a bias.
+
+    `fused=True` (the default) records w . x + b as one `linear` node with one
+    derivative rule; `fused=False` records it as n multiplications and n
+    additions, the form to draw when teaching. Both give the same gradients.
+    Weights are drawn uniformly with the variance `init_limit` describes
+    (He for relu, LeCun otherwise); the bias starts at 0.
+    """
+
+    def __init__(
+        self,
+        nin: int,
+        activation: str = "tanh",
+        *,
+        seed: int | None = None,
+        rng: np.random.Generator | None = None,
+        fused: bool = True,
+    ) -> None:
+        if not isinstance(nin, int) or nin < 1:
+            raise ValueError(f"Neuron needs a positive whole number of inputs, got {nin!r}")
+        self.activation = check_activation(activation)
+        rng = rng if rng is not None else np.random.default_rng(seed)
+        limit = init_limit(activation, nin)
+        self.w = [Value(float(v)) for v in rng.uniform(-limit, limit, nin)]
+        self.b = Value(0.0)
+        self.fused = fused
+        self.scope = ""
+        self._name_parameters()
+
+    @property
+    def nin(self) -> int:
+        return len(self.w)
+
+    def named_parameters(self) -> list[tuple[str, Value]]:
+        prefix = f"{self.scope}." if self.scope else ""
+        named = [(f"{prefix}w{i}", w) for i, w in enumerate(self.w, start=1)]
+        return [*named, (f"{prefix}b", self.b)]
+
+    def __call__(self, x: Sequence[Input]) -> Value:
+        _check_inputs(x, len(self.w), "Neuron")
+        if self.fused:
+            z = linear.record(*self.w, *x, self.b)
+            made = [z]
+        else:
+            z, made = self.b, []
+            for w, xi in zip(self.w, x):
+                product = w * xi
+                z = z + product
+                made += (product, z)
+        out = ACTIVATIONS[self.activation](z)
+        if out is not z:
+            made.append(out)
+        for node in made:
+            node.scope = self.scope
+        return out
+
+    def __repr__(self) -> str:
+        kind = "" if self.activation == "linear" else self.activation.capitalize()
+        return f"{kind}Neuron({len(self.w)})"
+
+
+class Layer(Module):
+    """`nout` neurons that all read the same `nin` inputs."""
+
+    def __init__(
+        self,
+        nin: int,
+        nout: int,
+        activation: str = "tanh",
+        *,
+        seed: int | None = None,
+        rng: np.random.Generator | None = None,
+        fused: bool = True,
+    ) -> None:
+        if not isinstance(nout, int) or nout < 1:
+            raise ValueError(f"Layer needs a positive whole number of outputs, got {nout!r}")
+        rng = rng if rng is not None else np.random.default_rng(seed)
+        self.neurons = [Neuron(nin, activation, rng=rng, fused=fused) for _ in range(nout)]
+        self.scope = ""
+        self._set_scope("")
+
+    def _set_scope(self, scope: str) -> None:
+        self.scope = scope
+        prefix = f"{scope}." if scope else ""
+        for j, neuron in enumerate(self.neurons, start=1):
+            neuron.scope = f"{prefix}neuron{j}"
+        self._name_parameters()
+
+    def named_parameters(self) -> list[tuple[str, Value]]:
+        return [pair for n in self.neurons for pair in n.named_parameters()]
+
+    def __call__(self, x: Sequence[Input]) -> list[Value]:
+        _check_inputs(x, self.neurons[0].nin, "Layer")
+        return [n(x) for n in self.neurons]
+
+    def __repr__(self) -> str:
+        return f"Layer of [{', '.join(str(n) for n in self.neurons)}]"
+
+
+class MLP(Module):
+    """A multi-layer perceptron: `nin` inputs, then one layer per entry of `nouts`.
+
+    `activation` ("relu", "tanh", "sigmoid" or "linear") applies to every hidden
+    layer; the last layer is linear. `seed` makes the initial weights
+    reproducible. Calling the model on a list of `nin` numbers or Values gives a
+    Value when the last layer has one output, else a list of Values.
+    """
+
+    def __init__(
+        self,
+        nin: int,
+        nouts: Sequence[int],
+        activation: str = "tanh",
+        *,
+        seed: int | None = None,
+        fused: bool = True,
+    ) -> None:
+        check_activation(activation)
+        if not isinstance(nin, int) or nin < 1:
+            raise ValueError(f"MLP needs a positive whole number of inputs, got {nin!r}")
+        if len(nouts) == 0:
+            raise ValueError("MLP needs at least one layer size in nouts")
+        rng = np.random.default_rng(seed)
+        sizes = [nin, *nouts]
+        self.nin = nin
+        self.activation = activation
+        self.layers = [
+            Layer(
+                sizes[i],
+                sizes[i + 1],
+                activation if i < len(nouts) - 1 else "linear",
+                rng=rng,
+                fused=fused,
+            )
+            for i in range(len(nouts))
+        ]
+        for i, layer in enumerate(self.layers, start=1):
+            layer._set_scope(f"layer{i}")
+
+    def named_parameters(self) -> list[tuple[str, Value]]:
+        return [pair for layer in self.layers for pair in layer.named_parameters()]
+
+    def __call__(self, x: Sequence[Input]) -> Value | list[Value]:
+        _check_inputs(x, self.nin, "MLP")
+        out: list[Value] = list(x)  # type: ignore[arg-type]
+        for layer in self.layers:
+            out = layer(out)
+        return out[0] if len(out) == 1 else out
+
+    def __repr__(self) -> str:
+        return f"MLP of [{', '.join(str(layer) for layer in self.layers)}]"
