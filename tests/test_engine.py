@@ -1,0 +1,355 @@
+"""The engine's first derivatives against independent oracles, and its rules for graphs and errors."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+import engine
+from engine import Value
+
+# --- oracles -------------------------------------------------------------------------------------
+
+
+def central_difference(f: Callable[..., float], args: list[float], i: int, h: float = 1e-6) -> float:
+    """(f(x + h e_i) - f(x - h e_i)) / 2h, evaluated on plain floats."""
+    up, down = list(args), list(args)
+    up[i] += h
+    down[i] -= h
+    return (f(*up) - f(*down)) / (2 * h)
+
+
+def engine_gradient(f: Callable[..., Value], args: list[float]) -> tuple[float, list[float]]:
+    xs = [Value(a) for a in args]
+    out = f(*xs)
+    out.backward()
+    return out.data, [x.grad for x in xs]
+
+
+# Each operation with the float function that defines it (math module: independent of engine/ops.py)
+# and a domain where it is smooth.
+away_from_zero = st.floats(0.05, 4.0) | st.floats(-4.0, -0.05)
+real = st.floats(-4.0, 4.0)
+positive = st.floats(0.05, 5.0)
+
+UNARY = {
+    "neg": (lambda x: -x, lambda x: -x, real),
+    "exp": (Value.exp, math.exp, real),
+    "log": (Value.log, math.log, positive),
+    "sqrt": (Value.sqrt, math.sqrt, positive),
+    "abs": (abs, abs, away_from_zero),
+    "sin": (Value.sin, math.sin, real),
+    "cos": (Value.cos, math.cos, real),
+    "tanh": (Value.tanh, math.tanh, real),
+    "sigmoid": (Value.sigmoid, lambda x: 1 / (1 + math.exp(-x)), real),
+    "relu": (Value.relu, lambda x: max(x, 0.0), away_from_zero),
+    "softplus": (Value.softplus, lambda x: math.log(1 + math.exp(x)), real),
+    "square": (lambda x: x**2, lambda x: x * x, real),
+    "cube": (lambda x: x**3, lambda x: x * x * x, real),
+    "inverse power": (lambda x: x**-1.5, lambda x: x**-1.5, positive),
+    "root": (lambda x: x**0.5, math.sqrt, positive),
+    "2 ** x": (lambda x: 2**x, lambda x: 2.0**x, real),
+    "radd": (lambda x: 3 + x, lambda x: 3 + x, real),
+    "rsub": (lambda x: 3 - x, lambda x: 3 - x, real),
+    "rmul": (lambda x: 3 * x, lambda x: 3 * x, real),
+    "rdiv": (lambda x: 3 / x, lambda x: 3 / x, away_from_zero),
+}
+
+BINARY = {
+    "+": (lambda x, y: x + y, real, real),
+    "-": (lambda x, y: x - y, real, real),
+    "*": (lambda x, y: x * y, real, real),
+    "/": (lambda x, y: x / y, real, away_from_zero),
+    "** (Value exponent)": (lambda x, y: x**y, positive, real),
+}
+
+
+@pytest.mark.parametrize("name", UNARY)
+@settings(max_examples=60, deadline=None)
+@given(data=st.data())
+def test_unary_operation_matches_finite_differences(name: str, data: st.DataObject) -> None:
+    on_values, on_floats, domain = UNARY[name]
+    x = data.draw(domain)
+    value, (grad,) = engine_gradient(on_values, [x])
+    assert value == pytest.approx(on_floats(x), rel=1e-12, abs=1e-12)
+    assert grad == pytest.approx(central_difference(on_floats, [x], 0), rel=1e-5, abs=1e-6)
+
+
+@pytest.mark.parametrize("name", BINARY)
+@settings(max_examples=60, deadline=None)
+@given(data=st.data())
+def test_binary_operation_matches_finite_differences(name: str, data: st.DataObject) -> None:
+    f, x_domain, y_domain = BINARY[name]
+    args = [data.draw(x_domain), data.draw(y_domain)]
+    value, grads = engine_gradient(f, args)
+    assert value == pytest.approx(f(*args), rel=1e-12)
+    for i in range(2):
+        assert grads[i] == pytest.approx(central_difference(f, args, i), rel=1e-5, abs=1e-6)
+
+
+@settings(max_examples=60, deadline=None)
+@given(n=st.integers(1, 6), data=st.data())
+def test_fused_linear_matches_finite_differences_and_elementary_form(n: int, data: st.DataObject) -> None:
+    args = [data.draw(real) for _ in range(2 * n + 1)]
+
+    def on_floats(*a: float) -> float:
+        return a[-1] + sum(a[i] * a[n + i] for i in range(n))
+
+    value, grads = engine_gradient(lambda *a: engine.linear(*a), args)
+    assert value == pytest.approx(on_floats(*args), rel=1e-12, abs=1e-12)
+    for i in range(2 * n + 1):
+        assert grads[i] == pytest.approx(central_difference(on_floats, args, i), rel=1e-6, abs=1e-7)
+
+
+@pytest.mark.parametrize(
+    ("f", "x", "expected"),
+    [
+        (lambda x: x.tanh(), 0.7, 1 - math.tanh(0.7) ** 2),
+        (lambda x: x.sigmoid(), -1.3, math.exp(-1.3) / (1 + math.exp(-1.3)) ** 2),
+        (lambda x: x.exp() * x, 0.5, math.exp(0.5) * 1.5),
+        (lambda x: (x * x).log(), 2.0, 1.0),
+        (lambda x: x.relu(), -2.0, 0.0),
+        (lambda x: x.relu(), 2.0, 1.0),
+        (lambda x: x**2 / (1 + x), 1.0, (2 * 1 * 2 - 1) / 4),
+    ],
+)
+def test_closed_form_derivatives(f: Callable[[Value], Value], x: float, expected: float) -> None:
+    v = Value(x)
+    f(v).backward()
+    assert v.grad == pytest.approx(expected, rel=1e-12, abs=1e-15)
+
+
+def test_ops_are_generic_functions_on_floats_values_and_arrays() -> None:
+    x = np.array([-1.5, 0.2, 3.0])
+    for op, f in [(engine.tanh, math.tanh), (engine.sigmoid, lambda t: 1 / (1 + math.exp(-t))), (engine.exp, math.exp)]:
+        assert op(0.2) == pytest.approx(f(0.2), rel=1e-15)
+        assert isinstance(op(Value(0.2)), Value)
+        np.testing.assert_allclose(op(x), [f(t) for t in x], rtol=1e-15)
+
+
+@pytest.mark.parametrize("name", ["exp", "tanh", "sigmoid", "log", "sqrt", "sin", "relu", "softplus"])
+def test_each_rule_gives_the_same_gradient_on_floats_values_and_arrays(name: str) -> None:
+    op = getattr(engine, name)
+    xs = [0.3, 1.7, 2.9]
+    on_floats = [op.rule(1.0, op(x), x)[0] for x in xs]
+    on_values = [op.rule(Value(1.0), op(Value(x)), Value(x))[0].data for x in xs]
+    array = np.array(xs)
+    on_arrays = op.rule(np.ones(3), op(array), array)[0]
+    np.testing.assert_allclose(on_values, on_floats, rtol=1e-15)
+    np.testing.assert_allclose(on_arrays, on_floats, rtol=1e-12)  # numpy and math may differ by an ulp
+
+
+# --- graph rules ---------------------------------------------------------------------------------
+
+
+def test_shared_subexpressions_accumulate() -> None:
+    x = Value(3.0)
+    y = x * x + x  # x used three times
+    y.backward()
+    assert x.grad == 2 * 3.0 + 1
+
+
+def test_backward_twice_accumulates_on_leaves_without_double_counting_interior_nodes() -> None:
+    x = Value(2.0)
+    inner = x * x
+    z = inner * 3
+    z.backward()
+    assert x.grad == 12.0  # dz/dx = 6x
+    assert inner.grad == 3.0
+    z.backward()
+    assert x.grad == 24.0  # micrograd gives 36 here: it re-adds inner's stale grad
+    assert inner.grad == 3.0  # interior: latest pass only
+
+
+def test_backward_from_leaf_adds_one() -> None:
+    x = Value(5.0)
+    x.backward()
+    x.backward()
+    assert x.grad == 2.0
+
+
+def test_interior_nodes_show_latest_pass_when_root_changes() -> None:
+    x = Value(1.5)
+    h = x.tanh()
+    (h * 2).backward()
+    assert h.grad == 2.0
+    (h * 5).backward()
+    assert h.grad == 5.0
+    assert x.grad == pytest.approx(7 * (1 - math.tanh(1.5) ** 2))
+
+
+def test_deep_chain_backpropagates_without_recursion() -> None:
+    x = Value(0.5)
+    y = x
+    for _ in range(100_000):
+        y = y * 1.0 + 0.0
+    y.backward()
+    assert x.grad == 1.0
+    assert len(engine.topological_order(y)) == 1 + 4 * 100_000
+
+
+def test_topological_order_puts_parents_first_and_lists_each_node_once() -> None:
+    a, b = Value(1.0), Value(2.0)
+    c = a * b
+    d = c + a
+    e = d * c
+    order = engine.topological_order(e)
+    assert len(order) == len(set(order)) == 5
+    position = {node: i for i, node in enumerate(order)}
+    for node in order:
+        for parent in node.parents:
+            assert position[parent] < position[node]
+
+
+def test_no_grad_records_nothing() -> None:
+    x = Value(2.0)
+    with engine.no_grad():
+        y = x * 3 + 1
+        z = y.tanh()
+    assert y.data == 7.0
+    assert y.parents == () and z.parents == () and y.op is None
+    w = x * 3
+    assert w.parents[0] is x  # recording is back on afterwards
+
+
+def test_no_grad_restores_recording_after_an_error() -> None:
+    with pytest.raises(ZeroDivisionError), engine.no_grad():
+        Value(1.0) / 0
+    assert (Value(1.0) * 2).parents != ()
+
+
+def test_in_place_operators_build_new_nodes() -> None:
+    x = Value(2.0)
+    y = x
+    y += 3
+    y *= x
+    assert y is not x and x.data == 2.0
+    y.backward()
+    assert x.grad == 2 * 2.0 + 3
+
+
+def test_comparisons_use_data_and_equality_stays_identity() -> None:
+    a, b = Value(1.0), Value(1.0)
+    assert a < 2 and b <= a and a >= b and 3 > a and not a > b
+    assert a != b and a == a
+    assert len({a, b}) == 2
+
+
+def test_micrograd_aliases() -> None:
+    a, b = Value(2.0), Value(3.0)
+    c = a * b
+    assert c._prev == {a, b} and c._op == "*" and a._op == ""
+
+
+# --- the public mechanism for new operations -------------------------------------------------------
+
+
+def test_defop_defines_a_differentiable_operation_that_works_everywhere() -> None:
+    cube = engine.defop("cube", lambda x: x**3, lambda g, out, x: (3 * g * x * x,))
+    x = Value(2.0)
+    y = cube(x) * 2
+    y.backward()
+    assert y.data == 16.0 and x.grad == 24.0
+    assert cube(2.0) == 8.0
+    np.testing.assert_allclose(cube(np.array([1.0, 2.0])), [1.0, 8.0])
+    (second,) = engine.grad(engine.grad(cube(x), [x], create_graph=True)[0], [x])
+    assert second == 6 * 2.0
+
+
+# --- constructor and bad input -----------------------------------------------------------------
+
+
+@pytest.mark.parametrize("data", [3, 3.5, np.float64(3.5), np.float32(0.25), np.int64(7), True])
+def test_value_converts_real_numbers_to_float(data: object) -> None:
+    v = Value(data)  # type: ignore[arg-type]
+    assert type(v.data) is float and v.data == float(data)  # type: ignore[arg-type]
+    assert v.grad == 0.0
+
+
+@pytest.mark.parametrize("data", ["1.0", None, [1.0], (1.0,), 1 + 2j, np.array(1.0), np.array([1.0]), object()])
+def test_value_rejects_non_real_data_naming_the_type(data: object) -> None:
+    with pytest.raises(TypeError, match=type(data).__name__):
+        Value(data)  # type: ignore[arg-type]
+
+
+def test_operations_with_non_numbers_raise_type_error() -> None:
+    x = Value(1.0)
+    with pytest.raises(TypeError, match="str"):
+        x + "a"  # type: ignore[operator]
+    with pytest.raises(TypeError, match="list"):
+        x * [1.0]  # type: ignore[operator]
+
+
+BAD_MATH = [
+    (lambda x: x.log(), 0.0, ValueError, "log"),
+    (lambda x: x.log(), -1.0, ValueError, "log"),
+    (lambda x: x / 0, 1.0, ZeroDivisionError, "/"),
+    (lambda x: 1 / x, 0.0, ZeroDivisionError, "/"),
+    (lambda x: x**-1, 0.0, ZeroDivisionError, r"\*\*-1"),
+    (lambda x: x ** Value(-2.0), 0.0, ZeroDivisionError, r"\*\*"),
+    (lambda x: x**0.5, -4.0, ValueError, "non-integer"),
+    (lambda x: x ** Value(1.5), -4.0, ValueError, "non-integer"),
+    (lambda x: (-2.0) ** x, 0.5, ValueError, "non-integer"),
+    (lambda x: x.sqrt(), -1.0, ValueError, "sqrt"),
+    (lambda x: x.exp(), 1000.0, OverflowError, "exp"),
+    (lambda x: x**2.0, 1e200, OverflowError, r"\*\*2"),
+]
+
+
+@pytest.mark.parametrize(("f", "x", "error", "op_name"), BAD_MATH)
+def test_bad_math_raises_python_float_errors_naming_operation_and_operand(
+    f: Callable[[Value], Value], x: float, error: type[Exception], op_name: str
+) -> None:
+    v = Value(x, label="operand")
+    with pytest.raises(error, match=op_name) as info:
+        f(v)
+    assert "operand" in str(info.value)
+    assert v.data == x and v.grad == 0.0 and v.parents == ()
+
+
+def test_negative_base_with_integer_exponent_is_real() -> None:
+    x = Value(-2.0)
+    y = x**3 + x ** Value(2.0)
+    y.backward()
+    assert y.data == -4.0
+    assert x.grad == 3 * 4.0 + 2 * -2.0
+
+
+def test_sigmoid_is_stable_for_large_inputs() -> None:
+    assert Value(-1000.0).sigmoid().data == 0.0
+    assert Value(1000.0).sigmoid().data == 1.0
+    assert Value(-40.0).sigmoid().data == pytest.approx(math.exp(-40.0), rel=1e-12)
+    assert Value(800.0).softplus().data == 800.0
+    x = Value(-750.0)
+    x.sigmoid().backward()
+    assert x.grad == 0.0
+
+
+def test_failed_backward_leaves_every_grad_as_it_was() -> None:
+    x, y = Value(0.0, label="x"), Value(2.0, label="y")
+    z = x.sqrt() * y  # d sqrt / dx is infinite at 0
+    x.grad, y.grad = 0.25, 0.5
+    with pytest.raises(ZeroDivisionError, match="derivative of sqrt"):
+        z.backward()
+    assert (x.grad, y.grad, z.grad) == (0.25, 0.5, 0.0)
+
+
+def test_pow_exponent_gradient_at_zero_and_negative_base() -> None:
+    x, y = Value(0.0), Value(2.0)
+    (x**y).backward()
+    assert y.grad == 0.0  # limit of 0^y log 0 for y > 0
+    x, y = Value(-2.0), Value(2.0)
+    (x**y).backward()
+    assert x.grad == -4.0 and math.isnan(y.grad)  # d/dy (-2)^y is not real, as in PyTorch
+
+
+def test_repr_and_label() -> None:
+    v = Value(1.5, label="w1")
+    assert "1.5" in repr(v) and "w1" in repr(v)
+    with pytest.raises(TypeError, match="label"):
+        Value(1.0, label=3)  # type: ignore[arg-type]

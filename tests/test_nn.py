@@ -1,0 +1,250 @@
+"""nn: parameter order and names, seeds, shapes, losses and optimizers against hand computations."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+
+import nn
+from engine import Value
+
+# --- modules ---------------------------------------------------------------------------------------
+
+
+def test_parameters_are_listed_layer_by_layer_neuron_by_neuron_weights_then_bias() -> None:
+    model = nn.MLP(2, [3, 1], seed=0)
+    expected = []
+    for layer in model.layers:
+        for neuron in layer.neurons:
+            expected += [*neuron.w, neuron.b]
+    assert model.parameters() == expected
+    assert len(expected) == 3 * (2 + 1) + 1 * (3 + 1)
+    names = [p.label for p in model.parameters()]
+    assert names[:3] == ["layer1.neuron1.w1", "layer1.neuron1.w2", "layer1.neuron1.b"]
+    assert names[-1] == "layer2.neuron1.b"
+    assert [name for name, _ in model.named_parameters()] == names
+
+
+def test_seed_gives_identical_weights_and_different_seeds_differ() -> None:
+    a = [p.data for p in nn.MLP(2, [4, 1], seed=7).parameters()]
+    b = [p.data for p in nn.MLP(2, [4, 1], seed=7).parameters()]
+    c = [p.data for p in nn.MLP(2, [4, 1], seed=8).parameters()]
+    assert a == b and a != c
+
+
+@pytest.mark.parametrize(("activation", "variance"), [("relu", 2.0), ("tanh", 1.0), ("sigmoid", 1.0), ("linear", 1.0)])
+def test_default_initialisation_has_the_documented_variance(activation: str, variance: float) -> None:
+    nin = 50
+    layer = nn.Layer(nin, 200, activation, seed=1)
+    weights = np.array([w.data for n in layer.neurons for w in n.w])
+    assert weights.var() == pytest.approx(variance / nin, rel=0.05)
+    assert abs(weights).max() <= math.sqrt(3 * variance / nin)
+    assert all(n.b.data == 0.0 for n in layer.neurons)
+
+
+def test_mlp_output_shapes_and_activations() -> None:
+    single = nn.MLP(3, [4, 1], activation="relu", seed=0)
+    assert isinstance(single([1, 2, 3]), Value)
+    multi = nn.MLP(3, [4, 2], seed=0)
+    out = multi([1.0, Value(2.0), 3])
+    assert isinstance(out, list) and len(out) == 2
+    assert [layer.neurons[0].activation for layer in multi.layers] == ["tanh", "linear"]
+
+
+def test_mlp_forward_matches_numpy() -> None:
+    model = nn.MLP(3, [4, 2], activation="sigmoid", seed=5)
+    x = np.array([0.5, -1.0, 2.0])
+    h = x
+    for i, layer in enumerate(model.layers):
+        w = np.array([[v.data for v in n.w] for n in layer.neurons])
+        b = np.array([n.b.data for n in layer.neurons])
+        z = w @ h + b
+        h = 1 / (1 + np.exp(-z)) if i == 0 else z
+    np.testing.assert_allclose([v.data for v in model(list(x))], h, rtol=1e-13)  # type: ignore[union-attr]
+
+
+@pytest.mark.parametrize("activation", ["relu", "tanh", "sigmoid", "linear"])
+def test_fused_and_elementary_neurons_give_the_same_gradients(activation: str) -> None:
+    fused = nn.MLP(3, [4, 4, 1], activation=activation, seed=2)
+    plain = nn.MLP(3, [4, 4, 1], activation=activation, seed=2, fused=False)
+    for model in (fused, plain):
+        nn.mse_loss([model([0.2, -0.7, 1.1]), model([1.0, 0.5, -0.3])], [0.3, -0.4]).backward()
+    for p, q in zip(fused.parameters(), plain.parameters()):
+        assert p.label == q.label
+        assert p.grad == pytest.approx(q.grad, rel=1e-12, abs=1e-15)
+
+
+def test_module_nodes_carry_their_scope() -> None:
+    model = nn.MLP(2, [2, 1], seed=0, fused=False)
+    out = model([1.0, 2.0])
+    assert out.scope == "layer2.neuron1"  # type: ignore[union-attr]
+    assert out.parents[0].scope == "layer2.neuron1"  # type: ignore[union-attr]
+
+
+def test_zero_grad_clears_every_parameter() -> None:
+    model = nn.MLP(2, [3, 1], seed=0)
+    model([1.0, -1.0]).backward()  # type: ignore[union-attr]
+    assert any(p.grad != 0 for p in model.parameters())
+    model.zero_grad()
+    assert all(p.grad == 0 for p in model.parameters())
+
+
+def test_bad_configuration_and_inputs_raise_value_error() -> None:
+    with pytest.raises(ValueError, match="unknown activation 'gelu'.*'relu'"):
+        nn.MLP(2, [3, 1], activation="gelu")
+    model = nn.MLP(2, [3, 1], seed=0)
+    with pytest.raises(ValueError, match="expects 2 inputs, got 3"):
+        model([1.0, 2.0, 3.0])
+    with pytest.raises(ValueError, match="positive whole number of inputs"):
+        nn.MLP(0, [1])
+    with pytest.raises(ValueError, match="at least one layer"):
+        nn.MLP(2, [])
+    with pytest.raises(TypeError, match="list of 2"):
+        model(3.0)  # type: ignore[arg-type]
+
+
+# --- the seed's network 1.1 ----------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("activation", ["sigmoid", "tanh", "relu"])
+def test_seed_network_is_the_seeds_formula_with_seed_names(activation: str) -> None:
+    net = nn.SeedNetwork(activation, seed=4)
+    p = {name: v.data for name, v in net.named_parameters()}
+    assert list(p) == ["w1", "b1", "w2", "b2", "w3", "b3"]
+    assert [v.label for v in net.parameters()] == list(p)
+    g = {"sigmoid": lambda u: 1 / (1 + math.exp(-u)), "tanh": math.tanh, "relu": lambda u: max(u, 0.0)}[activation]
+    x = 0.8
+    h1 = g(p["w1"] * x + p["b1"])
+    h2 = g(p["w2"] * h1 + p["b2"])
+    assert net(x).data == pytest.approx(p["w3"] * h2 + p["b3"], rel=1e-14)
+
+
+def test_wider_seed_network_names_entries_by_unit_and_input() -> None:
+    net = nn.SeedNetwork("tanh", widths=(2, 3), seed=0)
+    names = [name for name, _ in net.named_parameters()]
+    assert names[:3] == ["w1[1,1]", "b1[1]", "w1[2,1]"]
+    assert "w2[3,2]" in names and names[-1] == "b3"
+    assert len(names) == len(net.parameters()) == 2 * 2 + 3 * 3 + 4
+    with pytest.raises(ValueError, match="two hidden layers"):
+        nn.SeedNetwork("tanh", widths=(2,))
+
+
+# --- losses ----------------------------------------------------------------------------------------
+
+
+def test_mse_loss_is_the_seeds_mean_and_its_gradient() -> None:
+    preds = [Value(1.0), Value(2.0), Value(-1.0)]
+    targets = [0.5, 2.5, 1.0]
+    loss = nn.mse_loss(preds, targets)
+    assert loss.data == pytest.approx((0.25 + 0.25 + 4.0) / 3)
+    loss.backward()
+    for p, y in zip(preds, targets):
+        assert p.grad == pytest.approx(-2 / 3 * (y - p.data))  # dL/dyhat_i = -(2/N)(y_i - yhat_i)
+
+
+def test_hinge_loss() -> None:
+    scores = [Value(0.3), Value(-2.0), Value(1.5)]
+    labels = [1, -1, -1]
+    loss = nn.hinge_loss(scores, labels)
+    assert loss.data == pytest.approx((0.7 + 0.0 + 2.5) / 3)
+    loss.backward()
+    assert [s.grad for s in scores] == pytest.approx([-1 / 3, 0.0, 1 / 3])
+    with pytest.raises(ValueError, match="-1 or \\+1"):
+        nn.hinge_loss([Value(1.0)], [0])
+
+
+def test_binary_cross_entropy_and_logits_version_agree() -> None:
+    logits = [Value(0.4), Value(-1.3), Value(2.2)]
+    targets = [1.0, 0.0, 1.0]
+    probs = [z.sigmoid() for z in logits]
+    bce = nn.binary_cross_entropy(probs, targets)
+    expected = -sum(
+        y * math.log(1 / (1 + math.exp(-z.data))) + (1 - y) * math.log(1 - 1 / (1 + math.exp(-z.data)))
+        for z, y in zip(logits, targets)
+    ) / 3
+    assert bce.data == pytest.approx(expected, rel=1e-12)
+    with_logits = nn.binary_cross_entropy_with_logits(logits, targets)
+    assert with_logits.data == pytest.approx(expected, rel=1e-12)
+    with_logits.backward()
+    for z, y in zip(logits, targets):  # d/dz = (sigmoid(z) - y) / N
+        assert z.grad == pytest.approx((1 / (1 + math.exp(-z.data)) - y) / 3, rel=1e-12)
+    assert nn.binary_cross_entropy_with_logits([Value(-800.0)], [1.0]).data == pytest.approx(800.0)
+
+
+@pytest.mark.parametrize("loss", [nn.mse_loss, nn.hinge_loss, nn.binary_cross_entropy, nn.binary_cross_entropy_with_logits])
+def test_losses_reject_mismatched_lengths_and_empty_input(loss) -> None:  # type: ignore[no-untyped-def]
+    with pytest.raises(ValueError, match="2 predictions but 1 targets"):
+        loss([Value(0.5), Value(0.5)], [1.0])
+    with pytest.raises(ValueError, match="at least one"):
+        loss([], [])
+
+
+def test_binary_cross_entropy_rejects_probabilities_outside_the_open_interval() -> None:
+    with pytest.raises(ValueError, match="strictly between 0 and 1"):
+        nn.binary_cross_entropy([Value(1.0)], [1.0])
+    with pytest.raises(ValueError, match=r"targets must lie in \[0, 1\]"):
+        nn.binary_cross_entropy([Value(0.5)], [2.0])
+
+
+# --- optimizers ------------------------------------------------------------------------------------
+
+
+def test_sgd_with_momentum_matches_hand_computed_updates() -> None:
+    w = Value(1.0)
+    opt = nn.SGD([w], lr=0.1, momentum=0.9)
+    grads = [2.0, -1.0, 0.5]
+    expected, velocity = 1.0, 0.0
+    for g in grads:
+        opt.zero_grad()
+        (w * g).backward()  # d(w g)/dw = g
+        opt.step()
+        velocity = 0.9 * velocity + g
+        expected -= 0.1 * velocity
+        assert w.data == pytest.approx(expected, rel=1e-15)
+
+
+def test_adam_matches_hand_computed_updates() -> None:
+    w = Value(0.5)
+    opt = nn.Adam([w], lr=0.01, betas=(0.8, 0.9), eps=1e-8)
+    m = v = 0.0
+    expected = 0.5
+    for t in range(1, 5):
+        opt.zero_grad()
+        (w * w).backward()
+        g = 2 * expected
+        m = 0.8 * m + 0.2 * g
+        v = 0.9 * v + 0.1 * g * g
+        expected -= 0.01 * (m / (1 - 0.8**t)) / (math.sqrt(v / (1 - 0.9**t)) + 1e-8)
+        opt.step()
+        assert w.data == pytest.approx(expected, rel=1e-14)
+
+
+def test_training_reduces_the_loss() -> None:
+    model = nn.MLP(1, [8, 1], seed=0)
+    xs = [[x / 5] for x in range(-5, 6)]
+    ys = [x[0] ** 2 for x in xs]
+    opt = nn.Adam(model.parameters(), lr=0.05)
+    losses = []
+    for _ in range(60):
+        loss = nn.mse_loss([model(x) for x in xs], ys)
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+        losses.append(loss.data)
+    assert losses[-1] < 0.1 * losses[0]
+
+
+def test_optimizers_validate_their_arguments() -> None:
+    w = Value(1.0)
+    with pytest.raises(ValueError, match="empty parameter list"):
+        nn.SGD([], lr=0.1)
+    with pytest.raises(ValueError, match="learning rate must be a positive number"):
+        nn.SGD([w], lr=-1)
+    with pytest.raises(ValueError, match="momentum"):
+        nn.SGD([w], lr=0.1, momentum=1.5)
+    with pytest.raises(ValueError, match="betas"):
+        nn.Adam([w], betas=(0.9, 1.0))
+    with pytest.raises(TypeError, match="float"):
+        nn.Adam([1.0])  # type: ignore[list-item]
