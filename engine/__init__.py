@@ -8,7 +8,11 @@
 4.0
 """
 
+from engine.anomaly import detect_anomaly
 from engine.backprop import backward, grad, topological_order
+from engine.checks import GradcheckError, gradcheck, gradgradcheck
+from engine.derivatives import hessian
+from engine.diagram import draw_dot, save_diagram
 from engine.ops import (
     abs_,
     add,
@@ -33,6 +37,7 @@ from engine.ops import (
 from engine.value import Op, Value, defop, no_grad
 
 __all__ = [
+    "GradcheckError",
     "Op",
     "Value",
     "abs_",
@@ -40,9 +45,14 @@ __all__ = [
     "backward",
     "cos",
     "defop",
+    "detect_anomaly",
     "div",
+    "draw_dot",
     "exp",
     "grad",
+    "gradcheck",
+    "gradgradcheck",
+    "hessian",
     "linear",
     "log",
     "mul",
@@ -51,6 +61,7 @@ __all__ = [
     "pow",
     "power",
     "relu",
+    "save_diagram",
     "sigmoid",
     "sign",
     "sin",

@@ -6,9 +6,10 @@ engine/ops.py) turns the gradient of its output into gradients of its inputs.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable
 from typing import Any
 
+from engine.anomaly import _AnomalyMode, check_gradients
 from engine.value import Value, _GradMode, _with_context
 
 
@@ -50,7 +51,19 @@ def backward(root: Value) -> None:
         if node.parents:
             node.grad = 0.0  # interior nodes: this pass only, so no double counting
     root.grad = root.grad + 1.0 if not root.parents else 1.0
-    node = root
+    # One look at the mode per call: the fast loop itself never checks anything.
+    chain_rule = _checked_chain_rule if _AnomalyMode.depth else _chain_rule
+    try:
+        chain_rule(order)
+    except BaseException:
+        for restored, grad_before in zip(order, saved):
+            restored.grad = grad_before
+        raise
+
+
+def _chain_rule(order: list[Value]) -> None:
+    """Add each node's share of the gradient to its parents, children before parents."""
+    node = order[-1]
     try:
         for node in reversed(order):
             # The same chain rule for every arity; unpacking one- and two-input
@@ -69,28 +82,41 @@ def backward(root: Value) -> None:
                 grads = node.op.rule(node.grad, node.data, *[p.data for p in parents])  # type: ignore[union-attr]
                 for parent, g in zip(parents, grads):
                     parent.grad += g
-    except BaseException as error:
-        for restored, grad_before in zip(order, saved):
-            restored.grad = grad_before
-        if isinstance(error, (ArithmeticError, ValueError)):
-            raise _rule_error(node, error) from error
-        raise
+    except (ArithmeticError, ValueError) as error:
+        raise _rule_error(node, error) from error
 
 
-def grad(output: Value, inputs: Sequence[Value], create_graph: bool = False) -> list[Any]:
+def _checked_chain_rule(order: list[Value]) -> None:
+    """`_chain_rule` that checks every gradient for nan and inf (inside `engine.detect_anomaly()`)."""
+    for node in reversed(order):
+        if node.parents:
+            try:
+                grads = node.op.rule(node.grad, node.data, *[p.data for p in node.parents])  # type: ignore[union-attr]
+            except (ArithmeticError, ValueError) as error:
+                raise _rule_error(node, error) from error
+            for parent, g in zip(node.parents, grads):
+                parent.grad += g
+            check_gradients(node, node.grad, grads, [parent.grad for parent in node.parents])
+
+
+def grad(output: Value, inputs: Iterable[Value], create_graph: bool = False) -> list[Any]:
     """d(output)/d(input) for each input, leaving every `.grad` untouched.
 
     With `create_graph=True` the rules are evaluated on Values, so the results
     are Values with a graph of their own and can be differentiated again;
     otherwise they are floats. An input that `output` does not depend on gets 0.
     """
+    if isinstance(inputs, Value):
+        raise TypeError("grad() expects a list of input Values; for one input write grad(output, [x])")
+    inputs = list(inputs)
     for x in (output, *inputs):
         if not isinstance(x, Value):
             raise TypeError(f"grad() expects Values, got {type(x).__name__}: {x!r:.60}")
     order = topological_order(output)
     grads: dict[Value, Any] = {output: Value(1.0) if create_graph else 1.0}
-    previous = _GradMode.enabled
-    _GradMode.enabled = create_graph
+    checking = _AnomalyMode.depth > 0  # inside engine.detect_anomaly()
+    previous = _GradMode.enabled, _AnomalyMode.pass_name
+    _GradMode.enabled, _AnomalyMode.pass_name = create_graph, "backward"
     try:
         for node in reversed(order):
             g = grads.get(node)
@@ -105,7 +131,14 @@ def grad(output: Value, inputs: Sequence[Value], create_graph: bool = False) -> 
                 raise _rule_error(node, error) from error
             for parent, g_parent in zip(node.parents, local):
                 grads[parent] = grads[parent] + g_parent if parent in grads else g_parent
+            if checking:
+                check_gradients(node, g, local, [grads[parent] for parent in node.parents])
     finally:
-        _GradMode.enabled = previous
-    zero = Value(0.0) if create_graph else 0.0
-    return [grads.get(x, zero) for x in inputs]
+        _GradMode.enabled, _AnomalyMode.pass_name = previous
+    # A rule may hand back a plain number (e.g. a constant 0): give every result the promised type.
+    as_result = _as_value if create_graph else float
+    return [as_result(grads.get(x, 0.0)) for x in inputs]
+
+
+def _as_value(x: Any) -> Value:
+    return x if isinstance(x, Value) else Value(x)

@@ -81,7 +81,7 @@ def _log_of_base(x: Any) -> Any:
             return np.where(x > 0, np.log(np.where(x > 0, x, 1.0)), np.where(x == 0, 0.0, np.nan))
     if x > 0:
         return log(x)
-    return 0.0 if x == 0 else math.nan
+    return math.nan if x < 0 else 0.0  # `<` works on Values too; `==` would compare identity
 
 
 def _sign(x: float) -> float:

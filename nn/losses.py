@@ -21,7 +21,8 @@ def _pairs(predictions: Sequence[Scalar] | Scalar, targets: Sequence[Scalar] | S
 
 
 def _mean(terms: list[Value]) -> Value:
-    return sum(terms[1:], terms[0]) / len(terms)
+    total = sum(terms[1:], terms[0])
+    return total if len(terms) == 1 else total / len(terms)
 
 
 def mse_loss(predictions: Sequence[Scalar] | Scalar, targets: Sequence[Scalar] | Scalar) -> Value:

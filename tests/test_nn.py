@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 
 import numpy as np
 import pytest
@@ -160,10 +161,13 @@ def test_binary_cross_entropy_and_logits_version_agree() -> None:
     targets = [1.0, 0.0, 1.0]
     probs = [z.sigmoid() for z in logits]
     bce = nn.binary_cross_entropy(probs, targets)
-    expected = -sum(
-        y * math.log(1 / (1 + math.exp(-z.data))) + (1 - y) * math.log(1 - 1 / (1 + math.exp(-z.data)))
-        for z, y in zip(logits, targets)
-    ) / 3
+    expected = (
+        -sum(
+            y * math.log(1 / (1 + math.exp(-z.data))) + (1 - y) * math.log(1 - 1 / (1 + math.exp(-z.data)))
+            for z, y in zip(logits, targets)
+        )
+        / 3
+    )
     assert bce.data == pytest.approx(expected, rel=1e-12)
     with_logits = nn.binary_cross_entropy_with_logits(logits, targets)
     assert with_logits.data == pytest.approx(expected, rel=1e-12)
@@ -173,8 +177,11 @@ def test_binary_cross_entropy_and_logits_version_agree() -> None:
     assert nn.binary_cross_entropy_with_logits([Value(-800.0)], [1.0]).data == pytest.approx(800.0)
 
 
-@pytest.mark.parametrize("loss", [nn.mse_loss, nn.hinge_loss, nn.binary_cross_entropy, nn.binary_cross_entropy_with_logits])
-def test_losses_reject_mismatched_lengths_and_empty_input(loss) -> None:  # type: ignore[no-untyped-def]
+LOSSES = [nn.mse_loss, nn.hinge_loss, nn.binary_cross_entropy, nn.binary_cross_entropy_with_logits]
+
+
+@pytest.mark.parametrize("loss", LOSSES)
+def test_losses_reject_mismatched_lengths_and_empty_input(loss: Callable[..., Value]) -> None:
     with pytest.raises(ValueError, match="2 predictions but 1 targets"):
         loss([Value(0.5), Value(0.5)], [1.0])
     with pytest.raises(ValueError, match="at least one"):

@@ -1,0 +1,55 @@
+"""Diagrams of computation graphs after one backward pass: the seed's network 1.1 and a 2-16-16-1 MLP.
+
+python -m demos.diagram      # writes out/seed_network.svg, .png and out/mlp_2_16_16_1.svg
+"""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+import nn
+from engine import Value
+from engine.diagram import save_diagram
+
+
+def seed_network_loss() -> Value:
+    """The seed's network 1.1 with g = sigmoid on one sample, every multiply and add drawn, after backward().
+
+    `model(x)` computes the same y_hat; calling its three layers one at a time
+    lets us name the hidden values h1 and h2 as the seed does.
+    """
+    model = nn.SeedNetwork("sigmoid", seed=0, fused=False)
+    x, y = Value(0.5, label="x"), Value(1.0, label="y")
+    (h1,) = model.layers[0]([x])
+    (h2,) = model.layers[1]([h1])
+    (y_hat,) = model.layers[2]([h2])
+    h1.label, h2.label, y_hat.label = "h1", "h2", "ŷ"
+    loss = nn.mse_loss(y_hat, y)
+    loss.label = "L"
+    loss.backward()
+    return loss
+
+
+def mlp_loss() -> Value:
+    """A 2-16-16-1 relu MLP with fused neurons on one sample, after backward()."""
+    model = nn.MLP(2, [16, 16, 1], activation="relu", seed=0)
+    loss = nn.mse_loss(model([0.5, -1.0]), 1.0)
+    loss.label = "L"
+    loss.backward()
+    return loss
+
+
+def main(out: Path = Path("out")) -> list[Path]:
+    start = time.perf_counter()
+    seed_loss = seed_network_loss()
+    written = [save_diagram(seed_loss, out / f"seed_network.{fmt}", rankdir="TB") for fmt in ("svg", "png")]
+    print(f"seed network 1.1 (sigmoid, unfused), L = {seed_loss.data:.4g}: {', '.join(map(str, written))}")
+    written.append(save_diagram(mlp_loss(), out / "mlp_2_16_16_1.svg"))
+    print(f"2-16-16-1 relu MLP, one neuron per cluster: {written[-1]}")
+    print(f"diagrams drawn in {time.perf_counter() - start:.1f} s")
+    return written
+
+
+if __name__ == "__main__":
+    main()

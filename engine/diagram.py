@@ -1,0 +1,297 @@
+"""Draw a Value's computation graph with Graphviz, in the style of micrograd's trace_graph.
+
+    from engine import draw_dot, save_diagram
+    draw_dot(loss)                        # a graphviz.Digraph: shows inline in Jupyter
+    save_diagram(loss, "out/loss.svg")    # .svg, .png, .pdf, or .dot (no Graphviz needed)
+
+Every Value is a box showing its label (when it has one), its data and its
+grad. The operation that produced a Value is a small oval with its name (`+`,
+`*`, `tanh`, `**2`, ...); edges run from the inputs to the oval and from the
+oval to the result. Fill colours tell the kinds of Value apart (see `KINDS`);
+nan and inf get a red border and red text, zero gradients grey text.
+
+Values made by nn modules carry a dotted `scope` ("layer1.neuron3"); they are
+drawn inside nested Graphviz clusters, one per module, so a network reads
+layer by layer and neuron by neuron.
+
+Node names come from each Value's position in a topological order (inputs
+before results, found without recursion), so the same graph always gives the
+same DOT text: v0, v1, ... for Values and op<i> for the operation that made v<i>.
+"""
+
+from __future__ import annotations
+
+import html
+import math
+from collections.abc import Iterable
+from os import PathLike
+from pathlib import Path
+from typing import Any
+
+import graphviz
+
+from engine.value import Value
+
+__all__ = ["DEFAULT_MAX_NODES", "KINDS", "draw_dot", "save_diagram"]
+
+DEFAULT_MAX_NODES = 2000
+RANKDIRS = ("LR", "TB", "RL", "BT")
+FORMATS = {".svg": "svg", ".png": "png", ".pdf": "pdf", ".dot": "dot"}
+
+# Kind of Value -> Graphviz node attributes that mark it.
+KINDS: dict[str, dict[str, str]] = {
+    "input / parameter": {"fillcolor": "#d5efcf"},  # a leaf with a label
+    "constant": {"fillcolor": "#f2f2f2", "style": "filled,dashed"},  # a leaf without a label
+    "intermediate": {"fillcolor": "#dce8f8"},
+    "output": {"fillcolor": "#ffd88a", "penwidth": "2"},  # the root that was drawn
+}
+NON_FINITE = {"color": "red", "penwidth": "2.5"}
+BAD_TEXT, ZERO_GRAD_TEXT = "red", "grey55"
+OP_STYLE = {
+    "shape": "ellipse",
+    "style": "filled",
+    "fillcolor": "white",
+    "fontsize": "10",
+    "height": "0.2",
+    "margin": "0.03",
+}
+CLUSTER_STYLE = {"style": "rounded", "color": "grey60", "fontcolor": "grey35", "labeljust": "l"}
+
+
+def draw_dot(
+    root: Value,
+    rankdir: str = "LR",
+    *,
+    cluster: bool | None = None,
+    legend: bool = True,
+    max_nodes: int = DEFAULT_MAX_NODES,
+    format: str = "svg",
+) -> graphviz.Digraph:
+    """The computation graph that produced `root`, as a `graphviz.Digraph`.
+
+    rankdir: "LR" (inputs on the left, the default), "TB", "RL" or "BT".
+    cluster: draw one cluster per module scope (Value.scope, nested by dots).
+        None (default) means: cluster when some Value in the graph has a scope,
+        i.e. when the graph comes from nn modules. Parameters go into the cluster
+        named by their label's prefix ("layer1.neuron3.w2" -> "layer1.neuron3"),
+        unlabelled constants into their consumers' cluster when all consumers
+        share one; other leaves (inputs, labels without a dot) stay outside.
+    legend: add a small key to the colours used.
+    max_nodes: refuse graphs with more Values than this (ValueError), before
+        anything reaches Graphviz; the walk stops as soon as the limit is passed.
+    format: the Digraph's default output format for `.render()` / `.pipe()`.
+    """
+    _check_options(root, rankdir, cluster, legend, max_nodes)
+    order = _collect(root, max_nodes)
+    index = {v: i for i, v in enumerate(order)}
+    if cluster is None:
+        cluster = any(v.scope for v in order)
+    scopes = _cluster_of(order) if cluster else dict.fromkeys(order, "")
+
+    graph = graphviz.Digraph(
+        "valuegrad",
+        format=format,
+        graph_attr={"rankdir": rankdir, "nodesep": "0.12", "ranksep": "0.3", "fontname": "Helvetica", "fontsize": "11"},
+        node_attr={
+            "shape": "box",
+            "style": "filled",
+            "height": "0.2",
+            "margin": "0.04",
+            "fontname": "Helvetica",
+            "fontsize": "11",
+        },
+        edge_attr={"arrowsize": "0.6", "color": "grey35"},
+    )
+    # Nodes first, grouped by scope: a Value and the op that made it go to the same cluster.
+    nodes_in: dict[str, list[tuple[str, dict[str, str]]]] = {"": []}
+    for i, v in enumerate(order):
+        nodes = nodes_in.setdefault(scopes[v], [])
+        nodes.append((f"v{i}", _value_node(v, _kind(v, root))))
+        if v.op is not None:
+            nodes.append((f"op{i}", {"label": graphviz.nohtml(v.op.name), **OP_STYLE}))
+    for name, attrs in nodes_in[""]:
+        graph.node(name, **attrs)
+    _add_clusters(graph, "", _scope_tree(nodes_in), nodes_in)
+    for i, v in enumerate(order):
+        for parent in v.parents:  # one edge per input, so x * x shows two
+            graph.edge(f"v{index[parent]}", f"op{i}")
+        if v.op is not None:
+            graph.edge(f"op{i}", f"v{i}")
+    if legend:
+        graph.node("legend", _legend(order, root), shape="plaintext", style="")
+    return graph
+
+
+def save_diagram(root: Value, path: str | PathLike[str], **draw_dot_options: Any) -> Path:
+    """Draw `root`'s graph into `path`, the format chosen by its suffix: .svg, .png, .pdf or .dot.
+
+    `.dot` writes the Graphviz source and needs no Graphviz install; the other
+    formats run Graphviz's `dot` program and say how to install it when it is
+    missing. Parent directories are created. Returns the path written.
+    """
+    path = Path(path)
+    fmt = FORMATS.get(path.suffix.lower())
+    if fmt is None:
+        raise ValueError(
+            f"save_diagram: unsupported file suffix {path.suffix!r} in {str(path)!r}; use one of {', '.join(FORMATS)}"
+        )
+    graph = draw_dot(root, **draw_dot_options)
+    if fmt == "dot":
+        content: bytes = graph.source.encode("utf-8")
+    else:
+        try:
+            content = graph.pipe(format=fmt)
+        except graphviz.ExecutableNotFound as error:
+            raise RuntimeError(
+                f"save_diagram: writing {path.name} needs Graphviz's `dot` program, which is not on PATH. "
+                "Install Graphviz (Debian/Ubuntu: sudo apt-get install graphviz; Fedora: sudo dnf install graphviz; "
+                "macOS: brew install graphviz; conda: conda install -c conda-forge graphviz; "
+                "Windows: https://graphviz.org/download/), or save a .dot file, which needs no Graphviz."
+            ) from error
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_bytes(content)
+    return path
+
+
+def _check_options(root: Any, rankdir: Any, cluster: Any, legend: Any, max_nodes: Any) -> None:
+    if not isinstance(root, Value):
+        raise TypeError(f"draw_dot expects a Value (e.g. a loss), got {type(root).__name__}; draw one Value at a time")
+    if rankdir not in RANKDIRS:
+        raise ValueError(f"draw_dot: rankdir must be one of {', '.join(RANKDIRS)}, got {rankdir!r}")
+    if cluster not in (None, True, False) or not isinstance(legend, bool):
+        raise TypeError(
+            f"draw_dot: cluster must be None, True or False and legend True or False, got {cluster!r}, {legend!r}"
+        )
+    if isinstance(max_nodes, bool) or not isinstance(max_nodes, int) or max_nodes < 1:
+        raise ValueError(f"draw_dot: max_nodes must be a positive whole number, got {max_nodes!r}")
+
+
+def _collect(root: Value, max_nodes: int) -> list[Value]:
+    """The graph's Values, each after its inputs, or ValueError as soon as there are more than `max_nodes`.
+
+    The same iterative depth-first search as `engine.topological_order`, but it
+    visits a node's inputs in their own order (so a neuron's w1 is drawn above
+    its w2) and stops counting at the limit, so a huge graph fails at once.
+    """
+    order: list[Value] = []
+    expanded: set[Value] = set()
+    stack: list[Any] = [root]
+    while stack:
+        node = stack.pop()
+        if node is True:  # all inputs of the node below the marker are in `order`
+            order.append(stack.pop())
+        elif node not in expanded:
+            expanded.add(node)
+            if len(expanded) > max_nodes:
+                raise ValueError(
+                    f"draw_dot: the graph has more than max_nodes={max_nodes} Values (counting stopped there), "
+                    "too many to read in one picture or to lay out quickly. Draw a smaller piece "
+                    "(draw_dot(v) for an intermediate Value v, e.g. one neuron's output), group each neuron "
+                    "into one node (nn models with fused=True), or raise the limit: "
+                    f"draw_dot(root, max_nodes={4 * max_nodes})."
+                )
+            if node.parents:
+                stack += (node, True, *reversed(node.parents))
+            else:
+                order.append(node)
+    return order
+
+
+def _kind(v: Value, root: Value) -> str:
+    if v is root:
+        return "output"
+    if v.parents:
+        return "intermediate"
+    return "input / parameter" if v.label else "constant"
+
+
+def _number(x: float) -> str:
+    """4 significant digits; nan, inf and -inf spelled out."""
+    return "0" if x == 0 else f"{x:.4g}"
+
+
+def _value_node(v: Value, kind: str) -> dict[str, str]:
+    """Graphviz attributes of a Value's box: an HTML-like label `name | data ... | grad ...`."""
+    cells = [f"<b>{html.escape(v.label)}</b>"] if v.label else []
+    for field, x in (("data", v.data), ("grad", v.grad)):
+        text = f"{field} {_number(x)}"
+        if not math.isfinite(x):
+            text = f'<font color="{BAD_TEXT}"><b>{text}</b></font>'
+        elif field == "grad" and x == 0:
+            text = f'<font color="{ZERO_GRAD_TEXT}">{text}</font>'
+        cells.append(text)
+    row = "".join(f"<td>{cell}</td>" for cell in cells)
+    label = f'<<table border="0" cellborder="0" cellspacing="0" cellpadding="3" columns="*"><tr>{row}</tr></table>>'
+    attrs = {"label": label, **KINDS[kind]}
+    if not (math.isfinite(v.data) and math.isfinite(v.grad)):
+        attrs.update(NON_FINITE)
+    return attrs
+
+
+def _cluster_of(order: list[Value]) -> dict[Value, str]:
+    """The module scope each Value is drawn in ("" = outside every cluster).
+
+    A Value's own scope if it has one; else, for a leaf, the prefix of a dotted
+    label ("layer1.neuron3.w2" -> "layer1.neuron3"); else, for an unlabelled
+    leaf (a constant a module made, like the copies of the inputs a fused neuron
+    reads), the scope shared by all the Values that read it. Labelled leaves
+    without a dotted label (inputs such as x) stay outside every cluster.
+    """
+    consumers_scope: dict[Value, str] = {}
+    for v in order:
+        for parent in v.parents:
+            consumers_scope[parent] = v.scope if consumers_scope.get(parent, v.scope) == v.scope else ""
+    scopes = {}
+    for v in order:
+        if v.scope or v.parents:
+            scopes[v] = v.scope
+        elif v.label:
+            scopes[v] = v.label.rpartition(".")[0]
+        else:
+            scopes[v] = consumers_scope.get(v, "")
+    return scopes
+
+
+def _scope_tree(scopes: Iterable[str]) -> dict[str, list[str]]:
+    """Parent scope -> child scopes in order of first use; "layer1.neuron3" lies under "layer1"."""
+    children: dict[str, list[str]] = {}
+    for scope in scopes:
+        parts = scope.split(".") if scope else []
+        for depth in range(1, len(parts) + 1):
+            parent, child = ".".join(parts[: depth - 1]), ".".join(parts[:depth])
+            siblings = children.setdefault(parent, [])
+            if child not in siblings:
+                siblings.append(child)
+    return children
+
+
+def _add_clusters(
+    graph: graphviz.Digraph,
+    scope: str,
+    children: dict[str, list[str]],
+    nodes_in: dict[str, list[tuple[str, dict[str, str]]]],
+) -> None:
+    """A `subgraph cluster_<child>` for each child scope of `scope`, holding its nodes and its own children.
+
+    Recursion is fine here: it goes as deep as a scope has dots, not as deep as the graph.
+    """
+    for child in children.get(scope, []):
+        with graph.subgraph(name=f"cluster_{child}") as sub:
+            sub.attr(label=child.rpartition(".")[2], **CLUSTER_STYLE)
+            for name, attrs in nodes_in.get(child, []):
+                sub.node(name, **attrs)
+            _add_clusters(sub, child, children, nodes_in)
+
+
+def _legend(order: list[Value], root: Value) -> str:
+    """An HTML-like table naming the colours and marks that this picture uses."""
+    kinds = {_kind(v, root) for v in order}
+    rows = [f'<td bgcolor="{style["fillcolor"]}">{kind}</td>' for kind, style in KINDS.items() if kind in kinds]
+    if root.parents:
+        rows.append("<td>oval: operation (+, *, tanh, ...)</td>")
+    if any(not (math.isfinite(v.data) and math.isfinite(v.grad)) for v in order):
+        rows.append(f'<td color="{BAD_TEXT}"><font color="{BAD_TEXT}">red: nan or inf</font></td>')
+    if any(v.grad == 0 for v in order):
+        rows.append(f'<td><font color="{ZERO_GRAD_TEXT}">grey: grad 0</font></td>')
+    body = "".join(f"<tr>{row}</tr>" for row in ["<td><b>legend</b></td>", *rows])
+    return f'<<table border="0" cellborder="1" cellspacing="0" cellpadding="3">{body}</table>>'

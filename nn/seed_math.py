@@ -1,0 +1,360 @@
+"""The seed's hand derivations, checked: network 1.1's gradients in closed form, and section 1.2's deep chain.
+
+Network 1.1 has one unit per layer, an activation g and N samples (x_n, y_n):
+
+    u1 = w1 x + b1,   h1 = g(u1),   u2 = w2 h1 + b2,   h2 = g(u2),   yhat = w3 h2 + b3
+    L = sum_n (y_n - yhat_n)^2 / N
+
+Its gradients, corrected (every factor inside a sum is evaluated at sample n):
+
+    dL/dyhat_n = -(2/N) (y_n - yhat_n)                  one number per sample, no sum
+    dL/dw3 = sum_n dL/dyhat_n h2                        dL/db3 = sum_n dL/dyhat_n
+    dL/dw2 = sum_n dL/dyhat_n w3 g'(u2) h1              dL/db2 = sum_n dL/dyhat_n w3 g'(u2)
+    dL/dw1 = sum_n dL/dyhat_n w3 g'(u2) w2 g'(u1) x     dL/db1 = sum_n dL/dyhat_n w3 g'(u2) w2 g'(u1)
+
+The seed's six final formulas differ in two ways (docs/seed-errata.md has the
+whole list): each carries a spurious factor yhat_n, and dL/dw1, dL/db1 have
+[g'(u)]^2 where the chain rule gives g'(u2) g'(u1). `seed_formulas_as_written`
+evaluates them literally, so tests can pin exactly where they fail.
+
+g' is never restated here: `derivative` evaluates the activation's own rule
+from engine/ops.py on numpy arrays.
+
+Section 1.2 is about a deeper chain: layers i = 1..k, weight matrices W_i of
+shape (units of layer i, units of layer i-1), u_i = W_i h_{i-1} + b_i with
+h_0 = x, h_i = g(u_i) for i < k, and a linear output yhat = W_k h_{k-1} + b_k.
+`first_layer_gradient` is its backpropagation written as the product of the
+Jacobians diag(g'(u_i)) W_i, and `first_layer_gradient_bound` the bound that
+product obeys.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Literal, Union
+
+import numpy as np
+from numpy.typing import ArrayLike
+
+import engine
+from engine import Op
+from nn.losses import mse_loss
+from nn.module import MLP
+from nn.seed_network import SeedNetwork
+
+Activation = Union[str, Op]
+Array = np.ndarray
+
+# The activations SeedNetwork and MLP know by name; any one-input engine Op works too.
+ACTIVATION_OPS: dict[str, Op] = {"sigmoid": engine.sigmoid, "tanh": engine.tanh, "relu": engine.relu}
+
+# Network 1.1's parameters, in SeedNetwork's order and with its labels.
+PARAMETERS = ("w1", "b1", "w2", "b2", "w3", "b3")
+
+
+def activation_op(activation: Activation) -> Op:
+    """The engine operation g for an activation given by name ("sigmoid", "tanh", "relu") or as an Op."""
+    if isinstance(activation, Op):
+        return activation
+    if activation in ACTIVATION_OPS:
+        return ACTIVATION_OPS[activation]
+    raise ValueError(f"unknown activation {activation!r}: expected an engine Op or one of {', '.join(ACTIVATION_OPS)}")
+
+
+def activate(activation: Activation, u: ArrayLike) -> Array:
+    """g(u) elementwise, by the operation's numpy forward."""
+    return np.asarray(activation_op(activation).array_forward(np.asarray(u, dtype=float)), dtype=float)
+
+
+def derivative(activation: Activation, u: ArrayLike) -> Array:
+    """g'(u) elementwise, from the operation's own derivative rule (the one stated in engine/ops.py).
+
+    The rule maps g = dL/d(out) to dL/d(input); with g = 1 it returns d(out)/d(input).
+    """
+    op = activation_op(activation)
+    u = np.asarray(u, dtype=float)
+    (slope,) = op.rule(np.ones_like(u), op.array_forward(u), u)
+    return np.broadcast_to(np.asarray(slope, dtype=float), u.shape).copy()
+
+
+def derivative_bound(activation: Activation, grid: ArrayLike | None = None) -> float:
+    """max |g'(u)| over a grid of u (default: -20..20 in steps of 0.001, which contains 0).
+
+    Exact for sigmoid (1/4, at u = 0), tanh (1, at u = 0) and relu (1, any u > 0),
+    whose largest slope lies on the grid; for other activations a numerical estimate.
+    """
+    u = np.linspace(-20.0, 20.0, 40001) if grid is None else np.asarray(grid, dtype=float)
+    return float(np.max(np.abs(derivative(activation, u))))
+
+
+# ---------------------------------------------------------------------------
+# Network 1.1
+# ---------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Forward:
+    """The intermediate quantities of network 1.1, one entry per sample."""
+
+    u1: Array
+    h1: Array
+    u2: Array
+    h2: Array
+    yhat: Array
+
+
+def _check_data(x: ArrayLike, y: ArrayLike | None = None) -> tuple[Array, Array]:
+    x = np.asarray(x, dtype=float)
+    if x.ndim != 1 or x.size == 0:
+        raise ValueError(f"x must be a non-empty 1-d array of samples, got shape {x.shape}")
+    if y is None:
+        return x, x
+    y = np.asarray(y, dtype=float)
+    if y.shape != x.shape:
+        raise ValueError(f"x and y must have the same shape, got {x.shape} and {y.shape}")
+    return x, y
+
+
+def _check_parameters(params: Mapping[str, float]) -> None:
+    missing = [name for name in PARAMETERS if name not in params]
+    if missing:
+        raise ValueError(f"parameters {missing} are missing: expected a mapping with keys {', '.join(PARAMETERS)}")
+
+
+def forward(x: ArrayLike, params: Mapping[str, float], activation: Activation) -> Forward:
+    """Run network 1.1 on every sample of `x` at once."""
+    x, _ = _check_data(x)
+    _check_parameters(params)
+    u1 = params["w1"] * x + params["b1"]
+    h1 = activate(activation, u1)
+    u2 = params["w2"] * h1 + params["b2"]
+    h2 = activate(activation, u2)
+    return Forward(u1, h1, u2, h2, params["w3"] * h2 + params["b3"])
+
+
+def loss(x: ArrayLike, y: ArrayLike, params: Mapping[str, float], activation: Activation) -> float:
+    """The seed's L = sum_n (y_n - yhat_n)^2 / N."""
+    x, y = _check_data(x, y)
+    return float(np.mean((y - forward(x, params, activation).yhat) ** 2))
+
+
+def gradient_terms(x: ArrayLike, y: ArrayLike, params: Mapping[str, float], activation: Activation) -> dict[str, Array]:
+    """Each sample's contribution to each corrected gradient: the summands of the module docstring."""
+    x, y = _check_data(x, y)
+    f = forward(x, params, activation)
+    dL_dyhat = -2.0 / len(x) * (y - f.yhat)
+    dL_du2 = dL_dyhat * params["w3"] * derivative(activation, f.u2)
+    dL_du1 = dL_du2 * params["w2"] * derivative(activation, f.u1)
+    return {
+        "w1": dL_du1 * x,
+        "b1": dL_du1,
+        "w2": dL_du2 * f.h1,
+        "b2": dL_du2,
+        "w3": dL_dyhat * f.h2,
+        "b3": dL_dyhat,
+    }
+
+
+def closed_form_gradients(
+    x: ArrayLike, y: ArrayLike, params: Mapping[str, float], activation: Activation
+) -> dict[str, float]:
+    """dL/dw1 .. dL/db3 of network 1.1 in corrected closed form, summed over the samples."""
+    return {name: float(np.sum(terms)) for name, terms in gradient_terms(x, y, params, activation).items()}
+
+
+def seed_dL_dyhat(y: ArrayLike, yhat: ArrayLike) -> float:
+    """The seed's dL/dyhat = -(2/N) sum yhat (y - yhat), as written (it is wrong: see seed-errata)."""
+    y, yhat = np.asarray(y, dtype=float), np.asarray(yhat, dtype=float)
+    return float(-2.0 / y.size * np.sum(yhat * (y - yhat)))
+
+
+def seed_intermediate_partials(x: ArrayLike, params: Mapping[str, float], activation: Activation) -> dict[str, Array]:
+    """The seed's eight local partials per sample, reading each g'(u) at the u inside that g.
+
+    So u = u2 in the rows for h2 and u = u1 in the rows for h1: the only reading
+    under which they are derivatives of the definitions at all.
+    """
+    x, _ = _check_data(x)
+    f = forward(x, params, activation)
+    g2, g1 = derivative(activation, f.u2), derivative(activation, f.u1)
+    ones = np.ones_like(x)
+    return {
+        "dyhat/dw3": f.h2,
+        "dyhat/db3": ones,
+        "dyhat/dh2": params["w3"] * ones,
+        "dh2/dw2": f.h1 * g2,
+        "dh2/db2": g2,
+        "dh2/dh1": params["w2"] * g2,
+        "dh1/dw1": x * g1,
+        "dh1/db1": g1,
+    }
+
+
+def seed_chain_rule_lines(partials: Mapping[str, Array], dL_dyhat: ArrayLike) -> dict[str, float]:
+    """The seed's six chain-rule lines, read per sample and summed: dL/dp = sum_n dL/dyhat_n (product of partials)_n."""
+    p = partials
+    chains = {
+        "w3": p["dyhat/dw3"],
+        "b3": p["dyhat/db3"],
+        "w2": p["dyhat/dh2"] * p["dh2/dw2"],
+        "b2": p["dyhat/dh2"] * p["dh2/db2"],
+        "w1": p["dyhat/dh2"] * p["dh2/dh1"] * p["dh1/dw1"],
+        "b1": p["dyhat/dh2"] * p["dh2/dh1"] * p["dh1/db1"],
+    }
+    return {name: float(np.sum(np.asarray(dL_dyhat, dtype=float) * chain)) for name, chain in chains.items()}
+
+
+def seed_formulas_as_written(
+    x: ArrayLike,
+    y: ArrayLike,
+    params: Mapping[str, float],
+    activation: Activation,
+    u: Literal["u1", "u2"] = "u2",
+) -> dict[str, float]:
+    """The seed's six final formulas, evaluated literally.
+
+    The seed writes one symbol u for two different pre-activations, so `u`
+    says which one it stands for, everywhere it appears: "u2" (= w2 h1 + b2,
+    the argument of g in h2, which the seed's own dh2/dw2 line implies) or "u1"
+    (= w1 x + b1). Under either reading dL/dw1 and dL/db1 contain g'(u)^2.
+    """
+    if u not in ("u1", "u2"):
+        raise ValueError(f"u must be 'u1' or 'u2' (which pre-activation the seed's u stands for), got {u!r}")
+    x, y = _check_data(x, y)
+    f = forward(x, params, activation)
+    slope = derivative(activation, f.u1 if u == "u1" else f.u2)
+    w2, w3 = params["w2"], params["w3"]
+    common = -2.0 / len(x) * f.yhat * (y - f.yhat)  # the seed's -(2/N) yhat (y - yhat) under the sum
+    return {
+        "w1": float(np.sum(common * w3 * w2 * x * slope**2)),
+        "b1": float(np.sum(common * w3 * w2 * slope**2)),
+        "w2": float(np.sum(common * w3 * f.h1 * slope)),
+        "b2": float(np.sum(common * w3 * slope)),
+        "w3": float(np.sum(common * f.h2)),
+        "b3": float(np.sum(common)),
+    }
+
+
+def autograd_gradients(
+    x: ArrayLike, y: ArrayLike, params: Mapping[str, float], activation: str, *, fused: bool = True
+) -> dict[str, float]:
+    """The engine's gradients of the seed's loss through `nn.SeedNetwork` with the given parameters."""
+    x, y = _check_data(x, y)
+    _check_parameters(params)
+    model = SeedNetwork(activation, fused=fused)
+    named = dict(model.named_parameters())
+    for name in PARAMETERS:
+        named[name].data = float(params[name])
+    model.zero_grad()
+    mse_loss([model(float(xn)) for xn in x], [float(yn) for yn in y]).backward()
+    return {name: named[name].grad for name in PARAMETERS}
+
+
+# ---------------------------------------------------------------------------
+# Section 1.2: a deep chain of layers
+# ---------------------------------------------------------------------------
+
+
+def _check_layers(
+    x: ArrayLike, weights: Sequence[Array], biases: Sequence[Array], y: ArrayLike | None = None
+) -> tuple[Array, Array]:
+    x = np.asarray(x, dtype=float)
+    if x.ndim != 2 or len(x) == 0:
+        raise ValueError(f"x must have shape (samples, inputs) with at least one sample, got {x.shape}")
+    y = np.zeros(len(x)) if y is None else np.asarray(y, dtype=float)
+    if y.shape != (len(x),):
+        raise ValueError(f"y must hold one target per sample, shape ({len(x)},), got {y.shape}")
+    if len(weights) != len(biases) or len(weights) < 2:
+        raise ValueError(
+            f"need at least two layers and one bias per weight matrix, got {len(weights)} and {len(biases)}"
+        )
+    width = x.shape[1]
+    for i, (w, b) in enumerate(zip(weights, biases), start=1):
+        units = np.shape(w)[0] if np.ndim(w) == 2 else -1
+        if np.shape(w) != (units, width) or np.shape(b) != (units,):
+            raise ValueError(
+                f"layer {i}: W has shape {np.shape(w)} and b {np.shape(b)}; expected (units, {width}) and (units,)"
+            )
+        width = units
+    if width != 1:
+        raise ValueError(f"the last layer must have one output (yhat), got {width}")
+    return x, y
+
+
+def deep_forward(
+    x: ArrayLike, weights: Sequence[Array], biases: Sequence[Array], activation: Activation
+) -> tuple[list[Array], Array]:
+    """Pre-activations u_1..u_{k-1} (each (samples, units)) and yhat (samples,) of the deep chain."""
+    h, _ = _check_layers(x, weights, biases)
+    us = []
+    for w, b in zip(weights[:-1], biases[:-1]):
+        u = h @ np.asarray(w).T + b
+        us.append(u)
+        h = activate(activation, u)
+    return us, (h @ np.asarray(weights[-1]).T + biases[-1])[:, 0]
+
+
+def first_layer_gradient(
+    x: ArrayLike, y: ArrayLike, weights: Sequence[Array], biases: Sequence[Array], activation: Activation
+) -> Array:
+    """dL/dW_1 of the deep chain under the seed's loss, as the product of Jacobians.
+
+    delta_{k-1} = g'(u_{k-1}) * W_k^T dL/dyhat and delta_i = g'(u_i) * W_{i+1}^T delta_{i+1},
+    i.e. the chain sum_n dL/dyhat_n W_k diag(g'(u_{k-1})) W_{k-1} ... diag(g'(u_1)) x_n^T;
+    each product of matrices sums over every path from the weight to yhat.
+    """
+    x, y = _check_layers(x, weights, biases, y)
+    us, yhat = deep_forward(x, weights, biases, activation)
+    delta = (-2.0 / len(y) * (y - yhat))[:, None]  # dL/dyhat_n, shape (samples, 1)
+    for i in range(len(us) - 1, -1, -1):
+        delta = (delta @ np.asarray(weights[i + 1])) * derivative(activation, us[i])
+    return delta.T @ x
+
+
+def first_layer_gradient_bound(
+    x: ArrayLike,
+    y: ArrayLike,
+    weights: Sequence[Array],
+    biases: Sequence[Array],
+    activation: Activation,
+    slope_bound: float | None = None,
+) -> float:
+    """An upper bound on ||dL/dW_1||_F, for any activation with |g'| <= slope_bound:
+
+        sum_n |dL/dyhat_n| ||x_n|| slope_bound^(k-1) prod_{i=2..k} ||W_i||_2
+
+    (||.||_2 is the spectral norm, at most the Frobenius norm). It follows from
+    the Jacobian product in `first_layer_gradient`, one factor at a time. It goes
+    to 0 with depth when slope_bound * ||W_i||_2 <= c < 1 for every layer;
+    entries |w_ij| < 1 alone do not make it small. `slope_bound` defaults to
+    `derivative_bound(activation)`.
+    """
+    x, y = _check_layers(x, weights, biases, y)
+    bound = derivative_bound(activation) if slope_bound is None else float(slope_bound)
+    if not bound >= 0:
+        raise ValueError(f"slope_bound must be a non-negative number, got {slope_bound!r}")
+    _, yhat = deep_forward(x, weights, biases, activation)
+    dL_dyhat = -2.0 / len(y) * (y - yhat)
+    data_factor = float(np.sum(np.abs(dL_dyhat) * np.linalg.norm(x, axis=1)))
+    spectral = math.prod(float(np.linalg.norm(np.asarray(w, dtype=float), 2)) for w in weights[1:])
+    return data_factor * bound ** (len(weights) - 1) * spectral
+
+
+def deep_mlp(weights: Sequence[Array], biases: Sequence[Array], activation: str) -> MLP:
+    """An engine `nn.MLP` holding the given weights: W_i[j, c] is layer i, neuron j+1, weight c+1."""
+    nin = np.shape(weights[0])[1]
+    model = MLP(nin, [np.shape(w)[0] for w in weights], activation)
+    for layer, w, b in zip(model.layers, weights, biases):
+        for j, neuron in enumerate(layer.neurons):
+            for c, weight in enumerate(neuron.w):
+                weight.data = float(w[j][c])
+            neuron.b.data = float(b[j])
+    return model
+
+
+def seed_deep_formula_as_written(dL_dyhat: float, slope: float, path_weights: Sequence[float]) -> float:
+    """The seed's 1.2 result dL/dyhat (g'(u))^(k-2) prod_{i=2..k} w_{i,j}, with path_weights = (w_2, .., w_k)."""
+    k = len(path_weights) + 1
+    return dL_dyhat * slope ** (k - 2) * math.prod(path_weights)
