@@ -11,7 +11,7 @@ network 1.1 has K = 3: w1, w2 and the read-out w3). With width m and input x in 
     L = (y_hat - y)^2                                       (one sample, target y = 1)
 
 It is an `nn.MLP(m, [m] * (K - 1) + [1], activation=g)`, so every gradient below is the engine's
-autograd. All biases are 0 (as `nn.Neuron` starts them): the bound does not depend on them.
+autograd. All biases are 0 (as `nn.Neuron` starts them).
 
 The weights. Each W_i is c times a random orthogonal matrix (W_K: c times a random unit row), so
 its spectral norm ||W_i||_2 -- the largest singular value, the operator 2-norm -- is exactly c.
@@ -36,14 +36,15 @@ sigmoid (s = 1/4), c < 1 for tanh and relu (s = 1). With s c > 1 the bound allow
 not force it: saturated tanh units and switched-off relu units shrink the gradient further.
 
 The columns. `grad_first_layer` is ||dL/dW_1||_F (= its spectral norm, the matrix being rank one),
-measured; `bound` the right-hand side above, with |dL/dy_hat| the engine's y_hat.grad (so the
-bound depends on depth through it too, and `dloss_dyhat` records it); `ratio` = grad / bound.
+measured; `bound` the right-hand side above (it depends on depth through |dL/dy_hat| too, which
+`dloss_dyhat` records: the engine's y_hat.grad); `ratio` = grad / bound.
 Width m = 16 keeps relu alive: a layer of m relu units reading a random direction switches all
 of them off with probability about 2^-m, which at m = 4 kills most depth-64 networks. One sample
 per network; the 63 networks (3 activations x 3 norms x depths 2..128) take 2-4 s on 2 busy cores.
 
-s = sup |g'| is taken from the small table MAX_SLOPE (1/4, 1, 1); the tests check it against the
-engine's own derivative rules (`slope`, which evaluates the op's rule) on a grid. Gradients that
+The network is built by `nn.seed_math.deep_mlp` and the bound computed by
+`nn.seed_math.first_layer_gradient_bound`, with s = `nn.seed_math.derivative_bound` (1/4, 1, 1),
+measured on the engine's own derivative rules. Gradients that
 are exactly 0 (possible for relu, whose units can all switch off) cannot be drawn on a log scale:
 the plot puts them on its bottom edge as crosses.
 """
@@ -60,6 +61,7 @@ import numpy as np
 
 import engine
 import nn
+from nn import seed_math
 
 ACTIVATIONS = ("sigmoid", "tanh", "relu")
 WEIGHT_NORMS = (0.5, 0.9, 2.0)
@@ -68,17 +70,7 @@ WIDTH = 16
 SEED = 0
 TARGET = 1.0
 
-# sup_u |g'(u)|, the factor per layer in the bound; tests check it against the engine's rules.
-MAX_SLOPE = {"sigmoid": 0.25, "tanh": 1.0, "relu": 1.0}
-
 CSV_COLUMNS = ("activation", "weight_norm", "depth", "width", "grad_first_layer", "bound", "ratio", "dloss_dyhat")
-
-
-def slope(activation: str, u: float) -> float:
-    """g'(u) from the engine's derivative rule for the activation (not restated here)."""
-    op = getattr(engine, activation)
-    (derivative,) = op.rule(1.0, op(u), u)
-    return float(derivative)
 
 
 def random_orthogonal(width: int, rng: np.random.Generator) -> np.ndarray:
@@ -98,13 +90,7 @@ def weight_stack(max_depth: int, width: int, seed: int = SEED) -> tuple[list[np.
 
 def build_network(activation: str, matrices: Sequence[np.ndarray]) -> nn.MLP:
     """An nn.MLP whose layer i has weight matrix matrices[i] (rows = neurons) and zero biases."""
-    width = matrices[0].shape[1]
-    model = nn.MLP(width, [m.shape[0] for m in matrices], activation=activation)
-    for layer, matrix in zip(model.layers, matrices):
-        for neuron, row in zip(layer.neurons, matrix):
-            for w, value in zip(neuron.w, row):
-                w.data = float(value)
-    return model
+    return seed_math.deep_mlp(matrices, [np.zeros(len(m)) for m in matrices], activation)
 
 
 def weight_matrices(model: nn.MLP) -> list[np.ndarray]:
@@ -123,13 +109,6 @@ def first_layer_gradient(model: nn.MLP, x: np.ndarray, target: float = TARGET) -
     return grad_w1, y_hat.grad
 
 
-def gradient_bound(activation: str, matrices: Sequence[np.ndarray], x: np.ndarray, dloss_dyhat: float) -> float:
-    """|dL/dy_hat| ||x|| s^(K-1) prod_{i>=2} ||W_i||_2, the corrected bound of the seed's 1.2."""
-    s = MAX_SLOPE[activation]
-    norms = [float(np.linalg.norm(m, 2)) for m in matrices[1:]]
-    return abs(dloss_dyhat) * float(np.linalg.norm(x)) * s ** len(norms) * math.prod(norms)
-
-
 def measure(
     activation: str,
     weight_norm: float,
@@ -141,8 +120,8 @@ def measure(
     """One configuration: build the network, measure ||dL/dW_1||_F and compute the bound."""
     if depth < 2:
         raise ValueError(f"depth counts weight layers including the read-out, so it must be >= 2, got {depth}")
-    if activation not in MAX_SLOPE:
-        raise ValueError(f"unknown activation {activation!r}: expected one of {', '.join(MAX_SLOPE)}")
+    if activation not in ACTIVATIONS:
+        raise ValueError(f"unknown activation {activation!r}: expected one of {', '.join(ACTIVATIONS)}")
     if not (weight_norm > 0 and math.isfinite(weight_norm)):
         raise ValueError(f"weight_norm must be a positive finite number, got {weight_norm!r}")
     hidden, readout, x = stack if stack is not None else weight_stack(depth, width, seed)
@@ -152,7 +131,10 @@ def measure(
     model = build_network(activation, matrices)
     grad_w1, dloss_dyhat = first_layer_gradient(model, x)
     grad_norm = float(np.linalg.norm(grad_w1))
-    bound = gradient_bound(activation, weight_matrices(model), x, dloss_dyhat)
+    matrices = weight_matrices(model)
+    bound = seed_math.first_layer_gradient_bound(
+        [x], [TARGET], matrices, [np.zeros(len(m)) for m in matrices], activation
+    )
     return {
         "activation": activation,
         "weight_norm": weight_norm,
@@ -218,7 +200,7 @@ def plot(rows: Sequence[dict[str, float | int | str]], path: Path) -> None:
             if zero.any():
                 ax.plot(np.array(depth)[zero], np.full(zero.sum(), floor), "x", color=colour, markersize=9)
         ax.set_yscale("log")  # (s c)^K is a straight line against K
-        ax.set_title(f"{activation}  (max |g'| = {MAX_SLOPE[activation]:g})")
+        ax.set_title(f"{activation}  (max |g'| = {seed_math.derivative_bound(activation):g})")
         ax.set_xlabel("depth K (weight layers)")
         ax.set_ylabel("||dL/dW_1||_F   (dashed: bound)")
         ax.grid(True, which="major", alpha=0.3)
