@@ -7,21 +7,17 @@ Parameters are plain Values whose `label` is their dotted name
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from typing import Union
 
 import numpy as np
 
-from engine import Value, linear
+from engine import Op, Value, linear, relu, sigmoid, tanh
 
 Input = Union[Value, int, float]
 
-ACTIVATIONS: dict[str, Callable[[Value], Value]] = {
-    "relu": Value.relu,
-    "tanh": Value.tanh,
-    "sigmoid": Value.sigmoid,
-    "linear": lambda z: z,
-}
+# The activations known by name: engine operations (None = linear, no node).
+ACTIVATIONS: dict[str, Op | None] = {"relu": relu, "tanh": tanh, "sigmoid": sigmoid, "linear": None}
 
 
 def check_activation(activation: str) -> str:
@@ -120,7 +116,8 @@ class Neuron(Module):
                 product = w * xi
                 z = z + product
                 made += (product, z)
-        out = ACTIVATIONS[self.activation](z)
+        g = ACTIVATIONS[self.activation]
+        out = z if g is None else g.record1(z)
         if out is not z:
             made.append(out)
         for node in made:
