@@ -1,18 +1,34 @@
-"""Loss functions: each takes predictions and targets of the same length and returns a Value."""
+"""Loss functions: each takes predictions and targets of the same length and returns a Value.
+
+Predictions and targets may be lists, tuples, numpy arrays or any other iterable
+of Values and numbers, or a single Value or number for one sample.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable
 from typing import Union
 
 from engine import Value
+from engine.value import _as_float
 
 Scalar = Union[Value, int, float]
+Scalars = Union[Iterable[Scalar], Scalar]
 
 
-def _pairs(predictions: Sequence[Scalar] | Scalar, targets: Sequence[Scalar] | Scalar, who: str) -> tuple[list, list]:
-    preds = list(predictions) if isinstance(predictions, (list, tuple)) else [predictions]
-    targs = list(targets) if isinstance(targets, (list, tuple)) else [targets]
+def _as_list(items: Scalars, what: str, who: str) -> list[Value]:
+    """One Value per sample: numbers become constants; anything else is a TypeError."""
+    if isinstance(items, (str, bytes)):
+        raise TypeError(f"{who}: {what} must be numbers or Values, got {type(items).__name__}: {items!r:.60}")
+    if isinstance(items, Iterable):
+        items = list(items)
+    else:
+        items = [items]
+    return [x if isinstance(x, Value) else Value(_as_float(x, f"{who}: each of the {what}")) for x in items]
+
+
+def _pairs(predictions: Scalars, targets: Scalars, who: str) -> tuple[list[Value], list[Value]]:
+    preds, targs = _as_list(predictions, "predictions", who), _as_list(targets, "targets", who)
     if len(preds) != len(targs):
         raise ValueError(f"{who}: {len(preds)} predictions but {len(targs)} targets; expected equal lengths")
     if not preds:
@@ -25,47 +41,42 @@ def _mean(terms: list[Value]) -> Value:
     return total if len(terms) == 1 else total / len(terms)
 
 
-def mse_loss(predictions: Sequence[Scalar] | Scalar, targets: Sequence[Scalar] | Scalar) -> Value:
+def mse_loss(predictions: Scalars, targets: Scalars) -> Value:
     """Mean squared error, the seed's L = sum_i (y_i - y_hat_i)^2 / N."""
     preds, targs = _pairs(predictions, targets, "mse_loss")
     return _mean([(y - p) ** 2 for p, y in zip(preds, targs)])
 
 
-def hinge_loss(scores: Sequence[Scalar] | Scalar, labels: Sequence[Scalar] | Scalar) -> Value:
+def hinge_loss(scores: Scalars, labels: Scalars) -> Value:
     """Mean of max(0, 1 - y s) for labels y in {-1, +1} (micrograd's demo loss)."""
     preds, targs = _pairs(scores, labels, "hinge_loss")
     for y in targs:
-        if float(y) not in (-1.0, 1.0):
-            raise ValueError(f"hinge_loss: labels must be -1 or +1, got {y!r}")
+        if y.data not in (-1.0, 1.0):
+            raise ValueError(f"hinge_loss: labels must be -1 or +1, got {y.data!r}")
     return _mean([(1 - y * s).relu() for s, y in zip(preds, targs)])
 
 
-def binary_cross_entropy(probabilities: Sequence[Scalar] | Scalar, targets: Sequence[Scalar] | Scalar) -> Value:
+def binary_cross_entropy(probabilities: Scalars, targets: Scalars) -> Value:
     """Mean of -(y log p + (1 - y) log(1 - p)) for probabilities p in (0, 1) and targets y in [0, 1]."""
     preds, targs = _pairs(probabilities, targets, "binary_cross_entropy")
     _check_targets(targs, "binary_cross_entropy")
     for p in preds:
-        if not 0.0 < float(p) < 1.0:
+        if not 0.0 < p.data < 1.0:
             raise ValueError(
-                f"binary_cross_entropy: probabilities must lie strictly between 0 and 1, got {float(p)!r}"
+                f"binary_cross_entropy: probabilities must lie strictly between 0 and 1, got {p.data!r}"
                 " (use binary_cross_entropy_with_logits for raw scores)"
             )
-    terms = [-(y * Value.log(_v(p)) + (1 - y) * Value.log(1 - _v(p))) for p, y in zip(preds, targs)]
-    return _mean(terms)
+    return _mean([-(y * p.log() + (1 - y) * (1 - p).log()) for p, y in zip(preds, targs)])
 
 
-def binary_cross_entropy_with_logits(logits: Sequence[Scalar] | Scalar, targets: Sequence[Scalar] | Scalar) -> Value:
+def binary_cross_entropy_with_logits(logits: Scalars, targets: Scalars) -> Value:
     """Binary cross-entropy of sigmoid(z), computed stably as softplus(z) - y z."""
     preds, targs = _pairs(logits, targets, "binary_cross_entropy_with_logits")
     _check_targets(targs, "binary_cross_entropy_with_logits")
-    return _mean([_v(z).softplus() - y * z for z, y in zip(preds, targs)])
+    return _mean([z.softplus() - y * z for z, y in zip(preds, targs)])
 
 
-def _v(x: Scalar) -> Value:
-    return x if isinstance(x, Value) else Value(x)
-
-
-def _check_targets(targets: list, who: str) -> None:
+def _check_targets(targets: list[Value], who: str) -> None:
     for y in targets:
-        if not 0.0 <= float(y) <= 1.0:
-            raise ValueError(f"{who}: targets must lie in [0, 1], got {y!r}")
+        if not 0.0 <= y.data <= 1.0:
+            raise ValueError(f"{who}: targets must lie in [0, 1], got {y.data!r}")

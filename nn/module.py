@@ -57,6 +57,11 @@ class Module:
             p.label = name
 
 
+def _check_size(n: object, who: str, what: str) -> None:
+    if isinstance(n, bool) or not isinstance(n, (int, np.integer)) or n < 1:
+        raise ValueError(f"{who} needs a positive whole number of {what}, got {n!r}")
+
+
 def _check_inputs(x: Sequence[Input], nin: int, who: str) -> None:
     try:
         n = len(x)
@@ -85,8 +90,7 @@ class Neuron(Module):
         rng: np.random.Generator | None = None,
         fused: bool = True,
     ) -> None:
-        if not isinstance(nin, int) or nin < 1:
-            raise ValueError(f"Neuron needs a positive whole number of inputs, got {nin!r}")
+        _check_size(nin, "Neuron", "inputs")
         self.activation = check_activation(activation)
         rng = rng if rng is not None else np.random.default_rng(seed)
         limit = init_limit(activation, nin)
@@ -142,11 +146,9 @@ class Layer(Module):
         rng: np.random.Generator | None = None,
         fused: bool = True,
     ) -> None:
-        if not isinstance(nout, int) or nout < 1:
-            raise ValueError(f"Layer needs a positive whole number of outputs, got {nout!r}")
+        _check_size(nout, "Layer", "outputs")
         rng = rng if rng is not None else np.random.default_rng(seed)
         self.neurons = [Neuron(nin, activation, rng=rng, fused=fused) for _ in range(nout)]
-        self.scope = ""
         self._set_scope("")
 
     def _set_scope(self, scope: str) -> None:
@@ -186,10 +188,13 @@ class MLP(Module):
         fused: bool = True,
     ) -> None:
         check_activation(activation)
-        if not isinstance(nin, int) or nin < 1:
-            raise ValueError(f"MLP needs a positive whole number of inputs, got {nin!r}")
+        _check_size(nin, "MLP", "inputs")
+        if not isinstance(nouts, (list, tuple)):
+            raise TypeError(f"MLP expects nouts as a list of layer sizes, e.g. [16, 16, 1], got {nouts!r}")
         if len(nouts) == 0:
             raise ValueError("MLP needs at least one layer size in nouts")
+        for n in nouts:
+            _check_size(n, "MLP", "outputs in each layer of nouts")
         rng = np.random.default_rng(seed)
         sizes = [nin, *nouts]
         self.nin = nin

@@ -6,6 +6,7 @@ import math
 from collections.abc import Iterable
 
 from engine import Value
+from engine.value import _as_float
 
 
 class Optimizer:
@@ -18,9 +19,16 @@ class Optimizer:
         for p in self.parameters:
             if not isinstance(p, Value):
                 raise TypeError(f"{type(self).__name__} expects Values as parameters, got {type(p).__name__}")
-        if not (isinstance(lr, (int, float)) and lr > 0 and math.isfinite(lr)):
-            raise ValueError(f"{type(self).__name__}: learning rate must be a positive number, got {lr!r}")
-        self.lr = float(lr)
+        self.lr = self._number("learning rate lr", lr, low=0.0, low_inclusive=False)
+
+    def _number(self, what: str, x: object, low: float, high: float = math.inf, low_inclusive: bool = True) -> float:
+        """`x` as a float in the given range, else TypeError (not a number) or ValueError (out of range)."""
+        value = _as_float(x, f"{type(self).__name__}: {what}")
+        above_low = value >= low if low_inclusive else value > low
+        if not (above_low and value < high and math.isfinite(value)):
+            interval = f"{'[' if low_inclusive else '('}{low:g}, {high:g})"
+            raise ValueError(f"{type(self).__name__}: {what} must be a finite number in {interval}, got {x!r}")
+        return value
 
     def zero_grad(self) -> None:
         for p in self.parameters:
@@ -37,9 +45,7 @@ class SGD(Optimizer):
 
     def __init__(self, parameters: Iterable[Value], lr: float = 0.01, momentum: float = 0.0) -> None:
         super().__init__(parameters, lr)
-        if not 0.0 <= momentum < 1.0:
-            raise ValueError(f"SGD: momentum must be in [0, 1), got {momentum!r}")
-        self.momentum = float(momentum)
+        self.momentum = self._number("momentum", momentum, low=0.0, high=1.0)
         self.velocity = [0.0] * len(self.parameters)
 
     def step(self) -> None:
@@ -59,12 +65,10 @@ class Adam(Optimizer):
         eps: float = 1e-8,
     ) -> None:
         super().__init__(parameters, lr)
-        if len(betas) != 2 or not all(0.0 <= b < 1.0 for b in betas):
+        if not isinstance(betas, (tuple, list)) or len(betas) != 2:
             raise ValueError(f"Adam: betas must be two numbers in [0, 1), got {betas!r}")
-        if not eps > 0:
-            raise ValueError(f"Adam: eps must be positive, got {eps!r}")
-        self.beta1, self.beta2 = (float(b) for b in betas)
-        self.eps = float(eps)
+        self.beta1, self.beta2 = (self._number("betas", b, low=0.0, high=1.0) for b in betas)
+        self.eps = self._number("eps", eps, low=0.0, low_inclusive=False)
         self.steps = 0
         self.m = [0.0] * len(self.parameters)
         self.v = [0.0] * len(self.parameters)

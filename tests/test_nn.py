@@ -247,7 +247,7 @@ def test_optimizers_validate_their_arguments() -> None:
     w = Value(1.0)
     with pytest.raises(ValueError, match="empty parameter list"):
         nn.SGD([], lr=0.1)
-    with pytest.raises(ValueError, match="learning rate must be a positive number"):
+    with pytest.raises(ValueError, match=r"learning rate lr must be a finite number in \(0, inf\), got -1"):
         nn.SGD([w], lr=-1)
     with pytest.raises(ValueError, match="momentum"):
         nn.SGD([w], lr=0.1, momentum=1.5)
@@ -255,3 +255,39 @@ def test_optimizers_validate_their_arguments() -> None:
         nn.Adam([w], betas=(0.9, 1.0))
     with pytest.raises(TypeError, match="float"):
         nn.Adam([1.0])  # type: ignore[list-item]
+
+
+def test_losses_take_any_iterable_and_numbers_and_always_return_a_value() -> None:
+    expected = (1.0 + 4.0) / 2
+    for preds, targets in [
+        (np.array([1.0, 2.0]), np.array([0.0, 0.0])),
+        ((p for p in [Value(1.0), Value(2.0)]), [0, 0]),
+        ([1.0, 2.0], (0.0, 0.0)),
+    ]:
+        loss = nn.mse_loss(preds, targets)
+        assert isinstance(loss, Value) and loss.data == pytest.approx(expected)
+    assert nn.hinge_loss([0.5], [1]).data == pytest.approx(0.5)
+    assert nn.mse_loss(Value(3.0), 1.0).data == 4.0
+
+
+def test_losses_reject_non_numbers_naming_the_type() -> None:
+    with pytest.raises(TypeError, match="targets.*str"):
+        nn.hinge_loss([0.5], ["a"])
+    with pytest.raises(TypeError, match="predictions.*str"):
+        nn.mse_loss("ab", [1.0, 2.0])
+    with pytest.raises(TypeError, match="NoneType"):
+        nn.mse_loss([None], [1.0])
+
+
+def test_sizes_and_hyperparameters_are_validated() -> None:
+    with pytest.raises(TypeError, match="list of layer sizes"):
+        nn.MLP(2, 3)  # type: ignore[arg-type]
+    with pytest.raises(ValueError, match="whole number"):
+        nn.MLP(True, [1])
+    with pytest.raises(ValueError, match="whole number"):
+        nn.MLP(2, [4, 0])
+    assert nn.SGD([Value(1.0)], lr=np.float32(0.5)).lr == 0.5
+    with pytest.raises(TypeError, match="momentum.*str"):
+        nn.SGD([Value(1.0)], lr=0.1, momentum="a")  # type: ignore[arg-type]
+    with pytest.raises(ValueError, match="eps"):
+        nn.Adam([Value(1.0)], eps=float("inf"))
