@@ -7,7 +7,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-valuegrad
 
-.PHONY: test demo bench setup graphviz lint clean
+.PHONY: test demo bench setup graphviz clean
 
 test: setup graphviz
 	$(BIN)/ruff check engine nn tests demos benchmarks

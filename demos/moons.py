@@ -102,7 +102,7 @@ def decision_grid(model: nn.MLP, X: np.ndarray, resolution: int = GRID) -> tuple
     xs, ys = np.meshgrid(np.linspace(low[0], high[0], resolution), np.linspace(low[1], high[1], resolution))
     with no_grad():
         scores = [score(model, [float(a), float(b)]) for a, b in zip(xs.ravel(), ys.ravel())]
-    return xs, ys, np.array([float(s) for s in scores]).reshape(xs.shape)
+    return xs, ys, np.array([s.data for s in scores]).reshape(xs.shape)
 
 
 def plot_boundary(xs: np.ndarray, ys: np.ndarray, scores: np.ndarray, X: np.ndarray, y: np.ndarray, path: Path) -> None:

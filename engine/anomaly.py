@@ -23,7 +23,7 @@ from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from typing import Any
 
-from engine.value import Op, Value, _with_context
+from engine.value import Op, Value, _operation_text
 
 
 class _AnomalyMode:
@@ -70,7 +70,7 @@ def _checking(record: Callable[..., Value]) -> Callable[..., Value]:
         out = record(op, *operands)
         if not math.isfinite(out.data):
             found = f"gave {out.data!r} in the {_AnomalyMode.pass_name} pass (detect_anomaly)"
-            raise _with_context(FloatingPointError(found), op.name, operands)
+            raise FloatingPointError(f"{_operation_text(op.name, operands)}: {found}")
         return out
 
     return checked_record
@@ -105,7 +105,7 @@ def check_gradients(node: Value, g: Any, contributions: Sequence[Any], totals: S
         else:
             found = f"made the gradient of {name} {_number(total)!r} by adding {_number(contribution)!r}"
         message = f"{found} in the backward pass (incoming gradient {_number(g)!r}; detect_anomaly)"
-        raise _with_context(FloatingPointError(message), f"derivative of {node.op.name}", node.parents)  # type: ignore[union-attr]
+        raise FloatingPointError(f"{_operation_text(f'derivative of {node.op.name}', node.parents)}: {message}")  # type: ignore[union-attr]
 
 
 def _number(x: Any) -> float:

@@ -7,10 +7,10 @@ engine/ops.py) turns the gradient of its output into gradients of its inputs.
 from __future__ import annotations
 
 from collections.abc import Iterable
-from typing import Any
+from typing import Any, NoReturn
 
 from engine.anomaly import _AnomalyMode, check_gradients
-from engine.value import Value, _GradMode, _with_context
+from engine.value import Value, _GradMode, _raise_in_context
 
 
 def topological_order(root: Value) -> list[Value]:
@@ -39,8 +39,8 @@ def topological_order(root: Value) -> list[Value]:
     return order
 
 
-def _rule_error(node: Value, error: Exception) -> Exception:
-    return _with_context(error, f"derivative of {node.op.name}", node.parents)  # type: ignore[union-attr]
+def _rule_error(node: Value, error: Exception) -> NoReturn:
+    _raise_in_context(error, f"derivative of {node.op.name}", node.parents)  # type: ignore[union-attr]
 
 
 def backward(root: Value) -> None:
@@ -83,7 +83,7 @@ def _chain_rule(order: list[Value]) -> None:
                 for parent, g in zip(parents, grads):
                     parent.grad += g
     except (ArithmeticError, ValueError) as error:
-        raise _rule_error(node, error) from error
+        _rule_error(node, error)
 
 
 def _checked_chain_rule(order: list[Value]) -> None:
@@ -93,7 +93,7 @@ def _checked_chain_rule(order: list[Value]) -> None:
             try:
                 grads = node.op.rule(node.grad, node.data, *[p.data for p in node.parents])  # type: ignore[union-attr]
             except (ArithmeticError, ValueError) as error:
-                raise _rule_error(node, error) from error
+                _rule_error(node, error)
             for parent, g in zip(node.parents, grads):
                 parent.grad += g
             check_gradients(node, node.grad, grads, [parent.grad for parent in node.parents])
@@ -128,7 +128,7 @@ def grad(output: Value, inputs: Iterable[Value], create_graph: bool = False) -> 
                 else:
                     local = node.op.rule(g, node.data, *[p.data for p in node.parents])  # type: ignore[union-attr]
             except (ArithmeticError, ValueError) as error:
-                raise _rule_error(node, error) from error
+                _rule_error(node, error)
             for parent, g_parent in zip(node.parents, local):
                 grads[parent] = grads[parent] + g_parent if parent in grads else g_parent
             if checking:

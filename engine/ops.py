@@ -25,7 +25,7 @@ from typing import Any
 
 import numpy as np
 
-from engine.value import Op, defop
+from engine.value import Op, _as_float, defop
 
 
 def _pow(x: float, y: float) -> float:
@@ -81,21 +81,31 @@ def _log_of_base(x: Any) -> Any:
             return np.where(x > 0, np.log(np.where(x > 0, x, 1.0)), np.where(x == 0, 0.0, np.nan))
     if x > 0:
         return log(x)
-    return math.nan if x < 0 else 0.0  # `<` works on Values too; `==` would compare identity
+    return math.nan if x < 0 else 0.0
+
+
+def _base_partial(x: Any, y: Any) -> Any:
+    """d(x ** y)/dx = y x^(y-1); 0 at x = y = 0, where x ** 0 is the constant 1 but x^(y-1) has no value."""
+    if isinstance(x, np.ndarray) or isinstance(y, np.ndarray):
+        with np.errstate(divide="ignore", invalid="ignore"):
+            return np.where((x == 0) & (y == 0), 0.0, y * x ** (y - 1))
+    return y * 0 if _is_zero(x) and _is_zero(y) else y * x ** (y - 1)
+
+
+def _is_zero(x: Any) -> bool:
+    return not (x < 0 or x > 0)  # for a Value, `==` would compare identity
 
 
 def _sign(x: float) -> float:
     return float((x > 0) - (x < 0))
 
 
-def _linear_forward(*args: float) -> float:
+def _linear(*args: Any) -> Any:
+    """b + sum_i w_i x_i for args (w_1..w_n, x_1..x_n, b): floats or numpy arrays alike."""
+    if len(args) % 2 == 0:
+        raise TypeError(f"linear expects 2n + 1 inputs (w_1..w_n, x_1..x_n, b), got {len(args)}")
     n = len(args) // 2
     return sum(map(operator.mul, args[:n], args[n:-1]), args[-1])
-
-
-def _linear_array(*args: Any) -> Any:
-    n = len(args) // 2
-    return sum((w * x for w, x in zip(args[:n], args[n:-1])), args[-1])
 
 
 def _linear_rule(g: Any, out: Any, *args: Any) -> tuple[Any, ...]:
@@ -112,7 +122,7 @@ sub  = defop("-",      lambda x, y: x - y, lambda g, out, x, y: (g, -g),        
 mul  = defop("*",      lambda x, y: x * y, lambda g, out, x, y: (g * y, g * x),                      np.multiply)
 div  = defop("/",      _div,               lambda g, out, x, y: (g / y, -g * out / y),               np.divide)
 neg  = defop("neg",    lambda x: -x,       lambda g, out, x: (-g,),                                  np.negative)
-pow  = defop("**",     _pow,               lambda g, out, x, y: (g * y * x ** (y - 1), g * out * _log_of_base(x)), np.power)
+pow  = defop("**",     _pow,               lambda g, out, x, y: (g * _base_partial(x, y), g * out * _log_of_base(x)), np.power)
 exp  = defop("exp",    _exp,               lambda g, out, x: (g * out,),                             np.exp)
 log  = defop("log",    _log,               lambda g, out, x: (g / x,),                               np.log)
 sqrt = defop("sqrt",   _sqrt,              lambda g, out, x: (g / (2 * out),),                       np.sqrt)
@@ -125,19 +135,21 @@ sigmoid = defop("sigmoid", _sigmoid,       lambda g, out, x: (g * out * (1 - out
 relu = defop("relu",   lambda x: 0.0 if x <= 0 else x, lambda g, out, x: (g * (x > 0),),              lambda x: np.maximum(x, 0.0))
 softplus = defop("softplus", _softplus,    lambda g, out, x: (g * sigmoid(x),),                      lambda x: np.logaddexp(0, x))
 # The fused neuron b + sum_i w_i x_i, one node instead of 2n; inputs are (w_1..w_n, x_1..x_n, b).
-linear = defop("linear", _linear_forward,  _linear_rule,                                             _linear_array)
+linear = defop("linear", _linear,         _linear_rule,                                             _linear)
 # fmt: on
 
 
-@lru_cache(maxsize=256)
 def power(exponent: float) -> Op:
     """x ** c for a constant c: its own operation, so c is not a graph node (drawn as `**c`)."""
-    c = exponent if isinstance(exponent, int) else float(exponent)
-    if isinstance(c, float) and c.is_integer():
-        c = int(c)
+    c = _as_float(exponent, "the exponent of **")
+    return _power(int(c) if c.is_integer() else c)
+
+
+@lru_cache(maxsize=256)
+def _power(c: float) -> Op:
     return defop(
         f"**{c}",
         lambda x: _pow(x, c),
-        lambda g, out, x: (g * c * x ** (c - 1) if c != 0 else g * 0,),
+        lambda g, out, x: (g * _base_partial(x, c),),
         lambda x: np.power(x, c),
     )

@@ -16,7 +16,7 @@ from __future__ import annotations
 import numbers
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
-from typing import Any, Union
+from typing import Any, NoReturn, Union
 
 import numpy as np
 
@@ -36,7 +36,10 @@ class _GradMode:
 
 @contextmanager
 def no_grad() -> Iterator[None]:
-    """Compute values without recording the graph (e.g. for evaluation or updates)."""
+    """Compute values without recording the graph (e.g. for evaluation or updates).
+
+    The switch is global to the process (not per thread), like the rest of the engine's state.
+    """
     previous = _GradMode.enabled
     _GradMode.enabled = False
     try:
@@ -128,9 +131,6 @@ class Value:
 
     def __ge__(self, other: Operand) -> bool:
         return self.data >= _data(other)
-
-    def __float__(self) -> float:
-        return self.data
 
     # micrograd's names for the graph, so its diagram code runs unchanged.
     @property
@@ -248,7 +248,7 @@ class Op:
         try:
             data = self.forward(x.data)
         except (ArithmeticError, ValueError) as error:
-            raise _with_context(error, self.name, (x,)) from error
+            _raise_in_context(error, self.name, (x,))
         return _new_node(data, self, (x,)) if _GradMode.enabled else Value(data)
 
     def record2(self, x: Operand, y: Operand) -> Value:
@@ -259,7 +259,7 @@ class Op:
         try:
             data = self.forward(x.data, y.data)
         except (ArithmeticError, ValueError) as error:
-            raise _with_context(error, self.name, (x, y)) from error
+            _raise_in_context(error, self.name, (x, y))
         return _new_node(data, self, (x, y)) if _GradMode.enabled else Value(data)
 
     def compute(self, *inputs: float, operands: Sequence[Value] = ()) -> float:
@@ -267,12 +267,23 @@ class Op:
         try:
             return self.forward(*inputs)
         except (ArithmeticError, ValueError) as error:
-            raise _with_context(error, self.name, operands or inputs) from error
+            _raise_in_context(error, self.name, operands or inputs)
 
 
-def _with_context(error: Exception, op_name: str, operands: Sequence[Any]) -> Exception:
-    shown = ", ".join(o.describe() if isinstance(o, Value) else repr(o) for o in operands)
-    return type(error)(f"{op_name}({shown}): {error}")
+def _operation_text(op_name: str, operands: Sequence[Any]) -> str:
+    """How messages name an operation: `log(x = -1.0)`, `*(w1 = 0.5, 2.0)`."""
+    return f"{op_name}({', '.join(o.describe() if isinstance(o, Value) else repr(o) for o in operands)})"
+
+
+def _raise_in_context(error: Exception, op_name: str, operands: Sequence[Any]) -> NoReturn:
+    """Raise `error` again, of the same type, with the operation and its operands in front of its message."""
+    message = f"{_operation_text(op_name, operands)}: {error}"
+    try:
+        wrapped = type(error)(message)
+    except Exception:  # an exception class with a constructor of its own: keep it, add a note
+        error.add_note(message)
+        raise error from None
+    raise wrapped from error
 
 
 def defop(
@@ -288,7 +299,8 @@ def defop(
     works on floats, on Values (higher-order gradients) and on numpy arrays::
 
         cube = engine.defop("cube", lambda x: x**3, lambda g, out, x: (3 * g * x * x,))
-        y = cube(Value(2.0)); y.backward()   # y.data == 8.0, x.grad == 12.0
+        x = Value(2.0)
+        y = cube(x); y.backward()   # y.data == 8.0, x.grad == 12.0
     """
     return Op(name, forward, rule, array_forward)
 

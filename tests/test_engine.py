@@ -132,14 +132,18 @@ def test_ops_are_generic_functions_on_floats_values_and_arrays() -> None:
         np.testing.assert_allclose(op(x), [f(t) for t in x], rtol=1e-15)
 
 
-@pytest.mark.parametrize("name", ["exp", "tanh", "sigmoid", "log", "sqrt", "sin", "relu", "softplus"])
+TABLE = {op.name: op for op in vars(engine).values() if isinstance(op, engine.Op)} | {"**3": engine.power(3)}
+
+
+@pytest.mark.parametrize("name", sorted(TABLE))
 def test_each_rule_gives_the_same_gradient_on_floats_values_and_arrays(name: str) -> None:
-    op = getattr(engine, name)
-    xs = [0.3, 1.7, 2.9]
-    on_floats = [op.rule(1.0, op(x), x)[0] for x in xs]
-    on_values = [op.rule(Value(1.0), op(Value(x)), Value(x))[0].data for x in xs]
-    array = np.array(xs)
-    on_arrays = op.rule(np.ones(3), op(array), array)[0]
+    op = TABLE[name]
+    arity = 3 if name == "linear" else 2 if name in {"+", "-", "*", "/", "**"} else 1
+    points = [[0.3 + 0.4 * i, 1.7 - 0.3 * i, 2.9][:arity] for i in range(3)]
+    on_floats = [op.rule(1.0, op(*p), *p) for p in points]
+    on_values = [[g.data for g in op.rule(Value(1.0), op(*map(Value, p)), *map(Value, p))] for p in points]
+    columns = [np.array(c) for c in zip(*points)]
+    on_arrays = np.array(op.rule(np.ones(3), op(*columns), *columns), dtype=float).T
     np.testing.assert_allclose(on_values, on_floats, rtol=1e-15)
     np.testing.assert_allclose(on_arrays, on_floats, rtol=1e-12)  # numpy and math may differ by an ulp
 
@@ -283,6 +287,33 @@ def test_operations_with_non_numbers_raise_type_error() -> None:
         x + "a"  # type: ignore[operator]
     with pytest.raises(TypeError, match="list"):
         x * [1.0]  # type: ignore[operator]
+    for exponent in ["2", [1], 1j, None]:
+        with pytest.raises(TypeError, match=f"exponent of \\*\\*.*{type(exponent).__name__}"):
+            x**exponent  # type: ignore[operator]
+
+
+def test_value_does_not_turn_into_a_float_silently() -> None:
+    with pytest.raises(TypeError):
+        math.exp(Value(1.0))  # type: ignore[arg-type]  # would drop the graph
+
+
+def test_fused_linear_needs_2n_plus_1_inputs() -> None:
+    with pytest.raises(TypeError, match="2n \\+ 1 inputs"):
+        engine.linear(Value(3.0), Value(5.0))
+
+
+def test_errors_of_user_exception_classes_keep_their_type_and_gain_the_operation() -> None:
+    class DomainError(ValueError):
+        def __init__(self, what: str, x: float) -> None:
+            super().__init__(f"{what} is undefined at {x}")
+
+    def forward(x: float) -> float:
+        raise DomainError("picky", x)
+
+    picky = engine.defop("picky", forward, lambda g, out, x: (g,))
+    with pytest.raises(DomainError, match="picky is undefined at 2.0") as info:
+        picky(Value(2.0, label="a"))
+    assert any("picky(a = 2.0)" in note for note in info.value.__notes__)
 
 
 BAD_MATH = [

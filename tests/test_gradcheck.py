@@ -62,7 +62,10 @@ bad_sin = defop("bad_sin", math.sin, lambda g, out, x: (g * engine.sin(x),))
 # A wrong partial in a two-input operation: d(x y)/dx reported as x instead of y.
 bad_mul = defop("bad_mul", lambda x, y: x * y, lambda g, out, x, y: (g * x, g * x))
 # Right on floats, but float() makes the rule a constant in the Value world: d2/dx2 x^3 comes out 0.
-float_cube = defop("float_cube", lambda x: x**3, lambda g, out, x: (g * 3 * float(x) ** 2,))
+# Reads `.data`: right on floats, but a constant in the Value world (so its own derivative is lost).
+float_cube = defop(
+    "float_cube", lambda x: x**3, lambda g, out, x: (g * 3 * (x.data if isinstance(x, Value) else x) ** 2,)
+)
 
 
 def test_gradcheck_catches_a_wrong_rule_and_reports_both_gradients() -> None:

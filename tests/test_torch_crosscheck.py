@@ -21,6 +21,49 @@ def leaf(x: float) -> Any:
     return torch.tensor(x, dtype=torch.float64, requires_grad=True)
 
 
+def test_micrograd_sanity_check_matches_torch() -> None:
+    def expression(x: Any) -> Any:  # runs unchanged on Values and on tensors
+        z = 2 * x + 2 + x
+        q = z.relu() + z * x
+        h = (z * z).relu()
+        return h + q + q * x
+
+    x = Value(-4.0)
+    y = expression(x)
+    y.backward()
+    xt = leaf(-4.0)
+    yt = expression(xt)
+    yt.backward()
+    assert y.data == yt.item()
+    assert x.grad == xt.grad.item()
+
+
+def test_micrograd_in_place_operators_match_torch() -> None:
+    a, b = Value(-4.0), Value(2.0)
+    c = a + b
+    d = a * b + b**3
+    c += c + 1
+    c += 1 + c + (-a)
+    d += d * 2 + (b + a).relu()
+    d += 3 * d + (b - a).relu()
+    g = (c - d) ** 2 / 2.0
+    g += 10.0 / ((c - d) ** 2)
+    g.backward()
+    at, bt = leaf(-4.0), leaf(2.0)
+    ct = at + bt
+    dt = at * bt + bt**3
+    ct = ct + (ct + 1)
+    ct = ct + (1 + ct + (-at))
+    dt = dt + (dt * 2 + (bt + at).relu())
+    dt = dt + (3 * dt + (bt - at).relu())
+    gt = (ct - dt) ** 2 / 2.0
+    gt = gt + 10.0 / ((ct - dt) ** 2)
+    gt.backward()
+    assert g.data == pytest.approx(gt.item(), rel=1e-12)
+    assert a.grad == pytest.approx(at.grad.item(), rel=1e-12)
+    assert b.grad == pytest.approx(bt.grad.item(), rel=1e-12)
+
+
 def test_micrograd_expressions_match_torch() -> None:
     def expression(a: Any, b: Any) -> Any:  # runs unchanged on Values and on tensors
         c = a + b
