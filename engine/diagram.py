@@ -30,6 +30,7 @@ from typing import Any
 
 import graphviz
 
+from engine.backprop import topological_order
 from engine.value import Value
 
 __all__ = ["DEFAULT_MAX_NODES", "KINDS", "draw_dot", "save_diagram"]
@@ -78,11 +79,18 @@ def draw_dot(
         share one; other leaves (inputs, labels without a dot) stay outside.
     legend: add a small key to the colours used.
     max_nodes: refuse graphs with more Values than this (ValueError), before
-        anything reaches Graphviz; the walk stops as soon as the limit is passed.
+        anything reaches Graphviz.
     format: the Digraph's default output format for `.render()` / `.pipe()`.
     """
     _check_options(root, rankdir, cluster, legend, max_nodes)
-    order = _collect(root, max_nodes)
+    order = topological_order(root)
+    if len(order) > max_nodes:
+        raise ValueError(
+            f"draw_dot: the graph has {len(order):,} Values, more than max_nodes={max_nodes}: too many to read "
+            "in one picture or to lay out quickly. Draw a smaller piece (draw_dot(v) for an intermediate Value v, "
+            "e.g. one neuron's output), group each neuron into one node (nn models with fused=True), or raise "
+            f"the limit: draw_dot(root, max_nodes={len(order)})."
+        )
     index = {v: i for i, v in enumerate(order)}
     if cluster is None:
         cluster = any(v.scope for v in order)
@@ -164,37 +172,6 @@ def _check_options(root: Any, rankdir: Any, cluster: Any, legend: Any, max_nodes
         )
     if isinstance(max_nodes, bool) or not isinstance(max_nodes, int) or max_nodes < 1:
         raise ValueError(f"draw_dot: max_nodes must be a positive whole number, got {max_nodes!r}")
-
-
-def _collect(root: Value, max_nodes: int) -> list[Value]:
-    """The graph's Values, each after its inputs, or ValueError as soon as there are more than `max_nodes`.
-
-    The same iterative depth-first search as `engine.topological_order`, but it
-    visits a node's inputs in their own order (so a neuron's w1 is drawn above
-    its w2) and stops counting at the limit, so a huge graph fails at once.
-    """
-    order: list[Value] = []
-    expanded: set[Value] = set()
-    stack: list[Any] = [root]
-    while stack:
-        node = stack.pop()
-        if node is True:  # all inputs of the node below the marker are in `order`
-            order.append(stack.pop())
-        elif node not in expanded:
-            expanded.add(node)
-            if len(expanded) > max_nodes:
-                raise ValueError(
-                    f"draw_dot: the graph has more than max_nodes={max_nodes} Values (counting stopped there), "
-                    "too many to read in one picture or to lay out quickly. Draw a smaller piece "
-                    "(draw_dot(v) for an intermediate Value v, e.g. one neuron's output), group each neuron "
-                    "into one node (nn models with fused=True), or raise the limit: "
-                    f"draw_dot(root, max_nodes={4 * max_nodes})."
-                )
-            if node.parents:
-                stack += (node, True, *reversed(node.parents))
-            else:
-                order.append(node)
-    return order
 
 
 def _kind(v: Value, root: Value) -> str:
