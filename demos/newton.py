@@ -11,11 +11,14 @@ Run: python -m demos.newton  (writes out/newton.png).
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TypeVar
 
 import numpy as np
 
 from engine import Value, grad
 from engine.derivatives import hessian
+
+T = TypeVar("T", Value, np.ndarray)
 
 START = (-1.2, 1.0)  # the classic starting point
 MINIMUM = (1.0, 1.0)
@@ -24,7 +27,8 @@ LEARNING_RATE = 1e-3  # about the largest step that stays stable along the valle
 MAX_DESCENT_STEPS = 50_000
 
 
-def rosenbrock(x: Value, y: Value) -> Value:
+def rosenbrock(x: T, y: T) -> T:
+    """Rosenbrock's function, in arithmetic only: it takes Values (for gradients) or numpy arrays (for the plot)."""
     return (1 - x) ** 2 + 100 * (y - x**2) ** 2
 
 
@@ -81,7 +85,7 @@ def _plot(newton_path: list[tuple[float, float]], descent_path: list[tuple[float
 
     path.parent.mkdir(parents=True, exist_ok=True)
     xs, ys = np.meshgrid(np.linspace(-2.0, 2.0, 300), np.linspace(-3.5, 3.0, 300))
-    f = (1 - xs) ** 2 + 100 * (ys - xs**2) ** 2  # rosenbrock on the grid, for the contour lines
+    f = rosenbrock(xs, ys)  # on the whole grid at once, for the contour lines
     fig, ax = plt.subplots(figsize=(6.5, 5.5))
     ax.contour(xs, ys, np.log10(f + 1e-3), levels=25, cmap="viridis", linewidths=0.7)
     descent = np.array(descent_path)

@@ -26,42 +26,22 @@ SAMPLES = 8
 WRONG = 1e-6  # relative error above which a formula is marked wrong (exact ones agree to ~1e-15)
 
 
-def random_case(activation: str, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray, dict[str, float]]:
-    """Parameters and data with every |u1|, |u2| > 0.1 (away from relu's kink) and, for relu, live units."""
-    while True:
-        params = {name: float(v) for name, v in zip(sm.PARAMETERS, rng.normal(0.0, 1.2, 6))}
-        x = rng.uniform(-2.5, 2.5, 400)
-        f = sm.forward(x, params, activation)
-        x = x[(np.abs(f.u1) > 0.1) & (np.abs(f.u2) > 0.1)][:SAMPLES]
-        f = sm.forward(x, params, activation)
-        if len(x) == SAMPLES and np.sum((f.u1 > 0) & (f.u2 > 0)) >= 2:
-            return x, rng.normal(0.0, 1.0, SAMPLES), params
-
-
-def relative_error(a: float, b: float) -> float:
-    scale = max(abs(a), abs(b))
-    return 0.0 if scale == 0 else abs(a - b) / scale
-
-
 def rows() -> list[dict[str, object]]:
     """One row per activation and parameter."""
     rng = np.random.default_rng(2024)
     table = []
     for activation in ACTIVATIONS:
-        x, y, params = random_case(activation, rng)
+        x, y, params = sm.random_case(activation, rng, SAMPLES)
         seed_u1 = sm.seed_formulas_as_written(x, y, params, activation, u="u1")
         seed_u2 = sm.seed_formulas_as_written(x, y, params, activation, u="u2")
         corrected = sm.closed_form_gradients(x, y, params, activation)
         autograd = sm.autograd_gradients(x, y, params, activation)
-        # The corrected formulas with the seed's spurious factor yhat_n put back into each summand:
-        # where the seed matches this, the yhat factor is its only mistake.
-        yhat = sm.forward(x, params, activation).yhat
-        with_yhat = {k: float(np.sum(yhat * t)) for k, t in sm.gradient_terms(x, y, params, activation).items()}
+        with_yhat = sm.gradients_with_yhat_factor(x, y, params, activation)
         for name in sm.PARAMETERS:
-            errors = [relative_error(v[name], autograd[name]) for v in (seed_u1, seed_u2, corrected)]
+            errors = [sm.relative_error(v[name], autograd[name]) for v in (seed_u1, seed_u2, corrected)]
             if min(errors[:2]) <= WRONG:
                 verdict = "seed ok"
-            elif relative_error(seed_u2[name], with_yhat[name]) <= WRONG:
+            elif sm.relative_error(seed_u2[name], with_yhat[name]) <= WRONG:
                 verdict = "seed WRONG: yhat factor" + ("" if name in ("w3", "b3") else " (else right at u2)")
             else:
                 verdict = "seed WRONG: yhat factor, g'(u)^2"

@@ -88,17 +88,16 @@ def weight_stack(max_depth: int, width: int, seed: int = SEED) -> tuple[list[np.
     return hidden, readout / np.linalg.norm(readout), x / np.linalg.norm(x)
 
 
-def build_network(activation: str, matrices: Sequence[np.ndarray]) -> nn.MLP:
-    """An nn.MLP whose layer i has weight matrix matrices[i] (rows = neurons) and zero biases."""
-    return seed_math.deep_mlp(matrices, [np.zeros(len(m)) for m in matrices], activation)
+def layer_matrices(
+    hidden: Sequence[np.ndarray], readout: np.ndarray, weight_norm: float, depth: int
+) -> list[np.ndarray]:
+    """W_1..W_K of the depth-K network: weight_norm times the first K-1 hidden matrices, then the read-out row."""
+    if len(hidden) < depth - 1:
+        raise ValueError(f"the weight stack has {len(hidden)} hidden matrices, depth {depth} needs {depth - 1}")
+    return [weight_norm * q for q in hidden[: depth - 1]] + [weight_norm * readout]
 
 
-def weight_matrices(model: nn.MLP) -> list[np.ndarray]:
-    """The model's weight matrices W_1..W_K, read back from its parameters."""
-    return [np.array([[w.data for w in n.w] for n in layer.neurons]) for layer in model.layers]
-
-
-def first_layer_gradient(model: nn.MLP, x: np.ndarray, target: float = TARGET) -> tuple[np.ndarray, float]:
+def autograd_first_layer_gradient(model: nn.MLP, x: np.ndarray, target: float = TARGET) -> tuple[np.ndarray, float]:
     """dL/dW_1 (a matrix) and dL/dy_hat for L = (y_hat - target)^2, both by the engine's backward."""
     y_hat = model([float(v) for v in x])
     assert isinstance(y_hat, engine.Value)
@@ -120,21 +119,15 @@ def measure(
     """One configuration: build the network, measure ||dL/dW_1||_F and compute the bound."""
     if depth < 2:
         raise ValueError(f"depth counts weight layers including the read-out, so it must be >= 2, got {depth}")
-    if activation not in ACTIVATIONS:
-        raise ValueError(f"unknown activation {activation!r}: expected one of {', '.join(ACTIVATIONS)}")
+    seed_math.activation_op(activation)  # an activation the bound knows, else a clear error before any work
     if not (weight_norm > 0 and math.isfinite(weight_norm)):
         raise ValueError(f"weight_norm must be a positive finite number, got {weight_norm!r}")
     hidden, readout, x = stack if stack is not None else weight_stack(depth, width, seed)
-    if len(hidden) < depth - 1:
-        raise ValueError(f"the weight stack has {len(hidden)} hidden matrices, depth {depth} needs {depth - 1}")
-    matrices = [weight_norm * q for q in hidden[: depth - 1]] + [weight_norm * readout]
-    model = build_network(activation, matrices)
-    grad_w1, dloss_dyhat = first_layer_gradient(model, x)
+    matrices = layer_matrices(hidden, readout, weight_norm, depth)
+    biases = [np.zeros(len(m)) for m in matrices]
+    grad_w1, dloss_dyhat = autograd_first_layer_gradient(seed_math.deep_mlp(matrices, biases, activation), x)
     grad_norm = float(np.linalg.norm(grad_w1))
-    matrices = weight_matrices(model)
-    bound = seed_math.first_layer_gradient_bound(
-        [x], [TARGET], matrices, [np.zeros(len(m)) for m in matrices], activation
-    )
+    bound = seed_math.first_layer_gradient_bound([x], [TARGET], matrices, biases, activation)
     return {
         "activation": activation,
         "weight_norm": weight_norm,

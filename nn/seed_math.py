@@ -38,29 +38,40 @@ from typing import Literal, Union
 import numpy as np
 from numpy.typing import ArrayLike
 
-import engine
 from engine import Op
 from nn.losses import mse_loss
-from nn.module import MLP
+from nn.module import ACTIVATIONS, MLP
 from nn.seed_network import SeedNetwork
 
 Activation = Union[str, Op]
 Array = np.ndarray
-
-# The activations SeedNetwork and MLP know by name; any one-input engine Op works too.
-ACTIVATION_OPS: dict[str, Op] = {"sigmoid": engine.sigmoid, "tanh": engine.tanh, "relu": engine.relu}
 
 # Network 1.1's parameters, in SeedNetwork's order and with its labels.
 PARAMETERS = ("w1", "b1", "w2", "b2", "w3", "b3")
 
 
 def activation_op(activation: Activation) -> Op:
-    """The engine operation g for an activation given by name ("sigmoid", "tanh", "relu") or as an Op."""
+    """The engine operation g for an activation given as an Op or by a name from `nn.module.ACTIVATIONS`.
+
+    Only the names with an operation count ("linear" has none: it has no g to differentiate).
+    """
     if isinstance(activation, Op):
         return activation
-    if activation in ACTIVATION_OPS:
-        return ACTIVATION_OPS[activation]
-    raise ValueError(f"unknown activation {activation!r}: expected an engine Op or one of {', '.join(ACTIVATION_OPS)}")
+    op = ACTIVATIONS.get(activation)
+    if op is None:
+        names = ", ".join(repr(name) for name, known in ACTIVATIONS.items() if known is not None)
+        if activation in ACTIVATIONS:
+            problem = f"activation {activation!r} has no operation g (it is the identity)"
+        else:
+            problem = f"unknown activation {activation!r}"
+        raise ValueError(f"{problem}: expected an engine Op or one of {names}")
+    return op
+
+
+def relative_error(a: float, b: float) -> float:
+    """|a - b| relative to the larger of |a|, |b| (0 when both are 0): how far apart two computations are."""
+    scale = max(abs(a), abs(b))
+    return 0.0 if scale == 0 else abs(a - b) / scale
 
 
 def activate(activation: Activation, u: ArrayLike) -> Array:
@@ -132,6 +143,35 @@ def forward(x: ArrayLike, params: Mapping[str, float], activation: Activation) -
     u2 = params["w2"] * h1 + params["b2"]
     h2 = activate(activation, u2)
     return Forward(u1, h1, u2, h2, params["w3"] * h2 + params["b3"])
+
+
+def random_case(
+    activation: Activation, rng: np.random.Generator | int, samples: int = 8, margin: float = 0.1
+) -> tuple[Array, Array, dict[str, float]]:
+    """Random data x, y and parameters for network 1.1, with every |u1|, |u2| > margin.
+
+    The margin keeps the samples away from relu's kink, where g' is undefined. The draw is
+    repeated until at least two samples (one, if only one is asked for) have g'(u1) and g'(u2)
+    both nonzero (for relu: both units active), so no gradient is zero for want of a live
+    path. `rng` is a generator (which it advances) or a seed.
+    """
+    if samples < 1 or not margin >= 0:
+        raise ValueError(f"need samples >= 1 and margin >= 0, got samples={samples!r} and margin={margin!r}")
+    rng = np.random.default_rng(rng)
+    for _ in range(1000):
+        params = {name: float(v) for name, v in zip(PARAMETERS, rng.normal(0.0, 1.2, 6))}
+        x = rng.uniform(-2.5, 2.5, 400)
+        f = forward(x, params, activation)
+        x = x[(np.abs(f.u1) > margin) & (np.abs(f.u2) > margin)][:samples]
+        if len(x) < samples:
+            continue
+        f = forward(x, params, activation)
+        live = (derivative(activation, f.u1) != 0) & (derivative(activation, f.u2) != 0)
+        if np.sum(live) >= min(2, samples):
+            return x, rng.normal(0.0, 1.0, samples), params
+    raise ValueError(
+        f"no {samples} samples with |u1|, |u2| > {margin} in 1000 draws: ask for fewer or a smaller margin"
+    )
 
 
 def loss(x: ArrayLike, y: ArrayLike, params: Mapping[str, float], activation: Activation) -> float:
@@ -235,6 +275,17 @@ def seed_formulas_as_written(
         "w3": float(np.sum(common * f.h2)),
         "b3": float(np.sum(common)),
     }
+
+
+def gradients_with_yhat_factor(
+    x: ArrayLike, y: ArrayLike, params: Mapping[str, float], activation: Activation
+) -> dict[str, float]:
+    """The corrected gradients with the seed's spurious factor yhat_n put back into every summand.
+
+    Where a seed formula equals this, the yhat factor is its only mistake.
+    """
+    yhat = forward(x, params, activation).yhat
+    return {name: float(np.sum(yhat * terms)) for name, terms in gradient_terms(x, y, params, activation).items()}
 
 
 def autograd_gradients(

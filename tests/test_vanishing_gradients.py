@@ -9,7 +9,9 @@ import numpy as np
 import pytest
 
 import engine
+import nn
 from demos import vanishing_gradients as vg
+from nn import seed_math
 
 
 def _curve(rows: list[dict], key: str = "grad_first_layer") -> list[float]:
@@ -18,8 +20,13 @@ def _curve(rows: list[dict], key: str = "grad_first_layer") -> list[float]:
 
 def _network(activation: str, weight_norm: float, depth: int, width: int, seed: int = 0):
     hidden, readout, x = vg.weight_stack(depth, width, seed)
-    matrices = [weight_norm * q for q in hidden[: depth - 1]] + [weight_norm * readout]
-    return vg.build_network(activation, matrices), matrices, x
+    matrices = vg.layer_matrices(hidden, readout, weight_norm, depth)
+    return seed_math.deep_mlp(matrices, [np.zeros(len(m)) for m in matrices], activation), matrices, x
+
+
+def _weight_matrices(model: nn.MLP) -> list[np.ndarray]:
+    """The model's weight matrices W_1..W_K, read back from its parameters."""
+    return [np.array([[w.data for w in n.w] for n in layer.neurons]) for layer in model.layers]
 
 
 def test_sigmoid_gradient_decreases_with_depth_and_stays_below_bound() -> None:
@@ -64,7 +71,7 @@ def test_bound_is_the_corrected_seed_bound_with_engine_gradients() -> None:
 
 def test_weight_norm_is_the_spectral_norm_of_every_layer() -> None:
     model, _, _ = _network("tanh", 0.7, depth=5, width=4)
-    matrices = vg.weight_matrices(model)
+    matrices = _weight_matrices(model)
     assert [m.shape for m in matrices] == [(4, 4)] * 4 + [(1, 4)]
     for m in matrices:
         singular_values = np.linalg.svd(m, compute_uv=False)
@@ -75,7 +82,7 @@ def test_weight_norm_is_the_spectral_norm_of_every_layer() -> None:
 
 def test_engine_gradient_matches_finite_differences() -> None:
     model, _, x = _network("tanh", 0.9, depth=4, width=3)
-    grad_w1, dloss_dyhat = vg.first_layer_gradient(model, x)
+    grad_w1, dloss_dyhat = vg.autograd_first_layer_gradient(model, x)
 
     def loss() -> float:
         with engine.no_grad():
@@ -103,7 +110,7 @@ def test_engine_gradient_matches_finite_differences() -> None:
 def test_engine_gradient_matches_torch_on_a_deep_network(activation: str) -> None:
     torch = pytest.importorskip("torch")
     model, matrices, x = _network(activation, 0.9, depth=24, width=12)  # wide: relu stays alive
-    grad_w1, _ = vg.first_layer_gradient(model, x)
+    grad_w1, _ = vg.autograd_first_layer_gradient(model, x)
 
     weights = [torch.tensor(m, dtype=torch.float64) for m in matrices]
     weights[0].requires_grad_(True)
