@@ -29,5 +29,18 @@ $(STAMP): pyproject.toml
 graphviz:
 	@command -v dot >/dev/null 2>&1 || sh .ci/install-graphviz
 
+# `make bench`: valuegrad against micrograd and PyTorch, in an environment of its own.
+BENCH_VENV  := benchmarks/.venv
+BENCH_STAMP := $(BENCH_VENV)/.installed
+
+bench: $(BENCH_STAMP)
+	$(BENCH_VENV)/bin/python benchmarks/bench.py
+
+$(BENCH_STAMP): pyproject.toml benchmarks/requirements.txt
+	@$(PYTHON) -m venv $(BENCH_VENV) || { echo "error: '$(PYTHON) -m venv' failed; on Debian/Ubuntu install it with: sudo apt-get install python3-venv"; exit 1; }
+	$(BENCH_VENV)/bin/python -m pip install --quiet --upgrade pip
+	$(BENCH_VENV)/bin/python -m pip install --quiet -e . -r benchmarks/requirements.txt
+	@touch $@
+
 clean:
-	rm -rf $(VENV) out .pytest_cache .mypy_cache .ruff_cache
+	rm -rf $(VENV) $(BENCH_VENV) out .pytest_cache .mypy_cache .ruff_cache

@@ -108,20 +108,20 @@ def _linear(*args: Any) -> Any:
     return sum(map(operator.mul, args[:n], args[n:-1]), args[-1])
 
 
-def _linear_rule(g: Any, out: Any, *args: Any) -> tuple[Any, ...]:
+def _linear_rule(g: Any, out: Any, *args: Any) -> list[Any]:
     # d(b + sum w_i x_i)/dw_i = x_i, /dx_i = w_i, /db = 1
     n = len(args) // 2
     weights, inputs = args[:n], args[n:-1]
-    return (*[g * x for x in inputs], *[g * w for w in weights], g)
+    return [g * d for d in (*inputs, *weights, 1)]
 
 
 # fmt: off
 # name                 forward          rule: g = dL/d(out) -> dL/d(inputs)                      numpy forward
-add  = defop("+",      lambda x, y: x + y, lambda g, out, x, y: (g, g),                              np.add)
-sub  = defop("-",      lambda x, y: x - y, lambda g, out, x, y: (g, -g),                             np.subtract)
-mul  = defop("*",      lambda x, y: x * y, lambda g, out, x, y: (g * y, g * x),                      np.multiply)
+add  = defop("+",      operator.add,       lambda g, out, x, y: (g, g),                              np.add)
+sub  = defop("-",      operator.sub,       lambda g, out, x, y: (g, -g),                             np.subtract)
+mul  = defop("*",      operator.mul,       lambda g, out, x, y: (g * y, g * x),                      np.multiply)
 div  = defop("/",      _div,               lambda g, out, x, y: (g / y, -g * out / y),               np.divide)
-neg  = defop("neg",    lambda x: -x,       lambda g, out, x: (-g,),                                  np.negative)
+neg  = defop("neg",    operator.neg,       lambda g, out, x: (-g,),                                  np.negative)
 pow  = defop("**",     _pow,               lambda g, out, x, y: (g * _base_partial(x, y), g * out * _log_of_base(x)), np.power)
 exp  = defop("exp",    _exp,               lambda g, out, x: (g * out,),                             np.exp)
 log  = defop("log",    _log,               lambda g, out, x: (g / x,),                               np.log)

@@ -62,13 +62,18 @@ def _as_float(data: Any, what: str = "Value") -> float:
 class Value:
     """A scalar that remembers how it was computed, so gradients can flow back to it."""
 
-    __slots__ = ("data", "grad", "op", "parents", "label", "scope")
+    # A node keeps one or two parents in slots of its own and only an n-ary node
+    # (the fused `linear`) keeps a tuple: one object per node instead of two halves
+    # the work of Python's cyclic garbage collector while a graph is being built.
+    __slots__ = ("data", "grad", "op", "_first", "_second", "_more", "label", "scope")
 
     def __init__(self, data: Number, label: str = "") -> None:
         self.data: float = _as_float(data)
         self.grad: float = 0.0
         self.op: Op | None = None
-        self.parents: tuple[Value, ...] = ()
+        self._first: Value | None = None
+        self._second: Value | None = None
+        self._more: tuple[Value, ...] | None = None
         if not isinstance(label, str):
             raise TypeError(f"Value label must be a str, got {type(label).__name__}")
         self.label = label
@@ -132,6 +137,17 @@ class Value:
     def __ge__(self, other: Operand) -> bool:
         return self.data >= _data(other)
 
+    @property
+    def parents(self) -> tuple[Value, ...]:
+        """The inputs of the operation that made this Value, in order; () for a leaf."""
+        if self._more is not None:
+            return self._more
+        if self._first is None:
+            return ()
+        if self._second is None:
+            return (self._first,)
+        return (self._first, self._second)
+
     # micrograd's names for the graph, so its diagram code runs unchanged.
     @property
     def _prev(self) -> set[Value]:
@@ -190,13 +206,17 @@ def _data(x: Operand) -> float:
     return x.data if isinstance(x, Value) else _as_float(x, "comparison with a Value")
 
 
-def _new_node(data: float, op: Op, parents: tuple[Value, ...]) -> Value:
+def _new_node(
+    data: float, op: Op, first: Value | None, second: Value | None = None, more: tuple[Value, ...] | None = None
+) -> Value:
     """Make an interior node without re-validating data (ops produce floats)."""
     node = object.__new__(Value)
     node.data = data
     node.grad = 0.0
     node.op = op
-    node.parents = parents
+    node._first = first
+    node._second = second
+    node._more = more
     node.label = ""
     node.scope = ""
     return node
@@ -238,9 +258,16 @@ class Op:
 
     def record(self, *args: Any) -> Value:
         """Apply to Values (numbers become constant leaves) and record the node."""
-        operands = tuple(a if isinstance(a, Value) else Value(a) for a in args)
-        data = self.compute(*[v.data for v in operands], operands=operands)
-        return _new_node(data, self, operands) if _GradMode.enabled else Value(data)
+        operands = args  # nn's neurons pass Values only: then no copy is made
+        for a in args:
+            if not isinstance(a, Value):
+                operands = tuple([a if isinstance(a, Value) else Value(a) for a in args])
+                break
+        try:
+            data = self.forward(*[v.data for v in operands])
+        except (ArithmeticError, ValueError) as error:
+            _raise_in_context(error, self.name, operands)
+        return _new_node(data, self, None, None, operands) if _GradMode.enabled else Value(data)
 
     # `record` specialised to one and two operands: these carry almost every
     # node of a network, and skipping the generic tuple-building halves their cost.
@@ -249,7 +276,7 @@ class Op:
             data = self.forward(x.data)
         except (ArithmeticError, ValueError) as error:
             _raise_in_context(error, self.name, (x,))
-        return _new_node(data, self, (x,)) if _GradMode.enabled else Value(data)
+        return _new_node(data, self, x) if _GradMode.enabled else Value(data)
 
     def record2(self, x: Operand, y: Operand) -> Value:
         if not isinstance(x, Value):
@@ -260,14 +287,14 @@ class Op:
             data = self.forward(x.data, y.data)
         except (ArithmeticError, ValueError) as error:
             _raise_in_context(error, self.name, (x, y))
-        return _new_node(data, self, (x, y)) if _GradMode.enabled else Value(data)
+        return _new_node(data, self, x, y) if _GradMode.enabled else Value(data)
 
-    def compute(self, *inputs: float, operands: Sequence[Value] = ()) -> float:
-        """Run the forward function, naming the operation and operands on failure."""
+    def compute(self, *inputs: float) -> float:
+        """Run the forward function on floats, naming the operation and operands on failure."""
         try:
             return self.forward(*inputs)
         except (ArithmeticError, ValueError) as error:
-            _raise_in_context(error, self.name, operands or inputs)
+            _raise_in_context(error, self.name, inputs)
 
 
 def _operation_text(op_name: str, operands: Sequence[Any]) -> str:

@@ -217,7 +217,8 @@ class MLP(Module):
 
     def __call__(self, x: Sequence[Input]) -> Value | list[Value]:
         _check_inputs(x, self.nin, "MLP")
-        out: list[Value] = list(x)  # type: ignore[arg-type]
+        # Numbers become input Values once here, not once per neuron: x1, x2, ... in diagrams.
+        out = [xi if isinstance(xi, Value) else Value(xi, label=f"x{i}") for i, xi in enumerate(x, start=1)]
         for layer in self.layers:
             out = layer(out)
         return out[0] if len(out) == 1 else out

@@ -327,13 +327,14 @@ def test_inputs_stay_outside_and_constants_join_their_neuron():
     out = model([x1, x2])
     dot = parse_dot(draw_dot(out).source)
     assert dot.named("x1").cluster == dot.named("x2").cluster == ""
-    # Given plain numbers, each fused neuron makes its own constant copies of the inputs.
+    # Given plain numbers, the model makes one input Value per number, x1 and x2, outside every cluster.
     dot = parse_dot(draw_dot(model([0.5, -1.0])).source)
+    assert dot.named("x1").cluster == dot.named("x2").cluster == ""
+    # A neuron called on its own makes its own constant copies, drawn inside its cluster.
+    neuron = model.layers[0].neurons[0]
+    dot = parse_dot(draw_dot(neuron([0.5, -1.0])).source)
     constants = [n for n in dot.values() if n.texts[0].startswith("data ")]
-    assert {n.cluster for n in constants if n.label == "data 0.5"} == {
-        "cluster_layer1.neuron1",
-        "cluster_layer1.neuron2",
-    }
+    assert {n.cluster for n in constants if n.label == "data 0.5"} == {"cluster_layer1.neuron1"}
 
 
 def test_seed_network_parameters_go_by_their_scope_else_outside():

@@ -1,0 +1,517 @@
+"""valuegrad against micrograd 0.1.0 and PyTorch scalar tensors: what `make bench` runs.
+
+1. elementary graph: micrograd's demo network 2-16-16-1 (ReLU) written with `+`, `*`
+   and `relu` only, forward over 50 samples, sum of squared errors, backward. The
+   same Python code runs on every engine; only the leaf constructor differs.
+2. nn step: each library's own MLP(2, [16, 16, 1]) with ReLU, one training step
+   (forward, loss, zero_grad, backward, SGD update) on the same data.
+3. memory: bytes per graph node (tracemalloc) of a long chain `a = a * x + y`.
+4. depth: backward through chains of 10^5, 4*10^5 and 10^6 operations.
+
+Every engine runs in a worker process of its own, so one engine's garbage never
+burdens another's timings. The parent alternates one sample of ours with one of
+the peer (ours first in even pairs, the peer first in odd ones), so machine drift
+hits both, and reports the median over pairs of peer time / our time. Times are
+the worker's CPU time (all engines compute on the calling thread, so on an idle
+machine it equals the wall-clock time; on a shared one it leaves out the time
+other programs hold the core); wall-clock ratios are printed too. The cyclic
+garbage collector stays on, as users run it; numbers with it off are extra info.
+
+Usage: python benchmarks/bench.py [--quick] [--output benchmarks/results.md]
+"""
+
+from __future__ import annotations
+
+import argparse
+import gc
+import importlib.metadata
+import importlib.util
+import json
+import math
+import os
+import platform
+import random
+import statistics
+import subprocess
+import sys
+import time
+import tracemalloc
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parent.parent
+SAMPLE_SECONDS = 0.2  # a fast engine repeats its step until one sample lasts about this long
+SAMPLES = 50  # training points
+LEARNING_RATE = 0.001  # on a sum (not mean) of 50 squared errors: both MLPs train stably for 1000s of steps
+CHAIN_STEPS = 100_000  # memory: iterations of a = a * x + y, two nodes each
+DEPTHS = (100_000, 400_000, 1_000_000)
+
+
+# ---------------------------------------------------------------------------
+# What the workers run
+# ---------------------------------------------------------------------------
+
+
+def moons(n: int = SAMPLES, seed: int = 0) -> list[tuple[list[float], float]]:
+    """Two interleaved noisy half circles labelled -1 and +1 (micrograd's demo data, without sklearn)."""
+    rng = random.Random(seed)
+    data = []
+    for i in range(n):
+        t = math.pi * rng.random()
+        if i % 2:
+            x, y, label = 1.0 - math.cos(t), 0.5 - math.sin(t), 1.0
+        else:
+            x, y, label = math.cos(t), math.sin(t), -1.0
+        data.append(([x + rng.gauss(0.0, 0.1), y + rng.gauss(0.0, 0.1)], label))
+    return data
+
+
+def leaf_maker(engine: str) -> Callable[[float], Any]:
+    """The engine's way to make a scalar leaf that gets a gradient."""
+    if engine == "valuegrad":
+        from engine import Value
+
+        return Value
+    if engine == "micrograd":
+        from micrograd.engine import Value as MicrogradValue
+
+        return MicrogradValue
+    if engine == "torch":
+        import torch
+
+        return lambda x: torch.tensor(x, dtype=torch.float64, requires_grad=True)
+    raise ValueError(f"unknown engine {engine!r}: expected valuegrad, micrograd or torch")
+
+
+def elementary_loss(layers: list, inputs: list, minus_targets: list) -> Any:
+    """Sum of squared errors of the 2-16-16-1 ReLU network, written with +, * and relu only."""
+    loss = None
+    for x, minus_y in zip(inputs, minus_targets):
+        h = x
+        for depth, layer in enumerate(layers):
+            last = depth == len(layers) - 1
+            outputs = []
+            for weights, bias in layer:
+                act = bias
+                for w, xi in zip(weights, h):
+                    act = act + w * xi
+                outputs.append(act if last else act.relu())
+            h = outputs
+        error = h[0] + minus_y
+        loss = error * error if loss is None else loss + error * error
+    return loss
+
+
+def elementary_step(engine: str) -> tuple[Callable[[], None], dict]:
+    leaf = leaf_maker(engine)
+    rng = random.Random(0)
+    sizes = [2, 16, 16, 1]
+    layers = [
+        [([leaf(rng.uniform(-1.0, 1.0)) for _ in range(nin)], leaf(0.0)) for _ in range(nout)]
+        for nin, nout in zip(sizes, sizes[1:])
+    ]
+    data = moons()
+    inputs = [[leaf(v) for v in x] for x, _ in data]
+    minus_targets = [leaf(-y) for _, y in data]
+    leaves = [p for layer in layers for weights, bias in layer for p in (*weights, bias)]
+    leaves += [v for x in inputs for v in x] + minus_targets
+    no_grad = None if engine == "torch" else 0.0
+
+    def step() -> None:
+        for p in leaves:
+            p.grad = no_grad
+        elementary_loss(layers, inputs, minus_targets).backward()
+
+    info = {}
+    if engine == "valuegrad":
+        from engine import topological_order
+
+        info["nodes"] = len(topological_order(elementary_loss(layers, inputs, minus_targets)))
+    return step, info
+
+
+def squared_errors(model: Callable, data: list) -> Any:
+    return sum((model(x) - y) ** 2 for x, y in data)
+
+
+def nn_step(engine: str) -> tuple[Callable[[], None], dict]:
+    data = moons()
+    if engine == "valuegrad":
+        import nn
+
+        model = nn.MLP(2, [16, 16, 1], activation="relu", seed=0)
+        optimizer = nn.SGD(model.parameters(), lr=LEARNING_RATE)
+
+        def step() -> None:
+            loss = squared_errors(model, data)
+            optimizer.zero_grad()
+            loss.backward()
+            optimizer.step()
+
+        return step, {}
+    if engine == "micrograd":
+        from micrograd.nn import MLP
+
+        random.seed(0)
+        micro_model = MLP(2, [16, 16, 1])  # ReLU hidden layers, linear output
+        parameters = micro_model.parameters()
+
+        def micro_step() -> None:
+            loss = squared_errors(micro_model, data)
+            micro_model.zero_grad()
+            loss.backward()
+            for p in parameters:
+                p.data -= LEARNING_RATE * p.grad
+
+        return micro_step, {}
+    raise ValueError(f"nn step compares valuegrad with micrograd only, not {engine!r}")
+
+
+def bytes_per_node(engine: str) -> dict:
+    """Traced Python memory of a chain a = a * x + y, per node (two nodes per step)."""
+    leaf = leaf_maker(engine)
+    x, y, a = leaf(0.999), leaf(0.001), leaf(1.0)
+    gc.collect()
+    tracemalloc.start()
+    before = tracemalloc.get_traced_memory()[0]
+    for _ in range(CHAIN_STEPS):
+        a = a * x + y
+    after = tracemalloc.get_traced_memory()[0]
+    tracemalloc.stop()
+    return {"bytes_per_node": (after - before) / (2 * CHAIN_STEPS)}
+
+
+def chain_backward(engine: str, operations: int) -> dict:
+    """CPU seconds to build a chain of `operations` nodes and to run one backward through it."""
+    leaf = leaf_maker(engine)
+    x, y, a = leaf(0.999), leaf(0.001), leaf(1.0)
+    start = time.process_time()
+    for _ in range(operations // 2):
+        a = a * x + y
+    built = time.process_time()
+    try:
+        a.backward()
+    except RecursionError:
+        return {"error": "RecursionError"}
+    done = time.process_time()
+    return {"build": built - start, "backward": done - built}  # freeing the chain is in neither time
+
+
+def serve(case: str, engine: str, gc_enabled: bool) -> None:
+    """Worker: set up `case` for `engine`, then answer one JSON line per command read from stdin.
+
+    Commands: `sample` (time one sample of the step), `measure [n]` (memory or depth), `quit`.
+    """
+    sys.path.insert(0, str(ROOT))  # measure this working tree, installed or not
+    if not gc_enabled:
+        gc.disable()
+    info: dict = {}
+    step = None
+    repeats = 1
+    if case in ("elementary", "nn"):
+        step, info = (elementary_step if case == "elementary" else nn_step)(engine)
+        step()  # warm up, then size a sample so that fast engines are not timed on a few ms
+        start = time.process_time()
+        step()
+        repeats = max(1, math.ceil(SAMPLE_SECONDS / (time.process_time() - start)))
+        info["repeats"] = repeats
+    print(json.dumps({"ready": True, **info}), flush=True)
+    for line in sys.stdin:
+        command, _, argument = line.strip().partition(" ")
+        if command == "quit":
+            break
+        if command == "sample" and step is not None:
+            wall, cpu = time.perf_counter(), time.process_time()
+            for _ in range(repeats):
+                step()
+            answer: dict = {
+                "cpu": (time.process_time() - cpu) / repeats,
+                "wall": (time.perf_counter() - wall) / repeats,
+            }
+            if not gc_enabled:
+                gc.collect()  # outside the timing, so that memory does not pile up
+        elif command == "measure" and case == "memory":
+            answer = bytes_per_node(engine)
+        elif command == "measure" and case == "depth":
+            answer = chain_backward(engine, int(argument))
+        else:
+            answer = {"error": f"unknown command {line.strip()!r} for case {case!r}"}
+        print(json.dumps(answer), flush=True)
+
+
+# ---------------------------------------------------------------------------
+# The parent: alternate workers, compute ratios, report
+# ---------------------------------------------------------------------------
+
+
+class Worker:
+    """A worker process running one case on one engine, driven line by line."""
+
+    def __init__(self, case: str, engine: str, gc_enabled: bool = True) -> None:
+        command = [sys.executable, str(Path(__file__).resolve()), "--worker", case, engine]
+        if not gc_enabled:
+            command.append("--no-gc")
+        self.name = f"{engine} ({case})"
+        self.process = subprocess.Popen(command, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+        self.info = self._read()
+
+    def _read(self) -> dict:
+        assert self.process.stdout is not None
+        line = self.process.stdout.readline()
+        if not line:
+            raise RuntimeError(f"worker {self.name} died (exit code {self.process.wait()}); see its error above")
+        return json.loads(line)
+
+    def ask(self, command: str) -> dict:
+        assert self.process.stdin is not None
+        self.process.stdin.write(command + "\n")
+        self.process.stdin.flush()
+        answer = self._read()
+        if "error" in answer and answer["error"].startswith("unknown command"):
+            raise RuntimeError(f"worker {self.name}: {answer['error']}")
+        return answer
+
+    def close(self) -> None:
+        if self.process.poll() is None:
+            assert self.process.stdin is not None
+            self.process.stdin.write("quit\n")
+            self.process.stdin.close()
+            self.process.wait()
+
+    def __enter__(self) -> Worker:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
+
+
+@dataclass
+class Comparison:
+    """Alternating samples of ours and a peer: {"cpu": seconds, "wall": seconds} per step, one per pair."""
+
+    ours: list[dict[str, float]]
+    peer: list[dict[str, float]]
+
+    def ratios(self, clock: str = "cpu") -> list[float]:
+        return [p[clock] / o[clock] for o, p in zip(self.ours, self.peer)]
+
+    def ratio(self, clock: str = "cpu") -> float:
+        return statistics.median(self.ratios(clock))
+
+    def spread(self, clock: str = "cpu") -> str:
+        """Interquartile range of the pair ratios: how much the machine's noise moved them."""
+        ratios = self.ratios(clock)
+        low, high = (min(ratios), max(ratios)) if len(ratios) < 4 else statistics.quantiles(ratios, n=4)[::2]
+        return f"{low:.1f}-{high:.1f}"
+
+    def time(self, side: str, clock: str = "cpu") -> float:
+        return statistics.median(sample[clock] for sample in getattr(self, side))
+
+    def summary(self, peer: str, clock: str = "cpu") -> str:
+        return (
+            f"valuegrad {ms(self.time('ours', clock))}, {peer} {ms(self.time('peer', clock))}, "
+            f"ratio {self.ratio(clock):.1f}x [{self.spread(clock)}], {len(self.ours)} pairs"
+        )
+
+
+def compare(case: str, peer: str, pairs: int, gc_enabled: bool = True) -> tuple[Comparison, dict]:
+    """Alternate samples of valuegrad and `peer` on `case` for `pairs` pairs."""
+    result = Comparison([], [])
+    with Worker(case, "valuegrad", gc_enabled) as ours, Worker(case, peer, gc_enabled) as theirs:
+        theirs.ask("sample")  # one more warm-up each, now that both are set up
+        ours.ask("sample")
+        for i in range(pairs):
+            first, second = (ours, theirs) if i % 2 == 0 else (theirs, ours)
+            a, b = first.ask("sample"), second.ask("sample")
+            result.ours.append(a if first is ours else b)
+            result.peer.append(b if first is ours else a)
+    return result, ours.info
+
+
+def measure_once(case: str, engine: str, argument: str = "") -> dict:
+    with Worker(case, engine) as worker:
+        return worker.ask(f"measure {argument}".strip())
+
+
+def depth_scaling(rounds: int) -> dict[int, dict[str, float]]:
+    """Fastest build and backward seconds per depth over `rounds` rounds (timing noise only ever adds).
+
+    A round measures every depth once, each in a fresh worker, in a rotating order.
+    """
+    runs: dict[int, list[dict]] = {n: [] for n in DEPTHS}
+    for r in range(rounds):
+        for n in DEPTHS[r % len(DEPTHS) :] + DEPTHS[: r % len(DEPTHS)]:
+            runs[n].append(measure_once("depth", "valuegrad", str(n)))
+    return {n: {key: min(run[key] for run in runs[n]) for key in ("build", "backward")} for n in DEPTHS}
+
+
+def machine() -> dict[str, str]:
+    cpu = platform.processor() or platform.machine()
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                cpu = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    return {
+        "cpu": cpu,
+        "cores": str(os.cpu_count()),
+        "python": f"{platform.python_implementation()} {platform.python_version()}",
+        "os": platform.platform(terse=True),
+    }
+
+
+def version(package: str) -> str:
+    try:
+        return importlib.metadata.version(package)
+    except importlib.metadata.PackageNotFoundError:
+        return "not installed"
+
+
+def git_revision() -> str:
+    """The commit measured, and whether engine/ or nn/ differ from it."""
+
+    def git(*args: str) -> str:
+        return subprocess.run(["git", *args], cwd=ROOT, capture_output=True, text=True, check=True).stdout.strip()
+
+    try:
+        commit, dirty = git("rev-parse", "--short", "HEAD"), git("status", "--porcelain", "engine", "nn")
+    except (OSError, subprocess.CalledProcessError):
+        return "unknown"
+    return f"{commit} (engine/ or nn/ modified)" if dirty else commit
+
+
+def verdict(passed: bool) -> str:
+    return "PASS" if passed else "FAIL"
+
+
+def ms(seconds: float) -> str:
+    return f"{seconds * 1e3:.1f} ms"
+
+
+GOALS = (  # (case, peer, at least this many times faster)
+    ("elementary", "micrograd", 10.0),
+    ("elementary", "torch", 5.0),
+    ("nn", "micrograd", 40.0),
+)
+TITLES = {"elementary": "elementary graph", "nn": "nn step"}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--quick", action="store_true", help="fewer pairs, for trying the benchmark out")
+    parser.add_argument("--output", type=Path, default=ROOT / "benchmarks" / "results.md")
+    parser.add_argument("--worker", nargs=2, metavar=("CASE", "ENGINE"), help=argparse.SUPPRESS)
+    parser.add_argument("--no-gc", action="store_true", help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.worker:
+        case, engine = args.worker
+        serve(case, engine, gc_enabled=not args.no_gc)
+        return
+
+    missing = [peer for peer in ("micrograd", "torch") if importlib.util.find_spec(peer) is None]
+    if missing:
+        sys.exit(f"bench.py needs {' and '.join(missing)}: run `make bench`, which installs them into benchmarks/.venv")
+    pairs, info_pairs, depth_rounds = (5, 3, 1) if args.quick else (21, 7, 7)
+    host = machine()
+    versions = {p: version(p) for p in ("valuegrad", "micrograd", "torch")}
+    versions["valuegrad"] = f"{versions['valuegrad']}, git {git_revision()}"
+    print(f"Machine: {host['cpu']}, {host['cores']} cores, {host['python']}, {host['os']}")
+    print("Versions: " + ", ".join(f"{p} {v}" for p, v in versions.items()))
+    print("Ratios: peer CPU time / our CPU time, median of alternating pairs [interquartile range].\n")
+    started = time.perf_counter()
+    rows: list[list[str]] = []  # benchmark, valuegrad, peer, ratio, goal, result
+    extra: list[str] = []
+
+    def report(benchmark: str, ours: str, peer: str, ratio: str, goal: str, passed: bool) -> None:
+        rows.append([benchmark, ours, peer, ratio, goal, verdict(passed)])
+        print(f"{verdict(passed)}  {benchmark}: valuegrad {ours}, {peer}; ratio {ratio} (goal {goal})", flush=True)
+
+    for case, peer, goal in GOALS:
+        result, info = compare(case, peer, pairs)
+        report(
+            f"{TITLES[case]} vs {peer}",
+            ms(result.time("ours")),
+            f"{peer} {ms(result.time('peer'))}",
+            f"{result.ratio():.1f}x [{result.spread()}], {pairs} pairs",
+            f">= {goal:g}x faster",
+            result.ratio() >= goal,
+        )
+        extra.append(f"wall clock, {TITLES[case]} vs {peer}: {result.summary(peer, 'wall')}")
+        if "nodes" in info and case == "elementary" and peer == "micrograd":
+            extra.insert(0, f"elementary graph: {info['nodes']:,} nodes per pass (leaves included), {SAMPLES} samples")
+
+    ours_bytes = measure_once("memory", "valuegrad")["bytes_per_node"]
+    micro_bytes = measure_once("memory", "micrograd")["bytes_per_node"]
+    report(
+        "memory per node vs micrograd",
+        f"{ours_bytes:.0f} B",
+        f"micrograd {micro_bytes:.0f} B",
+        f"{micro_bytes / ours_bytes:.1f}x",
+        ">= 4x fewer bytes",
+        micro_bytes / ours_bytes >= 4.0,
+    )
+
+    depth = depth_scaling(depth_rounds)
+    small, middle, large = (depth[n]["backward"] for n in DEPTHS)
+    report(
+        "backward depth 4*10^5 vs 10^5",
+        f"{ms(middle)} vs {ms(small)}",
+        "no peer",
+        f"{middle / small:.1f}x the time for 4x the depth (fastest of {depth_rounds})",
+        "<= 5x",
+        middle / small <= 5.0,
+    )
+    for n in DEPTHS:
+        d = depth[n]
+        extra.append(
+            f"chain of {n:,} operations: backward {ms(d['backward'])} ({d['backward'] / n * 1e9:.0f} ns/node), "
+            f"build {ms(d['build'])} ({d['build'] / n * 1e9:.0f} ns/node), fastest of {depth_rounds}"
+        )
+    extra.append(f"10^6 vs 10^5 backward: {large / small:.1f}x the time for 10x the depth")
+    micro_depth = measure_once("depth", "micrograd", str(DEPTHS[0]))
+    extra.append(f"micrograd backward on a chain of {DEPTHS[0]:,}: {micro_depth.get('error', 'ran')}")
+    for case, peer, _ in GOALS:
+        if peer == "micrograd":
+            off, _ = compare(case, peer, info_pairs, gc_enabled=False)
+            extra.append(f"gc disabled in both, {TITLES[case]} vs {peer}: {off.summary(peer)}")
+
+    print("\nExtra information:")
+    for line in extra:
+        print("  " + line)
+    print(f"\nTotal time {time.perf_counter() - started:.0f} s")
+    write_results(args.output, host, versions, rows, extra, quick=args.quick)
+    print(f"Wrote {args.output}")
+
+
+def write_results(path: Path, host: dict, versions: dict, rows: list[list[str]], extra: list[str], quick: bool) -> None:
+    header = ["benchmark", "valuegrad", "peer", "ratio", "goal", "result"]
+    table = [header, ["---"] * len(header), *rows]
+    command = "`python benchmarks/bench.py --quick`" if quick else "`make bench` (`python benchmarks/bench.py`)"
+    lines = [
+        "# Benchmark results",
+        "",
+        f"Produced by {command} on {datetime.now(UTC):%Y-%m-%d %H:%M} UTC.",
+        "",
+        f"- Machine: {host['cpu']}, {host['cores']} cores, {host['os']}",
+        f"- Python: {host['python']}",
+        "- Versions: " + ", ".join(f"{p} {v}" for p, v in versions.items()),
+        "- Ratios: peer CPU time / valuegrad CPU time, median over alternating pairs of samples, each engine in",
+        "  its own process, garbage collector on; interquartile range of the pair ratios in brackets.",
+        "",
+        *("| " + " | ".join(row) + " |" for row in table),
+        "",
+        "## Extra information",
+        "",
+        *(f"- {line}" for line in extra),
+        "",
+    ]
+    path.write_text("\n".join(lines))
+
+
+if __name__ == "__main__":
+    main()
