@@ -23,7 +23,6 @@ from engine.ops import (
     log,
     mul,
     neg,
-    pow,
     power,
     relu,
     sigmoid,
@@ -34,6 +33,7 @@ from engine.ops import (
     sub,
     tanh,
 )
+from engine.ops import pow as pow  # engine.pow; left out of __all__ so `import *` keeps the built-in
 from engine.value import Op, Value, defop, no_grad
 
 __all__ = [
@@ -58,7 +58,6 @@ __all__ = [
     "mul",
     "neg",
     "no_grad",
-    "pow",
     "power",
     "relu",
     "save_diagram",

@@ -9,8 +9,8 @@ the first number that is not finite raises `FloatingPointError` naming the
 operation, its operands and the pass (forward or backward).
 
 Outside the context nothing is checked, so nothing is paid: entering it puts
-checking versions of `Op.record`, `Op.record1` and `Op.record2` on the `Op`
-class (leaving restores the plain ones), and `backward()` and `grad()` look at
+checking versions of `Op.record_values`, `Op.record1` and `Op.record2` (every
+node is made by one of them) on the `Op` class (leaving restores the plain ones), and `backward()` and `grad()` look at
 the mode once per call to choose their checking loop. The mode is global to
 the process (all threads), and contexts nest.
 """
@@ -76,7 +76,7 @@ def _checking(record: Callable[..., Value]) -> Callable[..., Value]:
     return checked_record
 
 
-_PLAIN_RECORDS = {name: getattr(Op, name) for name in ("record", "record1", "record2")}
+_PLAIN_RECORDS = {name: getattr(Op, name) for name in ("record_values", "record1", "record2")}
 _CHECKING_RECORDS = {name: _checking(record) for name, record in _PLAIN_RECORDS.items()}
 
 

@@ -258,18 +258,17 @@ class Op:
 
     def record(self, *args: Any) -> Value:
         """Apply to Values (numbers become constant leaves) and record the node."""
-        operands = args  # nn's neurons pass Values only: then no copy is made
-        for a in args:
-            if not isinstance(a, Value):
-                operands = tuple([a if isinstance(a, Value) else Value(a) for a in args])
-                break
+        return self.record_values(*[a if isinstance(a, Value) else Value(a) for a in args])
+
+    def record_values(self, *operands: Value) -> Value:
+        """`record` for operands that are all Values already (nn's neurons), without checking them."""
         try:
             data = self.forward(*[v.data for v in operands])
         except (ArithmeticError, ValueError) as error:
             _raise_in_context(error, self.name, operands)
         return _new_node(data, self, None, None, operands) if _GradMode.enabled else Value(data)
 
-    # `record` specialised to one and two operands: these carry almost every
+    # `record_values` specialised to one and two operands: these carry almost every
     # node of a network, and skipping the generic tuple-building halves their cost.
     def record1(self, x: Value) -> Value:
         try:

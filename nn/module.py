@@ -71,6 +71,10 @@ def _check_inputs(x: Sequence[Input], nin: int, who: str) -> None:
         raise ValueError(f"{who} expects {nin} inputs, got {n}")
 
 
+def _as_values(x: Sequence[Input]) -> list[Value]:
+    return [xi if isinstance(xi, Value) else Value(xi) for xi in x]
+
+
 class Neuron(Module):
     """g(w . x + b): one unit with `nin` weights and a bias.
 
@@ -111,8 +115,12 @@ class Neuron(Module):
 
     def __call__(self, x: Sequence[Input]) -> Value:
         _check_inputs(x, len(self.w), "Neuron")
+        return self._apply(_as_values(x))
+
+    def _apply(self, x: list[Value]) -> Value:
+        """The neuron on `nin` Values (checked by the caller, once for a whole layer)."""
         if self.fused:
-            z = linear.record(*self.w, *x, self.b)
+            z = linear.record_values(*self.w, *x, self.b)
             made = [z]
         else:
             z, made = self.b, []
@@ -163,7 +171,10 @@ class Layer(Module):
 
     def __call__(self, x: Sequence[Input]) -> list[Value]:
         _check_inputs(x, self.neurons[0].nin, "Layer")
-        return [n(x) for n in self.neurons]
+        return self._apply(_as_values(x))
+
+    def _apply(self, x: list[Value]) -> list[Value]:
+        return [n._apply(x) for n in self.neurons]
 
     def __repr__(self) -> str:
         return f"Layer of [{', '.join(str(n) for n in self.neurons)}]"
@@ -220,7 +231,7 @@ class MLP(Module):
         # Numbers become input Values once here, not once per neuron: x1, x2, ... in diagrams.
         out = [xi if isinstance(xi, Value) else Value(xi, label=f"x{i}") for i, xi in enumerate(x, start=1)]
         for layer in self.layers:
-            out = layer(out)
+            out = layer._apply(out)
         return out[0] if len(out) == 1 else out
 
     def __repr__(self) -> str:
