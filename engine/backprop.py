@@ -19,6 +19,8 @@ def topological_order(root: Value) -> list[Value]:
     A depth-first search with an explicit stack: a node is expanded once (its
     parents pushed above a `True` marker) and emitted when the search comes
     back to the marker, i.e. after all its parents. Linear time and memory.
+    (A node's parents live in its slots `_first` and `_second`, or `_more` when
+    there are more than two: see `Value`.)
     """
     order: list[Value] = []
     expanded: set[Value] = set()
