@@ -32,16 +32,17 @@ def topological_order(root: Value) -> list[Value]:
             emit(pop())
         elif node not in expanded:
             expand(node)
+            # Parents are pushed last-first, so they are visited (and emitted) in input order.
             if node._more is not None:
                 push(node)
                 push(True)
-                stack.extend(node._more)
+                stack.extend(reversed(node._more))
             elif node._first is not None:
                 push(node)
                 push(True)
-                push(node._first)
                 if node._second is not None:
                     push(node._second)
+                push(node._first)
             else:
                 emit(node)
     return order

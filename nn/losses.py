@@ -6,7 +6,7 @@ of Values and numbers, or a single Value or number for one sample.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping, Set
 from typing import Union
 
 from engine import Value
@@ -18,13 +18,10 @@ Scalars = Union[Iterable[Scalar], Scalar]
 
 def _as_list(items: Scalars, what: str, who: str) -> list[Value]:
     """One Value per sample: numbers become constants; anything else is a TypeError."""
-    if isinstance(items, (str, bytes)):
-        raise TypeError(f"{who}: {what} must be numbers or Values, got {type(items).__name__}: {items!r:.60}")
-    if isinstance(items, Iterable):
-        items = list(items)
-    else:
-        items = [items]
-    return [x if isinstance(x, Value) else Value(_as_float(x, f"{who}: each of the {what}")) for x in items]
+    if isinstance(items, (str, bytes, Set, Mapping)):  # unordered or keyed: no sample order to pair by
+        raise TypeError(f"{who}: {what} must be a sequence of numbers or Values, got {type(items).__name__}")
+    samples = list(items) if isinstance(items, Iterable) and getattr(items, "ndim", 1) > 0 else [items]
+    return [x if isinstance(x, Value) else Value(_as_float(x, f"{who}: each of the {what}")) for x in samples]
 
 
 def _pairs(predictions: Scalars, targets: Scalars, who: str) -> tuple[list[Value], list[Value]]:

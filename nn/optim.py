@@ -5,6 +5,8 @@ from __future__ import annotations
 import math
 from collections.abc import Iterable
 
+import numpy as np
+
 from engine import Value
 from engine.value import _as_float
 
@@ -65,7 +67,7 @@ class Adam(Optimizer):
         eps: float = 1e-8,
     ) -> None:
         super().__init__(parameters, lr)
-        if not isinstance(betas, (tuple, list)) or len(betas) != 2:
+        if np.ndim(betas) != 1 or len(betas) != 2:
             raise ValueError(f"Adam: betas must be two numbers in [0, 1), got {betas!r}")
         self.beta1, self.beta2 = (self._number("betas", b, low=0.0, high=1.0) for b in betas)
         self.eps = self._number("eps", eps, low=0.0, low_inclusive=False)

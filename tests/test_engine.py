@@ -384,3 +384,9 @@ def test_repr_and_label() -> None:
     assert "1.5" in repr(v) and "w1" in repr(v)
     with pytest.raises(TypeError, match="label"):
         Value(1.0, label=3)  # type: ignore[arg-type]
+
+
+def test_topological_order_visits_inputs_in_their_order() -> None:
+    a, b, c = Value(1.0, label="a"), Value(2.0, label="b"), Value(3.0, label="c")
+    assert [v.label for v in engine.topological_order(a - b)][:2] == ["a", "b"]
+    assert [v.label for v in engine.topological_order(engine.linear(a, b, c))][:3] == ["a", "b", "c"]

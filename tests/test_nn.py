@@ -291,3 +291,14 @@ def test_sizes_and_hyperparameters_are_validated() -> None:
         nn.SGD([Value(1.0)], lr=0.1, momentum="a")  # type: ignore[arg-type]
     with pytest.raises(ValueError, match="eps"):
         nn.Adam([Value(1.0)], eps=float("inf"))
+
+
+def test_losses_refuse_unordered_collections_and_adam_takes_any_pair_of_betas() -> None:
+    with pytest.raises(TypeError, match="sequence.*set"):
+        nn.mse_loss({0.1, 0.2}, [1.0, 2.0])
+    with pytest.raises(TypeError, match="sequence.*dict"):
+        nn.mse_loss({"a": 1.0}, [1.0])
+    with pytest.raises(TypeError, match="ndarray"):
+        nn.mse_loss(0.5, np.array(1.0))
+    assert nn.mse_loss((p for p in [Value(1.0), Value(3.0)]), [0.0, 1.0]).data == pytest.approx(2.5)
+    assert nn.Adam([Value(1.0)], betas=np.array([0.8, 0.99])).beta2 == 0.99
