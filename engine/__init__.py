@@ -6,13 +6,19 @@
 >>> y.backward()
 >>> x.grad
 4.0
+
+Modules, bottom-up (each imports only those above it in this list):
+modes (per-thread flags), value (the node and recording), ops (the operation
+table, which also gives Value its operators), anomaly, backprop (the graph walk,
+which gives Value `backward`), derivatives, checks, diagram.
 """
 
 from engine.anomaly import detect_anomaly
-from engine.backprop import backward, grad, topological_order
+from engine.backprop import backward, backward_pass, grad, topological_order
 from engine.checks import GradcheckError, gradcheck, gradgradcheck
 from engine.derivatives import hessian
 from engine.diagram import draw_dot, save_diagram
+from engine.modes import no_grad
 from engine.ops import (
     abs_,
     add,
@@ -21,8 +27,10 @@ from engine.ops import (
     exp,
     linear,
     log,
+    logsumexp,
     mul,
     neg,
+    pow_,
     power,
     relu,
     sigmoid,
@@ -32,9 +40,11 @@ from engine.ops import (
     sqrt,
     sub,
     tanh,
+    where,
 )
-from engine.ops import pow as pow  # engine.pow; left out of __all__ so `import *` keeps the built-in
-from engine.value import Op, Value, defop, no_grad
+from engine.value import Op, Value, defop
+
+pow = pow_  # engine.pow, as before; left out of __all__ so `import *` keeps the built-in
 
 __all__ = [
     "GradcheckError",
@@ -43,6 +53,7 @@ __all__ = [
     "abs_",
     "add",
     "backward",
+    "backward_pass",
     "cos",
     "defop",
     "detect_anomaly",
@@ -55,9 +66,11 @@ __all__ = [
     "hessian",
     "linear",
     "log",
+    "logsumexp",
     "mul",
     "neg",
     "no_grad",
+    "pow_",
     "power",
     "relu",
     "save_diagram",
@@ -69,4 +82,5 @@ __all__ = [
     "sub",
     "tanh",
     "topological_order",
+    "where",
 ]

@@ -19,7 +19,8 @@ from collections.abc import Callable, Sequence
 
 from engine.backprop import grad
 from engine.derivatives import evaluate, hessian, make_inputs
-from engine.value import Number, Value, _as_float, no_grad
+from engine.modes import no_grad
+from engine.value import Number, Value, _as_float
 
 
 class GradcheckError(AssertionError):

@@ -18,14 +18,15 @@ A new operation goes here, as one more row (or, outside the package, through
 
 from __future__ import annotations
 
+import functools
 import math
 import operator
-from functools import lru_cache
+from collections.abc import Callable
 from typing import Any
 
 import numpy as np
 
-from engine.value import Op, _as_float, defop
+from engine.value import Op, Operand, Value, _as_float, defop
 
 
 def _pow(x: float, y: float) -> float:
@@ -74,26 +75,50 @@ def _softplus(x: float) -> float:
     return max(x, 0.0) + math.log1p(math.exp(-abs(x)))
 
 
-def _log_of_base(x: Any) -> Any:
-    """log(x) for the exponent's gradient of x ** y: 0 at x = 0, nan for x < 0 (as PyTorch)."""
-    if isinstance(x, np.ndarray):
-        with np.errstate(divide="ignore", invalid="ignore"):
-            return np.where(x > 0, np.log(np.where(x > 0, x, 1.0)), np.where(x == 0, 0.0, np.nan))
-    if x > 0:
-        return log(x)
-    return math.nan if x < 0 else 0.0
+def _nonzero(x: Any) -> Any:
+    """x != 0, element by element on floats, Values and arrays (`!=` on a Value compares identity, not data)."""
+    return (x < 0) | (x > 0)
 
 
 def _base_partial(x: Any, y: Any) -> Any:
-    """d(x ** y)/dx = y x^(y-1); 0 at x = y = 0, where x ** 0 is the constant 1 but x^(y-1) has no value."""
-    if isinstance(x, np.ndarray) or isinstance(y, np.ndarray):
-        with np.errstate(divide="ignore", invalid="ignore"):
-            return np.where((x == 0) & (y == 0), 0.0, y * x ** (y - 1))
-    return y * 0 if _is_zero(x) and _is_zero(y) else y * x ** (y - 1)
+    """d(x ** y)/dx = y x^(y-1), and 0 at x = y = 0 (x ** 0 is the constant 1), as in PyTorch.
+
+    At x = y = 0 the base is replaced by 1, so x^(y-1) is never evaluated at 0 ** -1.
+    """
+    return y * where(_nonzero(x) | _nonzero(y), x, 1) ** (y - 1)
 
 
-def _is_zero(x: Any) -> bool:
-    return not (x < 0 or x > 0)  # for a Value, `==` would compare identity
+def _log_of_base(x: Any) -> Any:
+    """log x, for d(x ** y)/dy = x^y log x: 0 at x = 0 (the limit for y > 0) and nan for x < 0, as in PyTorch.
+
+    log only ever sees a positive number: elsewhere its input is replaced by 1.
+    """
+    return log(where(x > 0, x, 1)) + where(x < 0, math.nan, 0)
+
+
+def _where(condition: float, a: float, b: float) -> float:
+    return a if condition else b
+
+
+def _logsumexp(*xs: float) -> float:
+    """log(sum_i e^x_i), computed as m + log(sum_i e^(x_i - m)) with m = max x_i, so no e^x overflows."""
+    if not xs:
+        raise TypeError("logsumexp needs at least one input")
+    top = max(xs)
+    if math.isinf(top):  # all -inf, or some +inf: the shift would make nan
+        return top
+    return top + math.log(math.fsum(math.exp(x - top) for x in xs))
+
+
+def _logsumexp_of_arrays(*xs: Any) -> Any:
+    """`_logsumexp` element by element: the largest input of each element is subtracted before exponentiating."""
+    top = functools.reduce(np.maximum, xs)
+    shift = np.where(np.isfinite(top), top, 0.0)
+    return shift + np.log(sum(np.exp(x - shift) for x in xs))
+
+
+def _relu(x: float) -> float:
+    return 0.0 if x <= 0 else x
 
 
 def _sign(x: float) -> float:
@@ -116,26 +141,30 @@ def _linear_rule(g: Any, out: Any, *args: Any) -> list[Any]:
 
 
 # fmt: off
-# name                 forward          rule: g = dL/d(out) -> dL/d(inputs)                      numpy forward
-add  = defop("+",      operator.add,       lambda g, out, x, y: (g, g),                              np.add)
-sub  = defop("-",      operator.sub,       lambda g, out, x, y: (g, -g),                             np.subtract)
-mul  = defop("*",      operator.mul,       lambda g, out, x, y: (g * y, g * x),                      np.multiply)
-div  = defop("/",      _div,               lambda g, out, x, y: (g / y, -g * out / y),               np.divide)
-neg  = defop("neg",    operator.neg,       lambda g, out, x: (-g,),                                  np.negative)
-pow  = defop("**",     _pow,               lambda g, out, x, y: (g * _base_partial(x, y), g * out * _log_of_base(x)), np.power)
-exp  = defop("exp",    _exp,               lambda g, out, x: (g * out,),                             np.exp)
-log  = defop("log",    _log,               lambda g, out, x: (g / x,),                               np.log)
-sqrt = defop("sqrt",   _sqrt,              lambda g, out, x: (g / (2 * out),),                       np.sqrt)
-sign = defop("sign",   _sign,              lambda g, out, x: (g * 0,),                               np.sign)
-abs_ = defop("abs",    abs,                lambda g, out, x: (g * sign(x),),                         np.abs)
-sin  = defop("sin",    math.sin,           lambda g, out, x: (g * cos(x),),                          np.sin)  # type: ignore[has-type]
-cos  = defop("cos",    math.cos,           lambda g, out, x: (-g * sin(x),),                         np.cos)
-tanh = defop("tanh",   math.tanh,          lambda g, out, x: (g * (1 - out * out),),                 np.tanh)
-sigmoid = defop("sigmoid", _sigmoid,       lambda g, out, x: (g * out * (1 - out),),                 lambda x: np.exp(-np.logaddexp(0, -x)))
-relu = defop("relu",   lambda x: 0.0 if x <= 0 else x, lambda g, out, x: (g * (x > 0),),              lambda x: np.maximum(x, 0.0))
-softplus = defop("softplus", _softplus,    lambda g, out, x: (g * sigmoid(x),),                      lambda x: np.logaddexp(0, x))
+# name                          forward          rule: g = dL/d(out) -> dL/d(inputs)                   numpy forward
+add: Op  = defop("+",           operator.add,    lambda g, out, x, y: (g, g),                           np.add)
+sub: Op  = defop("-",           operator.sub,    lambda g, out, x, y: (g, -g),                          np.subtract)
+mul: Op  = defop("*",           operator.mul,    lambda g, out, x, y: (g * y, g * x),                   np.multiply)
+div: Op  = defop("/",           _div,            lambda g, out, x, y: (g / y, -g * out / y),            np.divide)
+neg: Op  = defop("neg",         operator.neg,    lambda g, out, x: (-g,),                               np.negative)
+pow_: Op = defop("**",          _pow,            lambda g, out, x, y: (g * _base_partial(x, y), g * out * _log_of_base(x)), np.power)
+exp: Op  = defop("exp",         _exp,            lambda g, out, x: (g * out,),                          np.exp)
+log: Op  = defop("log",         _log,            lambda g, out, x: (g / x,),                            np.log)
+sqrt: Op = defop("sqrt",        _sqrt,           lambda g, out, x: (g / (2 * out),),                    np.sqrt)
+sign: Op = defop("sign",        _sign,           lambda g, out, x: (g * 0,),                            np.sign)
+abs_: Op = defop("abs",         abs,             lambda g, out, x: (g * sign(x),),                      np.abs)
+sin: Op  = defop("sin",         math.sin,        lambda g, out, x: (g * cos(x),),                       np.sin)
+cos: Op  = defop("cos",         math.cos,        lambda g, out, x: (-g * sin(x),),                      np.cos)
+tanh: Op = defop("tanh",        math.tanh,       lambda g, out, x: (g * (1 - out * out),),              np.tanh)
+sigmoid: Op = defop("sigmoid",  _sigmoid,        lambda g, out, x: (g * out * (1 - out),),              lambda x: np.exp(-np.logaddexp(0, -x)))
+relu: Op = defop("relu",        _relu,           lambda g, out, x: (g * (x > 0),),                      lambda x: np.maximum(x, 0.0))
+softplus: Op = defop("softplus", _softplus,      lambda g, out, x: (g * sigmoid(x),),                   lambda x: np.logaddexp(0, x))
+# where(c, a, b) is a if c is nonzero, else b: the gradient goes to the branch taken, none to the condition.
+where: Op = defop("where",      _where,          lambda g, out, c, a, b: (g * 0, where(c, g, 0), where(c, 0, g)), np.where)
+# log(sum_i e^x_i) of any number of inputs; its derivative is the softmax e^(x_i - out).
+logsumexp: Op = defop("logsumexp", _logsumexp,   lambda g, out, *xs: [g * exp(x - out) for x in xs],    _logsumexp_of_arrays)
 # The fused neuron b + sum_i w_i x_i, one node instead of 2n; inputs are (w_1..w_n, x_1..x_n, b).
-linear = defop("linear", _linear,         _linear_rule,                                             _linear)
+linear: Op = defop("linear",    _linear,         _linear_rule,                                          _linear)
 # fmt: on
 
 
@@ -145,7 +174,7 @@ def power(exponent: float) -> Op:
     return _power(int(c) if c.is_integer() else c)
 
 
-@lru_cache(maxsize=256)
+@functools.lru_cache(maxsize=256)
 def _power(c: float) -> Op:
     return defop(
         f"**{c}",
@@ -153,3 +182,41 @@ def _power(c: float) -> Op:
         lambda g, out, x: (g * _base_partial(x, c),),
         lambda x: np.power(x, c),
     )
+
+
+def _value_pow(x: Value, exponent: Operand) -> Value:
+    if isinstance(exponent, Value):
+        return pow_.record2(x, exponent)
+    return power(exponent).record1(x)
+
+
+# Value's arithmetic operators and functions are rows of the table above (declared in engine/value.py).
+# fmt: off
+_VALUE_METHODS: dict[str, Callable[..., Value]] = {
+    "__add__":      lambda x, y: add.record2(x, y),
+    "__radd__":     lambda x, y: add.record2(y, x),
+    "__sub__":      lambda x, y: sub.record2(x, y),
+    "__rsub__":     lambda x, y: sub.record2(y, x),
+    "__mul__":      lambda x, y: mul.record2(x, y),
+    "__rmul__":     lambda x, y: mul.record2(y, x),
+    "__truediv__":  lambda x, y: div.record2(x, y),
+    "__rtruediv__": lambda x, y: div.record2(y, x),
+    "__pow__":      _value_pow,
+    "__rpow__":     lambda x, base: pow_.record2(base, x),
+    "__neg__":      lambda x: neg.record1(x),
+    "__abs__":      lambda x: abs_.record1(x),
+    "abs":          lambda x: abs_.record1(x),
+    "exp":          lambda x: exp.record1(x),
+    "log":          lambda x: log.record1(x),
+    "sqrt":         lambda x: sqrt.record1(x),
+    "sin":          lambda x: sin.record1(x),
+    "cos":          lambda x: cos.record1(x),
+    "tanh":         lambda x: tanh.record1(x),
+    "sigmoid":      lambda x: sigmoid.record1(x),
+    "relu":         lambda x: relu.record1(x),
+    "softplus":     lambda x: softplus.record1(x),
+}
+# fmt: on
+for _name, _method in _VALUE_METHODS.items():
+    _method.__name__, _method.__qualname__ = _name, f"Value.{_name}"
+    setattr(Value, _name, _method)

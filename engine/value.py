@@ -3,8 +3,16 @@
 A `Value` holds a float (`data`), the gradient of the last `backward()` with
 respect to it (`grad`), the operation that produced it (`op`) and that
 operation's inputs (`parents`). Leaves (inputs, parameters, constants) have no
-op and no parents. The mathematics of every operation lives in `engine/ops.py`;
-this file only records the graph and reports errors.
+op and no parents.
+
+This file knows no operation's mathematics. An `Op` is one row of the table in
+engine/ops.py: a forward function and a derivative rule. Recording an Op on
+Values makes a node. Value's arithmetic operators and functions (`+`, `exp`,
+...) are rows of that table, so engine/ops.py attaches them to Value, and
+engine/backprop.py attaches `backward`; they are declared here for readers and
+type checkers. Modules import only downwards (modes, value, ops, anomaly,
+backprop, ...), as HIPS autograd and JAX attach their operators from the layer
+above the node.
 
 Nodes never refer to themselves (no closures), so a graph has no reference
 cycles and is freed by reference counting alone, without the cyclic garbage
@@ -13,39 +21,24 @@ collector; `__slots__` keeps each node small.
 
 from __future__ import annotations
 
+import inspect
+import math
 import numbers
-from collections.abc import Callable, Iterator, Sequence
-from contextlib import contextmanager
-from typing import Any, NoReturn, Union
+from collections.abc import Callable, Sequence
+from typing import Any, ClassVar, NoReturn, Union
 
 import numpy as np
 
+from engine.modes import PLAIN, current
+
 Number = Union[int, float]
 Operand = Union["Value", int, float]
+Unary = Callable[["Value"], "Value"]
+Binary = Callable[["Value", Operand], "Value"]
 
 # Derivative rule: (g, out, *inputs) -> one gradient per input, where g is
 # dL/d(out). Inputs and out are floats, Values or numpy arrays alike.
 Rule = Callable[..., Sequence[Any]]
-
-
-class _GradMode:
-    """Whether operations record the graph (switched off by `no_grad`)."""
-
-    enabled = True
-
-
-@contextmanager
-def no_grad() -> Iterator[None]:
-    """Compute values without recording the graph (e.g. for evaluation or updates).
-
-    The switch is global to the process (not per thread), like the rest of the engine's state.
-    """
-    previous = _GradMode.enabled
-    _GradMode.enabled = False
-    try:
-        yield
-    finally:
-        _GradMode.enabled = previous
 
 
 def _as_float(data: Any, what: str = "Value") -> float:
@@ -62,22 +55,57 @@ def _as_float(data: Any, what: str = "Value") -> float:
 class Value:
     """A scalar that remembers how it was computed, so gradients can flow back to it."""
 
-    # A node keeps one or two parents in slots of its own and only an n-ary node
-    # (the fused `linear`) keeps a tuple: one object per node instead of two halves
-    # the work of Python's cyclic garbage collector while a graph is being built.
+    # A node keeps one or two parents in slots of its own and only a node with more
+    # inputs (the fused `linear`) keeps a tuple: one object per node instead of two
+    # halves the work of Python's cyclic garbage collector while a graph is built.
     __slots__ = ("data", "grad", "op", "_first", "_second", "_more", "label", "scope")
 
-    def __init__(self, data: Number, label: str = "") -> None:
-        self.data: float = _as_float(data)
+    def __init__(
+        self,
+        data: Number,
+        label: str = "",
+        _op: Op | None = None,
+        _first: Value | None = None,
+        _second: Value | None = None,
+        _more: tuple[Value, ...] | None = None,
+    ) -> None:
+        """A leaf from a real number. The arguments after `label` are the recording machinery's (see `Op`)."""
+        self.data: float = data if type(data) is float else _as_float(data)
         self.grad: float = 0.0
-        self.op: Op | None = None
-        self._first: Value | None = None
-        self._second: Value | None = None
-        self._more: tuple[Value, ...] | None = None
+        self.op = _op
+        self._first = _first
+        self._second = _second
+        self._more = _more
         if not isinstance(label, str):
             raise TypeError(f"Value label must be a str, got {type(label).__name__}")
         self.label = label
         self.scope = ""  # dotted name of the module that made it, e.g. "layer1.neuron3"
+
+    # Arithmetic and functions: each is a row of the operation table, attached by engine/ops.py.
+    __add__: ClassVar[Binary]
+    __radd__: ClassVar[Binary]
+    __sub__: ClassVar[Binary]
+    __rsub__: ClassVar[Binary]
+    __mul__: ClassVar[Binary]
+    __rmul__: ClassVar[Binary]
+    __truediv__: ClassVar[Binary]
+    __rtruediv__: ClassVar[Binary]
+    __pow__: ClassVar[Binary]  # x ** 2 (a constant exponent) or x ** y (a Value exponent)
+    __rpow__: ClassVar[Binary]
+    __neg__: ClassVar[Unary]
+    __abs__: ClassVar[Unary]
+    abs: ClassVar[Unary]
+    exp: ClassVar[Unary]
+    log: ClassVar[Unary]
+    sqrt: ClassVar[Unary]
+    sin: ClassVar[Unary]
+    cos: ClassVar[Unary]
+    tanh: ClassVar[Unary]
+    sigmoid: ClassVar[Unary]
+    relu: ClassVar[Unary]
+    softplus: ClassVar[Unary]
+    # Set this Value's grad to 1 and add d(self)/d(leaf) to every leaf's grad: engine/backprop.py.
+    backward: ClassVar[Callable[[Value], None]]
 
     def __repr__(self) -> str:
         name = f", label={self.label!r}" if self.label else ""
@@ -87,55 +115,19 @@ class Value:
         """Short name for messages: `w1 = 0.5` or `0.5` when unlabelled."""
         return f"{self.label} = {self.data!r}" if self.label else repr(self.data)
 
-    # Arithmetic: each operator is one row of the table in engine/ops.py.
-    def __add__(self, other: Operand) -> Value:
-        return add.record2(self, other)
-
-    def __radd__(self, other: Operand) -> Value:
-        return add.record2(other, self)
-
-    def __sub__(self, other: Operand) -> Value:
-        return sub.record2(self, other)
-
-    def __rsub__(self, other: Operand) -> Value:
-        return sub.record2(other, self)
-
-    def __mul__(self, other: Operand) -> Value:
-        return mul.record2(self, other)
-
-    def __rmul__(self, other: Operand) -> Value:
-        return mul.record2(other, self)
-
-    def __truediv__(self, other: Operand) -> Value:
-        return div.record2(self, other)
-
-    def __rtruediv__(self, other: Operand) -> Value:
-        return div.record2(other, self)
-
-    def __pow__(self, exponent: Operand) -> Value:
-        if isinstance(exponent, Value):
-            return pow.record2(self, exponent)
-        return power(exponent).record1(self)
-
-    def __rpow__(self, base: Operand) -> Value:
-        return pow.record2(base, self)
-
-    def __neg__(self) -> Value:
-        return neg.record1(self)
-
     # Comparisons look at data only (like `float`); equality stays identity so
     # Values can be dict keys and set members, as in micrograd.
     def __lt__(self, other: Operand) -> bool:
-        return self.data < _data(other)
+        return self.data < _compared(self, other, "<")
 
     def __le__(self, other: Operand) -> bool:
-        return self.data <= _data(other)
+        return self.data <= _compared(self, other, "<=")
 
     def __gt__(self, other: Operand) -> bool:
-        return self.data > _data(other)
+        return self.data > _compared(self, other, ">")
 
     def __ge__(self, other: Operand) -> bool:
-        return self.data >= _data(other)
+        return self.data >= _compared(self, other, ">=")
 
     @property
     def parents(self) -> tuple[Value, ...]:
@@ -157,80 +149,25 @@ class Value:
     def _op(self) -> str:
         return self.op.name if self.op is not None else ""
 
-    # Functions, also available as engine.exp(x) etc.
-    def exp(self) -> Value:
-        return exp.record1(self)
 
-    def log(self) -> Value:
-        return log.record1(self)
-
-    def sqrt(self) -> Value:
-        return sqrt.record1(self)
-
-    def __abs__(self) -> Value:
-        return abs_.record1(self)
-
-    def abs(self) -> Value:
-        return abs_.record1(self)
-
-    def sin(self) -> Value:
-        return sin.record1(self)
-
-    def cos(self) -> Value:
-        return cos.record1(self)
-
-    def tanh(self) -> Value:
-        return tanh.record1(self)
-
-    def sigmoid(self) -> Value:
-        return sigmoid.record1(self)
-
-    def relu(self) -> Value:
-        return relu.record1(self)
-
-    def softplus(self) -> Value:
-        return softplus.record1(self)
-
-    def backward(self) -> None:
-        """Set this Value's grad to 1 and add d(self)/d(leaf) to every leaf's grad.
-
-        Leaves accumulate across calls (as in PyTorch); intermediate nodes hold
-        the gradient of the latest call only, so nothing is counted twice.
-        """
-        from engine.backprop import backward
-
-        backward(self)
-
-
-def _data(x: Operand) -> float:
-    return x.data if isinstance(x, Value) else _as_float(x, "comparison with a Value")
-
-
-def _new_node(
-    data: float, op: Op, first: Value | None, second: Value | None = None, more: tuple[Value, ...] | None = None
-) -> Value:
-    """Make an interior node without re-validating data (ops produce floats)."""
-    node = object.__new__(Value)
-    node.data = data
-    node.grad = 0.0
-    node.op = op
-    node._first = first
-    node._second = second
-    node._more = more
-    node.label = ""
-    node.scope = ""
-    return node
+def _compared(x: Value, other: Operand, symbol: str) -> float:
+    """The number `x` is compared with; while `engine.vectorize` records a function, its guard looks first."""
+    guard = current().tracing
+    if guard is not None:
+        guard(x, other, symbol)
+    return other.data if isinstance(other, Value) else _as_float(other, "comparison with a Value")
 
 
 class Op:
-    """One scalar operation: its name, forward function and derivative rule.
+    """One scalar operation: its name, forward function, derivative rule and number of inputs.
 
     An Op is a generic function: called on Values it records a graph node, on
     floats it returns a float, on numpy arrays it returns an array. Its `rule`
-    is evaluated in the same three worlds (see engine/ops.py).
+    is evaluated in the same three worlds (see engine/ops.py). `arity` is the
+    number of inputs, or None when it takes any number (the fused `linear`).
     """
 
-    __slots__ = ("name", "forward", "rule", "array_forward")
+    __slots__ = ("name", "forward", "rule", "array_forward", "arity")
 
     def __init__(
         self,
@@ -238,16 +175,20 @@ class Op:
         forward: Callable[..., float],
         rule: Rule,
         array_forward: Callable[..., Any] | None = None,
+        arity: int | None = None,
     ) -> None:
         self.name = name
         self.forward = forward
         self.rule = rule
-        self.array_forward = array_forward if array_forward is not None else np.vectorize(forward)
+        self.array_forward = array_forward if array_forward is not None else np.vectorize(forward, otypes=[float])
+        self.arity = arity if arity is not None else _arity(forward)
 
     def __repr__(self) -> str:
         return f"Op({self.name!r})"
 
     def __call__(self, *args: Any) -> Any:
+        if self.arity is not None and len(args) != self.arity:
+            raise TypeError(f"{self.name} takes {self.arity} input(s), got {len(args)}")
         for arg in args:
             if isinstance(arg, Value):
                 return self.record(*args)
@@ -256,28 +197,36 @@ class Op:
                 return self.array_forward(*args)
         return self.compute(*[_as_float(a, f"{self.name}()") for a in args])
 
+    def compute(self, *inputs: float) -> float:
+        """Run the forward function on floats, naming the operation and operands on failure."""
+        try:
+            return self.forward(*inputs)
+        except (ArithmeticError, ValueError) as error:
+            _raise_in_context(error, self.name, inputs)
+
     def record(self, *args: Any) -> Value:
         """Apply to Values (numbers become constant leaves) and record the node."""
-        return self.record_values(*[a if isinstance(a, Value) else Value(a) for a in args])
+        operands = [a if isinstance(a, Value) else Value(a) for a in args]
+        if len(operands) == 1:
+            return self.record1(operands[0])
+        if len(operands) == 2:
+            return self.record2(operands[0], operands[1])
+        return self.record_values(*operands)
 
-    def record_values(self, *operands: Value) -> Value:
-        """`record` for operands that are all Values already (nn's neurons), without checking them."""
-        try:
-            data = self.forward(*[v.data for v in operands])
-        except (ArithmeticError, ValueError) as error:
-            _raise_in_context(error, self.name, operands)
-        return _new_node(data, self, None, None, operands) if _GradMode.enabled else Value(data)
-
-    # `record_values` specialised to one and two operands: these carry almost every
-    # node of a network, and skipping the generic tuple-building halves their cost.
+    # The three ways to record a node. Each reads the thread's mode once: in the plain
+    # mode it makes the node straight away, in any other it hands over to `_record_unusual`.
     def record1(self, x: Value) -> Value:
+        """Record the node of a one-input operation (most activations)."""
         try:
             data = self.forward(x.data)
         except (ArithmeticError, ValueError) as error:
             _raise_in_context(error, self.name, (x,))
-        return _new_node(data, self, x) if _GradMode.enabled else Value(data)
+        if current() is PLAIN:
+            return Value(data, "", self, x)
+        return _record_unusual(self, data, x)
 
     def record2(self, x: Operand, y: Operand) -> Value:
+        """Record the node of a two-input operation; a number operand becomes a constant leaf."""
         if not isinstance(x, Value):
             x = Value(x)
         if not isinstance(y, Value):
@@ -286,14 +235,44 @@ class Op:
             data = self.forward(x.data, y.data)
         except (ArithmeticError, ValueError) as error:
             _raise_in_context(error, self.name, (x, y))
-        return _new_node(data, self, x, y) if _GradMode.enabled else Value(data)
+        if current() is PLAIN:
+            return Value(data, "", self, x, y)
+        return _record_unusual(self, data, x, y)
 
-    def compute(self, *inputs: float) -> float:
-        """Run the forward function on floats, naming the operation and operands on failure."""
+    def record_values(self, *operands: Value) -> Value:
+        """Record the node of an operation on any number of Values, unchecked (nn's neurons check once per layer)."""
         try:
-            return self.forward(*inputs)
+            data = self.forward(*[v.data for v in operands])
         except (ArithmeticError, ValueError) as error:
-            _raise_in_context(error, self.name, inputs)
+            _raise_in_context(error, self.name, operands)
+        if current() is PLAIN:
+            return Value(data, "", self, None, None, operands)
+        return _record_unusual(self, data, None, None, operands)
+
+
+def _record_unusual(
+    op: Op, data: float, first: Value | None, second: Value | None = None, more: tuple[Value, ...] | None = None
+) -> Value:
+    """Recording outside the plain mode: check the value (`detect_anomaly`), then record it or not (`no_grad`)."""
+    mode = current()
+    if mode.checking and not math.isfinite(data):
+        operands = more if more is not None else (first,) if second is None else (first, second)
+        found = f"gave {data!r} in the {mode.pass_name} pass (detect_anomaly)"
+        raise FloatingPointError(f"{_operation_text(op.name, operands)}: {found}")
+    if mode.recording:
+        return Value(data, "", op, first, second, more)
+    return Value(data)
+
+
+def _arity(forward: Callable[..., Any]) -> int | None:
+    """Number of positional parameters of `forward`; None if it takes any number or cannot be told."""
+    try:
+        parameters = inspect.signature(forward).parameters.values()
+    except (TypeError, ValueError):  # some built-ins have no signature
+        return None
+    if any(p.kind is p.VAR_POSITIONAL for p in parameters):
+        return None
+    return sum(p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD) and p.default is p.empty for p in parameters)
 
 
 def _operation_text(op_name: str, operands: Sequence[Any]) -> str:
@@ -317,6 +296,8 @@ def defop(
     forward: Callable[..., float],
     rule: Rule,
     array_forward: Callable[..., Any] | None = None,
+    *,
+    arity: int | None = None,
 ) -> Op:
     """Define a new scalar operation from its forward function and derivative rule.
 
@@ -327,27 +308,8 @@ def defop(
         cube = engine.defop("cube", lambda x: x**3, lambda g, out, x: (3 * g * x * x,))
         x = Value(2.0)
         y = cube(x); y.backward()   # y.data == 8.0, x.grad == 12.0
+
+    `array_forward` is the numpy version of `forward` (default: `forward` applied
+    element by element). `arity` is read from `forward`'s signature unless given.
     """
-    return Op(name, forward, rule, array_forward)
-
-
-# The operations of the table, bound late: engine/ops.py needs Op and Value first.
-from engine.ops import (  # noqa: E402
-    abs_,
-    add,
-    cos,
-    div,
-    exp,
-    log,
-    mul,
-    neg,
-    pow,
-    power,
-    relu,
-    sigmoid,
-    sin,
-    softplus,
-    sqrt,
-    sub,
-    tanh,
-)
+    return Op(name, forward, rule, array_forward, arity)
