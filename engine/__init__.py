@@ -10,7 +10,7 @@
 Modules, bottom-up (each imports only those above it in this list):
 modes (per-thread flags), value (the node and recording), ops (the operation
 table, which also gives Value its operators), anomaly, backprop (the graph walk,
-which gives Value `backward`), derivatives, checks, diagram.
+which gives Value `backward`), derivatives, checks, diagram, vectorize.
 """
 
 from engine.anomaly import detect_anomaly
@@ -43,6 +43,7 @@ from engine.ops import (
     where,
 )
 from engine.value import Op, Value, defop
+from engine.vectorize import Vectorized, vectorize
 
 pow = pow_  # engine.pow, as before; left out of __all__ so `import *` keeps the built-in
 
@@ -50,6 +51,7 @@ __all__ = [
     "GradcheckError",
     "Op",
     "Value",
+    "Vectorized",
     "abs_",
     "add",
     "backward",
@@ -82,5 +84,6 @@ __all__ = [
     "sub",
     "tanh",
     "topological_order",
+    "vectorize",
     "where",
 ]

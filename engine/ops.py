@@ -140,6 +140,26 @@ def _linear_rule(g: Any, out: Any, *args: Any) -> list[Any]:
     return [g * d for d in (*inputs, *weights, 1)]
 
 
+def _linear_layer(weights: Any, inputs: Any, bias: Any) -> Any:
+    """`_linear` for a layer over a batch: G neurons that read the same n inputs, as matrices.
+
+    weights (G, n) holds each neuron's w_i, inputs (n, N) each sample's x_i, bias (G, 1); the result is (G, N).
+    """
+    return weights @ inputs + bias
+
+
+def _linear_layer_rule(g: Any, out: Any, weights: Any, inputs: Any, bias: Any) -> tuple[Any, Any, Any]:
+    """`_linear_rule` for a layer: w_i gets g x_i summed over the samples, x_i gets g w_i summed over the
+    neurons that read it, b gets g summed over the samples."""
+    return g @ inputs.T, weights.T @ g, g.sum(axis=1, keepdims=True)
+
+
+# How engine.vectorize runs one sample's `linear` neurons that read the same inputs over a whole batch: the row
+# `linear` below in matrix form. Not a row of the table (its inputs are matrices); tests check its rule against
+# the row's, summed over samples and neurons.
+LINEAR_LAYER = Op("linear layer", _linear_layer, _linear_layer_rule, _linear_layer)
+
+
 # fmt: off
 # name                          forward          rule: g = dL/d(out) -> dL/d(inputs)                   numpy forward
 add: Op  = defop("+",           operator.add,    lambda g, out, x, y: (g, g),                           np.add)

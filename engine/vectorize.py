@@ -1,0 +1,541 @@
+"""`engine.vectorize(fn)`: write a function for one sample, run it over a whole batch at numpy speed.
+
+    per_sample = engine.vectorize(lambda x1, x2, y: (model([x1, x2]) - y) ** 2)
+    losses = per_sample(X[:, 0], X[:, 1], Y)          # numpy array (N,): fn at every sample
+    loss = per_sample.backward(X[:, 0], X[:, 1], Y)   # adds d(mean)/d(parameter) to every parameter's .grad
+
+How: the first call records fn's graph once, from the first sample, as the
+scalar engine always does. That graph is then lowered to a graph over arrays,
+in which a node stands for a group of scalar nodes and holds one row per member
+and one column per sample:
+
+- scalar nodes of the same operation whose inputs are ready at the same depth
+  become one group, evaluated by one call of the operation's numpy forward on
+  stacked operands (all 16 relus of a layer: one `np.maximum`);
+- `linear` nodes that read the same inputs with parameters as weights (one
+  layer of an nn model) become one matrix product, `LINEAR_LAYER` in
+  engine/ops.py;
+- a `take` node gathers a group's operands from the rows of the nodes that
+  made them (or from the arguments, or from the parameters and constants).
+
+Every call replays the forward functions of engine/ops.py on that graph, and
+`backward` runs the engine's one chain-rule walk, `backward_pass`, over it with
+the same derivative rules on arrays. Nothing of any operation's mathematics is
+restated here: this file only moves rows around.
+
+The tape holds one array row per scalar node of fn's graph for every sample
+(plus the gathered copies of operands and, in `backward`, one gradient of the
+same size), so its memory grows as (nodes of one sample's graph) x N floats.
+"""
+
+from __future__ import annotations
+
+import inspect
+from collections.abc import Callable, Sequence
+from typing import Any, NoReturn
+
+import numpy as np
+
+from engine.backprop import backward_pass, grad, topological_order
+from engine.modes import changed, current, no_grad
+from engine.ops import LINEAR_LAYER, linear
+from engine.value import Op, Value
+
+REDUCTIONS = ("mean", "sum")
+
+
+def vectorize(fn: Callable[..., Any]) -> Vectorized:
+    """`fn` of k scalar Values, replayed over whole batches; see `Vectorized`.
+
+    `fn` takes k Values and returns a Value or a list of Values. It is recorded
+    once, on the first call, from the first sample, and that recording is
+    replayed for every sample of every later call, so:
+
+    - Python control flow cannot depend on a sample. While `fn` is recorded,
+      comparing a Value that depends on its arguments (`if x > 0:`, `max(a, b)`,
+      `sorted(...)`) raises TypeError; use the engine's operations that act per
+      sample instead (`relu`, `abs`, `where`).
+    - Reading `.data` inside `fn` sees the first sample only: in
+      `lambda x: x * x.data` the factor is the first sample's x for every sample.
+    - The leaves `fn` reads but does not receive (a model's parameters,
+      constants) are read afresh at every call, so optimizer updates between
+      calls are seen. A model that changes shape after `vectorize` (a new layer,
+      other parameters) needs a new `vectorize`.
+    """
+    return Vectorized(fn)
+
+
+class Vectorized:
+    """A function of one sample's scalar Values, run over batches: calling it evaluates, `backward` differentiates."""
+
+    def __init__(self, fn: Callable[..., Any]) -> None:
+        if not callable(fn):
+            raise TypeError(f"engine.vectorize expects a function of Values, got {type(fn).__name__}: {fn!r:.60}")
+        self.fn = fn
+        self.names = _parameter_names(fn)
+        self._tape: _Tape | None = None
+
+    def __repr__(self) -> str:
+        return f"engine.vectorize({getattr(self.fn, '__name__', self.fn)})"
+
+    def __call__(self, *columns: Any) -> np.ndarray:
+        """fn at every sample: shape (N,) for a Value-valued fn, (N, m) for m Values. Records nothing, changes no grad.
+
+        Each argument is a one-dimensional array (or list) of N numbers, or a plain number for every sample.
+        """
+        batch = self._batch(columns)
+        tape = self._recorded(batch)
+        values = tape.forward(batch, self)
+        result = np.column_stack([tape.output_column(values, i, batch.shape[1]) for i in range(len(tape.outputs))])
+        return result[:, 0] if tape.single else result
+
+    def backward(self, *columns: Any, reduce: str = "mean") -> float:
+        """Add to every leaf fn reads (parameters, constants) the derivative of the mean, or sum, of fn over the batch.
+
+        Exactly what `mean([fn(sample) for sample in batch]).backward()` adds on the scalar path
+        (`reduce="sum"`: the sum). Returns that mean or sum. A failed call changes no `.grad`.
+        """
+        if reduce not in REDUCTIONS:
+            raise ValueError(f"{self!r}.backward: reduce must be 'mean' or 'sum', got {reduce!r}")
+        batch = self._batch(columns)
+        tape = self._recorded(batch)
+        if not tape.single:
+            raise ValueError(
+                f"{self!r}.backward: fn returns {len(tape.outputs)} Values, which cannot be reduced to one number; "
+                "return one Value (e.g. the loss of a sample) to differentiate"
+            )
+        values = tape.forward(batch, self)
+        n = batch.shape[1]
+        per_sample = tape.output_column(values, 0, n)
+        total = float(per_sample.sum()) if reduce == "sum" else float(per_sample.mean())
+        gradients = tape.backward(values, 1.0 / n if reduce == "mean" else 1.0, batch, self)
+        for leaf, g in zip(tape.free, gradients.tolist()):
+            leaf.grad += g
+        return total
+
+    # -- arguments and recording -------------------------------------------------------------------------
+
+    def _batch(self, columns: Sequence[Any]) -> np.ndarray:
+        """The arguments as one float array (k, N), checked: one row per argument, one column per sample."""
+        expected = len(self._tape.arguments) if self._tape is not None else None
+        if expected is not None and len(columns) != expected:
+            raise TypeError(f"{self!r} was recorded with {expected} argument(s); got {len(columns)}")
+        if not columns:
+            raise TypeError(f"{self!r} needs at least one argument: an array of samples for each input of fn")
+        rows: list[np.ndarray | float] = []
+        lengths: dict[str, int] = {}
+        for i, column in enumerate(columns):
+            name = self._name(i)
+            if isinstance(column, Value):
+                raise TypeError(f"{self!r}: argument {name} is a Value; pass numbers (an array of samples)")
+            if isinstance(column, (str, bytes)):
+                raise TypeError(
+                    f"{self!r}: argument {name} must be numbers, got {type(column).__name__}: {column!r:.40}"
+                )
+            array = np.asarray(column)
+            if array.dtype.kind not in "biuf":
+                raise TypeError(
+                    f"{self!r}: argument {name} must hold real numbers, got an array of {array.dtype} ({column!r:.60})"
+                )
+            if array.ndim == 0:
+                rows.append(float(array))
+                continue
+            if array.ndim != 1:
+                raise ValueError(
+                    f"{self!r}: argument {name} must be one-dimensional (a number per sample), got shape {array.shape}"
+                )
+            if len(array) == 0:
+                raise ValueError(f"{self!r}: argument {name} is empty; need at least one sample")
+            lengths[name] = len(array)
+            rows.append(array)
+        if len(set(lengths.values())) > 1:
+            shown = ", ".join(f"{name}: {n}" for name, n in lengths.items())
+            raise ValueError(f"{self!r}: arguments must hold the same number of samples, got {shown}")
+        n = next(iter(lengths.values()), 1)
+        batch = np.empty((len(rows), n))
+        for i, row in enumerate(rows):
+            batch[i] = row
+        return batch
+
+    def _name(self, i: int) -> str:
+        return self.names[i] if i < len(self.names) else f"arg{i + 1}"
+
+    def _recorded(self, batch: np.ndarray) -> _Tape:
+        if self._tape is None:
+            arguments = [Value(float(x), label=self._name(i)) for i, x in enumerate(batch[:, 0])]
+            # Recorded even inside no_grad(); comparisons that depend on the arguments are refused.
+            with changed(recording=True, tracing=_control_flow_guard(arguments, self)):
+                try:
+                    out = self.fn(*arguments)
+                except (ArithmeticError, ValueError) as error:
+                    _raise_at_sample(error, 0, batch.shape[1])
+            outputs = list(out) if isinstance(out, (list, tuple)) else [out]
+            for position, value in enumerate(outputs):
+                if not isinstance(value, Value):
+                    where = "fn" if not isinstance(out, (list, tuple)) else f"fn's output {position}"
+                    raise TypeError(f"{self!r}: {where} must be a Value, got {type(value).__name__}: {value!r:.60}")
+            if not outputs:
+                raise TypeError(f"{self!r}: fn returned an empty list; expected a Value or a list of Values")
+            self._tape = _Tape(arguments, outputs, single=not isinstance(out, (list, tuple)))
+        return self._tape
+
+    # -- the scalar path, asked when numpy reports a problem ------------------------------------------------
+
+    def raise_first_failing_sample(self, batch: np.ndarray, with_gradients: bool) -> None:
+        """Evaluate fn on the scalar path one sample at a time and raise the first sample's error, if any.
+
+        Called when numpy flags a division by zero, an overflow or an invalid
+        value: the scalar path says whether that is an error (log(0), 1/0,
+        exp(1000): ValueError, ZeroDivisionError, OverflowError) or a value
+        Python floats give too (1e200 * 1e200 = inf). Returns when no sample fails.
+        """
+        assert self._tape is not None
+        free = self._tape.free
+        for i in range(batch.shape[1]):
+            arguments = [Value(float(x), label=self._name(j)) for j, x in enumerate(batch[:, i])]
+            try:
+                if with_gradients:
+                    grad(self.fn(*arguments), free)
+                else:
+                    with no_grad():
+                        self.fn(*arguments)
+            except (ArithmeticError, ValueError) as error:
+                _raise_at_sample(error, i, batch.shape[1])
+
+
+class _Node:
+    """A node of the batched graph: an operation on arrays and the nodes it reads (what `backward_pass` walks)."""
+
+    __slots__ = ("op", "parents", "members", "batched")
+
+    def __init__(self, op: Any, parents: tuple[_Node, ...], members: Sequence[Value] = (), batched: bool = True):
+        self.op = op
+        self.parents = parents
+        self.members = list(members)  # the scalar nodes of fn's graph it computes, one row each
+        self.batched = batched  # one column per sample; False: one column for all (depends on no argument)
+
+    def __repr__(self) -> str:
+        return f"<{self.op.name if self.op is not None else 'input'} of {len(self.members)}>"
+
+
+class _Take:
+    """Gathers rows of a node into an array (a, b, width): `rows` is an (a, b) array of row numbers."""
+
+    name = "take"
+
+    def __init__(self, rows: np.ndarray, source_rows: int) -> None:
+        self.rows = rows
+        self.source_rows = source_rows
+        flat = rows.ravel()
+        self.identity = len(flat) == source_rows and bool(np.array_equal(flat, np.arange(source_rows)))
+        self.unique = len(np.unique(flat)) == len(flat)
+
+    def forward(self, source: np.ndarray) -> np.ndarray:
+        if self.identity:
+            return source.reshape(*self.rows.shape, source.shape[1])
+        return source[self.rows]
+
+    def rule(self, g: np.ndarray, out: np.ndarray, source: np.ndarray) -> tuple[np.ndarray]:
+        if self.identity:
+            return (g.reshape(source.shape),)
+        total = np.zeros(source.shape)
+        if self.unique:
+            total[self.rows] = g
+        else:
+            np.add.at(total, self.rows, g)
+        return (total,)
+
+
+class _Group:
+    """A table operation applied to a group of scalar nodes at once, each input position a slice of a take.
+
+    `slots[p]` = (which parent, which row of it) holds the operands at input position p for all members.
+    """
+
+    def __init__(self, op: Op, slots: list[tuple[int, int]], shapes: list[tuple[bool, int]], members: int) -> None:
+        self.op = op
+        self.name = op.name
+        self.slots = slots
+        self.shapes = shapes  # per parent: (batched, number of positions it holds)
+        self.members = members
+
+    def operands(self, parents: Sequence[np.ndarray]) -> list[np.ndarray]:
+        return [parents[j][q] for j, q in self.slots]
+
+    def forward(self, *parents: np.ndarray) -> np.ndarray:
+        out = np.asarray(self.op.array_forward(*self.operands(parents)), dtype=float)
+        width = max(p.shape[-1] for p in parents)
+        if out.shape != (self.members, width):
+            out = np.broadcast_to(out, (self.members, width))
+        return out
+
+    def rule(self, g: np.ndarray, out: np.ndarray, *parents: np.ndarray) -> list[np.ndarray]:
+        contributions = self.op.rule(g, out, *self.operands(parents))
+        per_parent: list[list[np.ndarray]] = [[] for _ in parents]
+        for (j, _), c in zip(self.slots, contributions):
+            per_parent[j].append(_fit(c, (self.members, parents[j].shape[-1])))
+        return [np.stack(cs) if len(cs) > 1 else cs[0][None] for cs in per_parent]
+
+
+class _Layer:
+    """`LINEAR_LAYER` (engine/ops.py) on takes: weights (G, n, 1), inputs (1, n, N), biases (1, G, 1)."""
+
+    name = "linear layer"
+
+    def forward(self, weights: np.ndarray, inputs: np.ndarray, biases: np.ndarray) -> np.ndarray:
+        return LINEAR_LAYER.array_forward(weights[:, :, 0], inputs[0], biases[0])
+
+    def rule(self, g: np.ndarray, out: np.ndarray, weights: np.ndarray, inputs: np.ndarray, biases: np.ndarray) -> Any:
+        d_weights, d_inputs, d_biases = LINEAR_LAYER.rule(g, out, weights[:, :, 0], inputs[0], biases[0])
+        return d_weights[:, :, None], d_inputs[None], d_biases[None]
+
+
+def _fit(c: Any, shape: tuple[int, int]) -> np.ndarray:
+    """A rule's contribution in the shape of its operand: summed over the batch when the operand is one number."""
+    c = np.asarray(c, dtype=float)
+    if c.shape == shape:
+        return c
+    if c.ndim == 2 and c.shape[1] > shape[1]:
+        c = c.sum(axis=1, keepdims=True)
+    return np.broadcast_to(c, shape)
+
+
+class _Tape:
+    """fn's graph, recorded once, lowered to groups over arrays (see the module docstring)."""
+
+    def __init__(self, arguments: list[Value], outputs: list[Value], single: bool) -> None:
+        self.arguments = arguments
+        self.outputs = outputs
+        self.single = single
+        order = _order_of(outputs)
+        argument_rows = {v: i for i, v in enumerate(arguments)}
+        self.free = [v for v in order if v.op is None and v not in argument_rows]  # parameters and constants
+        self.columns = _Node(None, (), arguments, batched=True)
+        self.scalars = _Node(None, (), self.free, batched=False)
+        # Where each scalar node's values live: (node of the batched graph, row).
+        self.place: dict[Value, tuple[_Node, int]] = {v: (self.columns, i) for v, i in argument_rows.items()}
+        self.place.update({v: (self.scalars, i) for i, v in enumerate(self.free)})
+        self.nodes: list[_Node] = [self.columns, self.scalars]
+        self._takes: dict[tuple[int, bytes, tuple[int, ...]], _Node] = {}
+        levels: dict[Value, int] = {}
+        by_level: dict[int, list[Value]] = {}
+        for v in order:
+            if v.op is not None:
+                levels[v] = 1 + max(levels.get(p, 0) for p in v.parents)
+                by_level.setdefault(levels[v], []).append(v)
+        for level in sorted(by_level):
+            buckets: dict[Any, list[Value]] = {}
+            for v in by_level[level]:
+                buckets.setdefault(self._group_key(v), []).append(v)
+            for key, members in buckets.items():
+                self._add_group(key, members)
+        self.output_takes = [self._take(self.place[v][0], [[self.place[v][1]]]) for v in outputs]
+        self.needs_gradient = self._nodes_that_need_gradients()
+
+    # -- lowering ---------------------------------------------------------------------------------------------
+
+    def _group_key(self, v: Value) -> Any:
+        parents = v.parents
+        if v.op is linear and self._is_layer_neuron(v):
+            n = len(parents) // 2
+            return ("layer", parents[n:-1])
+        return (v.op, tuple(self.place[p][0] for p in parents))
+
+    def _is_layer_neuron(self, v: Value) -> bool:
+        """A linear node whose weights and bias are parameters or constants and whose inputs come from one node."""
+        parents = v.parents
+        n = len(parents) // 2
+        weights_and_bias = (*parents[:n], parents[-1])
+        if any(self.place[p][0] is not self.scalars for p in weights_and_bias):
+            return False
+        return len({id(self.place[p][0]) for p in parents[n:-1]}) == 1
+
+    def _add_group(self, key: Any, members: list[Value]) -> None:
+        if key[0] == "layer":
+            node = self._layer(members)
+        else:
+            node = self._elementwise(members)
+        for row, v in enumerate(members):
+            self.place[v] = (node, row)
+        self.nodes.append(node)
+
+    def _layer(self, members: list[Value]) -> _Node:
+        n = len(members[0].parents) // 2
+        weights = self._take(self.scalars, [[self.place[p][1] for p in v.parents[:n]] for v in members])
+        inputs_node = self.place[members[0].parents[n]][0]
+        inputs = self._take(inputs_node, [[self.place[p][1] for p in members[0].parents[n:-1]]])
+        biases = self._take(self.scalars, [[self.place[v.parents[-1]][1] for v in members]])
+        return _Node(_Layer(), (weights, inputs, biases), members, batched=inputs_node.batched)
+
+    def _elementwise(self, members: list[Value]) -> _Node:
+        first = members[0]
+        sources: list[_Node] = []
+        slots: list[tuple[int, int]] = []
+        rows_of: list[list[list[int]]] = []
+        for position, parent in enumerate(first.parents):
+            source = self.place[parent][0]
+            j = next((i for i, s in enumerate(sources) if s is source), None)
+            if j is None:
+                j = len(sources)
+                sources.append(source)
+                rows_of.append([])
+            slots.append((j, len(rows_of[j])))
+            rows_of[j].append([self.place[v.parents[position]][1] for v in members])
+        takes = tuple(self._take(s, rows) for s, rows in zip(sources, rows_of))
+        shapes = [(s.batched, len(rows)) for s, rows in zip(sources, rows_of)]
+        assert first.op is not None
+        op = _Group(first.op, slots, shapes, len(members))
+        return _Node(op, takes, members, batched=any(s.batched for s in sources))
+
+    def _take(self, node: _Node, rows: list[list[int]]) -> _Node:
+        """The take node gathering `rows` of `node` (one take per distinct gather, shared by its readers)."""
+        array = np.asarray(rows, dtype=np.intp)
+        key = (id(node), array.tobytes(), array.shape)
+        take = self._takes.get(key)
+        if take is None:
+            take = _Node(_Take(array, len(node.members)), (node,), (), batched=node.batched)
+            self._takes[key] = take
+            self.nodes.append(take)
+        return take
+
+    def _nodes_that_need_gradients(self) -> set[_Node]:
+        """The nodes between the parameters (`scalars`) and an output: the only ones backward visits."""
+        needs = {self.scalars}
+        for node in self.nodes:
+            if any(p in needs for p in node.parents):
+                needs.add(node)
+        return needs
+
+    # -- replay ---------------------------------------------------------------------------------------------------
+
+    def forward(self, batch: np.ndarray, owner: Vectorized) -> dict[_Node, np.ndarray]:
+        """Every node's array for this batch. Where numpy flags a bad value, the scalar path decides (see
+        `Vectorized.raise_first_failing_sample`); inside `detect_anomaly()` so does any nan or inf."""
+        try:
+            with np.errstate(divide="raise", over="raise", invalid="raise"):
+                values = self._forward(batch)
+        except (ArithmeticError, ValueError):
+            owner.raise_first_failing_sample(batch, with_gradients=False)
+            with np.errstate(all="ignore"):  # no sample fails on the scalar path: its floats give these inf, nan too
+                values = self._forward(batch)
+        if current().checking:
+            groups = [node for node in self.nodes if isinstance(node.op, (_Group, _Layer))]
+            self._check_finite(groups, values, batch, owner, "forward")
+        return values
+
+    def _forward(self, batch: np.ndarray) -> dict[_Node, np.ndarray]:
+        scalars = np.fromiter((v.data for v in self.free), dtype=float, count=len(self.free))
+        values = {self.columns: batch, self.scalars: scalars.reshape(-1, 1)}
+        for node in self.nodes[2:]:
+            values[node] = node.op.forward(*[values[p] for p in node.parents])
+        return values
+
+    def output_column(self, values: dict[_Node, np.ndarray], i: int, n: int) -> np.ndarray:
+        return np.broadcast_to(values[self.output_takes[i]][0, 0], (n,))
+
+    def backward(
+        self, values: dict[_Node, np.ndarray], scale: float, batch: np.ndarray, owner: Vectorized
+    ) -> np.ndarray:
+        """d(scale * sum over the batch of fn)/d(each free leaf), by `backward_pass` over the batched graph."""
+        root = self.output_takes[0]
+        width = values[root].shape[-1]
+        seed = np.full((1, 1, width), scale * (batch.shape[1] if width == 1 else 1.0))
+        order = [node for node in self.nodes[: self.nodes.index(root)] if node in self.needs_gradient] + [root]
+        try:
+            with np.errstate(divide="raise", over="raise", invalid="raise"):
+                grads = backward_pass(order, seed, values.__getitem__)
+        except (ArithmeticError, ValueError):
+            owner.raise_first_failing_sample(batch, with_gradients=True)
+            with np.errstate(all="ignore"):
+                grads = backward_pass(order, seed, values.__getitem__)
+        if current().checking:
+            self._check_finite([node for node in order if node in grads], grads, batch, owner, "backward")
+        return np.asarray(grads.get(self.scalars, np.zeros((len(self.free), 1))), dtype=float)[:, 0]
+
+    def _check_finite(
+        self, nodes: list[_Node], arrays: dict[_Node, Any], batch: np.ndarray, owner: Vectorized, pass_name: str
+    ) -> None:
+        """Inside detect_anomaly(): a nan or inf in `nodes` raises the scalar path's error for the first such sample."""
+        for node in nodes:
+            array = np.asarray(arrays[node])
+            if np.isfinite(array).all():
+                continue
+            owner.raise_first_failing_sample(batch, with_gradients=pass_name == "backward")
+            place = np.argwhere(~np.isfinite(array))[0]
+            sample = f"sample {int(place[-1])}" if node.batched else "every sample"
+            raise FloatingPointError(
+                f"{node.op.name}: gave {array[tuple(place)]!r} in the {pass_name} pass at {sample} of "
+                f"{batch.shape[1]} (detect_anomaly, engine.vectorize)"
+            )
+
+
+def _order_of(outputs: list[Value]) -> list[Value]:
+    """The nodes of all outputs' graphs, parents first, each once."""
+    seen: set[Value] = set()
+    order: list[Value] = []
+    for out in outputs:
+        for v in topological_order(out):
+            if v not in seen:
+                seen.add(v)
+                order.append(v)
+    return order
+
+
+def _parameter_names(fn: Callable[..., Any]) -> list[str]:
+    """fn's positional parameter names, for messages and labels (x1, x2, y); [] when they cannot be read."""
+    try:
+        parameters = inspect.signature(fn).parameters.values()
+    except (TypeError, ValueError):
+        return []
+    return [p.name for p in parameters if p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD)]
+
+
+def _control_flow_guard(arguments: list[Value], owner: Vectorized) -> Callable[[Any, Any, str], None]:
+    """The check `Value`'s comparisons run while fn is recorded: refuse those that depend on a sample."""
+    argument_set = set(arguments)
+
+    def guard(x: Any, other: Any, symbol: str) -> None:
+        for v in (x, other):
+            if isinstance(v, Value):
+                found = _argument_reached(v, argument_set)
+                if found is not None:
+                    _refuse_comparison(x, other, symbol, found, owner)
+
+    return guard
+
+
+def _argument_reached(v: Value, arguments: set[Value]) -> Value | None:
+    """An argument that `v` depends on, or None."""
+    stack, seen = [v], {v}
+    while stack:
+        node = stack.pop()
+        if node in arguments:
+            return node
+        for p in node.parents:
+            if p not in seen:
+                seen.add(p)
+                stack.append(p)
+    return None
+
+
+def _refuse_comparison(x: Any, other: Any, symbol: str, argument: Value, owner: Vectorized) -> NoReturn:
+    shown = " ".join(o.label or "a Value" if isinstance(o, Value) else repr(o) for o in (x, other))
+    shown = shown.replace(" ", f" {symbol} ", 1)
+    raise TypeError(
+        f"{owner!r}: `{shown}` compares a Value that depends on the argument {argument.label} while fn is recorded. "
+        "fn is recorded once, from the first sample, and replayed for every sample, so Python control flow "
+        "(if, while, max, min, sorted) cannot depend on a sample. Use the engine's operations, which act per "
+        "sample: relu, abs, or where(condition, a, b), which gives a where the condition is nonzero and b "
+        "elsewhere (for the condition a > b write (a - b).sign().relu())."
+    )
+
+
+def _raise_at_sample(error: Exception, i: int, n: int) -> NoReturn:
+    """Raise `error` again, of the same type, saying which sample of the batch it came from."""
+    message = f"{error} (engine.vectorize: sample {i} of {n})"
+    try:
+        wrapped = type(error)(message)
+    except Exception:
+        error.add_note(message)
+        raise error from None
+    raise wrapped from error
