@@ -7,6 +7,10 @@
    (forward, loss, zero_grad, backward, SGD update) on the same data.
 3. memory: bytes per graph node (tracemalloc) of a long chain `a = a * x + y`.
 4. depth: backward through chains of 10^5, 4*10^5 and 10^6 operations.
+5. engine.vectorize against hand-written numpy (benchmarks/hand_numpy.py): micrograd's
+   2-16-16-1 ReLU net with squared error over 1,000 samples, and the digits net
+   64-32-10 with softmax cross-entropy over 1,437 samples, forward and backward;
+   against our own scalar path at 50 samples; and the cost of recording once.
 
 Every engine runs in a worker process of its own, so one engine's garbage never
 burdens another's timings. The parent alternates one sample of ours with one of
@@ -41,6 +45,9 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
+
+import hand_numpy
+import numpy as np
 
 ROOT = Path(__file__).resolve().parent.parent
 SAMPLE_SECONDS = 0.2  # a fast engine repeats its step until one sample lasts about this long
@@ -200,6 +207,107 @@ def chain_backward(engine: str, operations: int) -> dict:
     return {"build": built - start, "backward": done - built}  # freeing the chain is in neither time
 
 
+BATCH_SIZES = {"batch1000": 1000, "batch50": SAMPLES, "digits": 1437}
+DIGITS_SHAPE = (64, 32, 10)  # pixels, hidden units, classes
+
+
+def batch_problem(case: str) -> tuple[Any, list[np.ndarray], Callable[..., Any]]:
+    """The model, the argument columns and the per-sample loss of a batched case (data are fixed by seeds).
+
+    batch1000 and batch50: micrograd's moons with targets -1/+1, `nn.MLP(2, [16, 16, 1], "relu")`, squared error.
+    digits: inputs in [0, 1] and one-hot targets of random classes in the digits' shape (the time does not
+    depend on the values), `nn.MLP(64, [32, 10], "relu")`, softmax cross-entropy.
+    """
+    import nn
+
+    n = BATCH_SIZES[case]
+    if case == "digits":
+        pixels, hidden, classes = DIGITS_SHAPE
+        rng = np.random.default_rng(0)
+        X = rng.uniform(0.0, 1.0, (n, pixels))
+        targets = np.eye(classes)[rng.integers(0, classes, n)]
+        model = nn.MLP(pixels, [hidden, classes], activation="relu", seed=0)
+
+        def cross_entropy(*columns: Any) -> Any:
+            return nn.cross_entropy(model(list(columns[:pixels])), list(columns[pixels:]))
+
+        return model, [*X.T, *targets.T], cross_entropy
+    data = moons(n)
+    model = nn.MLP(2, [16, 16, 1], activation="relu", seed=0)
+    X = np.array([x for x, _ in data])
+    y = np.array([label for _, label in data])
+    return model, [X[:, 0], X[:, 1], y], lambda x1, x2, target: (model([x1, x2]) - target) ** 2
+
+
+def batched_step(case: str, engine: str) -> tuple[Callable[[], None], dict]:
+    """One forward and backward pass over the whole batch: through engine.vectorize, by hand in numpy, or
+    sample by sample on the scalar path (the mean of the per-sample losses, then backward())."""
+    model, columns, loss = batch_problem(case)
+    if engine == "vectorize":
+        import engine as valuegrad
+
+        per_sample = valuegrad.vectorize(loss)
+
+        def vectorized() -> None:
+            model.zero_grad()
+            per_sample.backward(*columns)
+
+        return vectorized, {}
+    if engine == "numpy":
+        layers = hand_numpy.layers_of(model)
+        if case == "digits":
+            X, targets = np.column_stack(columns[: DIGITS_SHAPE[0]]), np.column_stack(columns[DIGITS_SHAPE[0] :])
+            return lambda: hand_numpy.relu_cross_entropy_step(layers, X, targets) and None, {}
+        X, y = np.column_stack(columns[:2]), columns[2]
+        return lambda: hand_numpy.relu_squared_error_step(layers, X, y) and None, {}
+    if engine == "valuegrad":
+        from engine import Value
+
+        samples = [[float(x) for x in sample] for sample in zip(*columns)]
+
+        def scalar_path() -> None:
+            model.zero_grad()
+            total = sum((loss(*[Value(x) for x in sample]) for sample in samples), Value(0.0))
+            (total / len(samples)).backward()
+
+        return scalar_path, {}
+    raise ValueError(f"unknown engine {engine!r} for {case}: expected vectorize, numpy or valuegrad")
+
+
+def recording_cost(case: str) -> dict:
+    """Seconds to record and lower fn once (a first call minus a later one), and one scalar forward pass.
+
+    The scalar forward pass is fn on Values, sample by sample, over the same batch, as the scalar path runs
+    it every step; `one_sample` is a single sample's forward pass.
+    """
+    import engine as valuegrad
+    from engine import Value
+
+    model, columns, loss = batch_problem(case)
+    per_sample = valuegrad.vectorize(loss)
+    start = time.process_time()
+    per_sample(*columns)
+    first = time.process_time() - start
+    replays = []
+    for _ in range(5):
+        start = time.process_time()
+        per_sample(*columns)
+        replays.append(time.process_time() - start)
+    samples = [[float(x) for x in sample] for sample in zip(*columns)]
+    start = time.process_time()
+    with valuegrad.no_grad():
+        for sample in samples:
+            loss(*[Value(x) for x in sample])
+    scalar_pass = time.process_time() - start
+    return {
+        "record": first - min(replays),
+        "scalar_pass": scalar_pass,
+        "one_sample": scalar_pass / len(samples),
+        "nodes": len(valuegrad.topological_order(loss(*[Value(x) for x in samples[0]]))),
+        "batched_nodes": len(per_sample._tape.nodes) if per_sample._tape is not None else 0,
+    }
+
+
 def serve(case: str, engine: str, gc_enabled: bool) -> None:
     """Worker: set up `case` for `engine`, then answer one JSON line per command read from stdin.
 
@@ -211,8 +319,11 @@ def serve(case: str, engine: str, gc_enabled: bool) -> None:
     info: dict = {}
     step = None
     repeats = 1
-    if case in ("elementary", "nn"):
-        step, info = (elementary_step if case == "elementary" else nn_step)(engine)
+    if case in ("elementary", "nn", *BATCH_SIZES):
+        if case in BATCH_SIZES:
+            step, info = batched_step(case, engine)
+        else:
+            step, info = (elementary_step if case == "elementary" else nn_step)(engine)
         step()  # warm up, then size a sample so that fast engines are not timed on a few ms
         start = time.process_time()
         step()
@@ -237,6 +348,8 @@ def serve(case: str, engine: str, gc_enabled: bool) -> None:
             answer = bytes_per_node(engine)
         elif command == "measure" and case == "depth":
             answer = chain_backward(engine, int(argument))
+        elif command == "measure" and case == "record":
+            answer = recording_cost(argument)
         else:
             answer = {"error": f"unknown command {line.strip()!r} for case {case!r}"}
         print(json.dumps(answer), flush=True)
@@ -255,7 +368,12 @@ class Worker:
         if not gc_enabled:
             command.append("--no-gc")
         self.name = f"{engine} ({case})"
-        self.process = subprocess.Popen(command, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+        # One BLAS thread everywhere: every engine here computes on one thread, and tiny matrix products only
+        # lose time to threads on a 2-core machine that is also running the other worker.
+        single = {name: "1" for name in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS")}
+        self.process = subprocess.Popen(
+            command, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True, env={**os.environ, **single}
+        )
         self.info = self._read()
 
     def _read(self) -> dict:
@@ -303,8 +421,7 @@ class Comparison:
 
     def spread(self, clock: str = "cpu") -> str:
         """Interquartile range of the pair ratios: how much the machine's noise moved them."""
-        ratios = self.ratios(clock)
-        low, high = (min(ratios), max(ratios)) if len(ratios) < 4 else statistics.quantiles(ratios, n=4)[::2]
+        low, high = quartiles(self.ratios(clock))
         return f"{low:.1f}-{high:.1f}"
 
     def time(self, side: str, clock: str = "cpu") -> float:
@@ -317,10 +434,20 @@ class Comparison:
         )
 
 
-def compare(case: str, peer: str, pairs: int, gc_enabled: bool = True) -> tuple[Comparison, dict]:
-    """Alternate samples of valuegrad and `peer` on `case` for `pairs` pairs."""
+def quartiles(values: list[float]) -> tuple[float, float]:
+    """First and third quartile (the extremes when there are fewer than 4 values)."""
+    if len(values) < 4:
+        return min(values), max(values)
+    low, _, high = statistics.quantiles(values, n=4)
+    return low, high
+
+
+def compare(
+    case: str, peer: str, pairs: int, gc_enabled: bool = True, ours_engine: str = "valuegrad"
+) -> tuple[Comparison, dict]:
+    """Alternate samples of ours (valuegrad, or its `vectorize`) and `peer` on `case` for `pairs` pairs."""
     result = Comparison([], [])
-    with Worker(case, "valuegrad", gc_enabled) as ours, Worker(case, peer, gc_enabled) as theirs:
+    with Worker(case, ours_engine, gc_enabled) as ours, Worker(case, peer, gc_enabled) as theirs:
         theirs.ask("sample")  # one more warm-up each, now that both are set up
         ours.ask("sample")
         for i in range(pairs):
@@ -398,7 +525,20 @@ GOALS = (  # (case, peer, at least this many times faster)
     ("elementary", "torch", 5.0),
     ("nn", "micrograd", 40.0),
 )
-TITLES = {"elementary": "elementary graph", "nn": "nn step"}
+TITLES = {
+    "elementary": "elementary graph",
+    "nn": "nn step",
+    "batch1000": "vectorize, 2-16-16-1 over 1,000 samples,",
+    "digits": "vectorize, digits 64-32-10 over 1,437 samples,",
+    "batch50": "vectorize, 2-16-16-1 over 50 samples,",
+}
+# (case, peer, goal): engine.vectorize's time at most `goal` times the peer's (hand-written numpy), or, against
+# our own scalar path, at least `goal` times faster.
+BATCH_GOALS = (
+    ("batch1000", "numpy", 2.0),
+    ("digits", "numpy", 3.0),
+    ("batch50", "valuegrad", 5.0),
+)
 
 
 def main() -> None:
@@ -444,6 +584,29 @@ def main() -> None:
         extra.append(f"wall clock, {TITLES[case]} vs {peer}: {result.summary(peer, 'wall')}")
         if "nodes" in info and case == "elementary" and peer == "micrograd":
             extra.insert(0, f"elementary graph: {info['nodes']:,} nodes per pass (leaves included), {SAMPLES} samples")
+
+    for case, peer, goal in BATCH_GOALS:
+        result, _ = compare(case, peer, pairs, ours_engine="vectorize")
+        vectorize_time, peer_time = result.time("ours"), result.time("peer")
+        if peer == "numpy":  # at most `goal` times the time of hand-written numpy
+            times = [1.0 / r for r in result.ratios()]  # our time / numpy's, pair by pair
+            ratio, (low, high) = statistics.median(times), quartiles(times)
+            passed, goal_text = ratio <= goal, f"<= {goal:g}x the time"
+            ratio_text = f"{ratio:.2f}x the time [{low:.2f}-{high:.2f}], {pairs} pairs"
+        else:
+            ratio, passed, goal_text = result.ratio(), result.ratio() >= goal, f">= {goal:g}x faster"
+            ratio_text = f"{ratio:.1f}x faster [{result.spread()}], {pairs} pairs"
+        peer_name = "hand-written numpy" if peer == "numpy" else "scalar path"
+        report(f"{TITLES[case]} vs {peer_name}", ms(vectorize_time), f"{peer_name} {ms(peer_time)}", ratio_text,
+               goal_text, passed)  # fmt: skip
+    for case in ("batch1000", "digits"):
+        cost = measure_once("record", "vectorize", case)
+        extra.append(
+            f"recording fn once ({TITLES[case].split(',')[1].strip()}): {ms(cost['record'])}, against one scalar "
+            f"forward pass over the batch {ms(cost['scalar_pass'])} ({cost['record'] / cost['scalar_pass']:.3f}x) "
+            f"and a single sample's {ms(cost['one_sample'])}; {cost['nodes']:,} scalar nodes (leaves included) "
+            f"became {cost['batched_nodes']} batched nodes"
+        )
 
     ours_bytes = measure_once("memory", "valuegrad")["bytes_per_node"]
     micro_bytes = measure_once("memory", "micrograd")["bytes_per_node"]

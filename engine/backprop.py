@@ -72,7 +72,8 @@ def backward_pass(
     node: its `.data` (floats), the node itself (Values: the rules record a
     graph of their own) or its array. Children come before parents, so a
     node's gradient is complete before its rule hands it on; a parent reached
-    twice adds both contributions.
+    twice adds both contributions. A rule may give None for an input that needs
+    no gradient (vectorize's first layers, whose inputs are data).
     """
     grads = {order[-1]: seed}
     for node in reversed(order):
@@ -85,9 +86,10 @@ def backward_pass(
         except (ArithmeticError, ValueError) as error:
             _raise_in_context(error, f"derivative of {node.op.name}", parents)
         for parent, contribution in zip(parents, contributions):
-            grads[parent] = grads[parent] + contribution if parent in grads else contribution
+            if contribution is not None:
+                grads[parent] = grads[parent] + contribution if parent in grads else contribution
         if on_step is not None:
-            on_step(node, g, contributions, [grads[p] for p in parents])
+            on_step(node, g, contributions, [grads.get(p) for p in parents])
     return grads
 
 

@@ -148,10 +148,13 @@ def _linear_layer(weights: Any, inputs: Any, bias: Any) -> Any:
     return weights @ inputs + bias
 
 
-def _linear_layer_rule(g: Any, out: Any, weights: Any, inputs: Any, bias: Any) -> tuple[Any, Any, Any]:
+def _linear_layer_rule(
+    g: Any, out: Any, weights: Any, inputs: Any, bias: Any, inputs_need_gradient: bool = True
+) -> tuple[Any, Any, Any]:
     """`_linear_rule` for a layer: w_i gets g x_i summed over the samples, x_i gets g w_i summed over the
-    neurons that read it, b gets g summed over the samples."""
-    return g @ inputs.T, weights.T @ g, g.sum(axis=1, keepdims=True)
+    neurons that read it, b gets g summed over the samples. The inputs' gradient is None when not needed
+    (a first layer reads the data), as PyTorch's custom Functions return None for inputs without grad."""
+    return g @ inputs.T, weights.T @ g if inputs_need_gradient else None, g.sum(axis=1, keepdims=True)
 
 
 # How engine.vectorize runs one sample's `linear` neurons that read the same inputs over a whole batch: the row

@@ -30,7 +30,10 @@ same size), so its memory grows as (nodes of one sample's graph) x N floats.
 
 from __future__ import annotations
 
+import ctypes
+import ctypes.util
 import inspect
+import platform
 from collections.abc import Callable, Sequence
 from typing import Any, NoReturn
 
@@ -42,6 +45,9 @@ from engine.ops import LINEAR_LAYER, linear
 from engine.value import Op, Value
 
 REDUCTIONS = ("mean", "sum")
+# glibc's mallopt parameters (malloc.h), and the values `_keep_freed_memory_for_reuse` sets.
+M_TRIM_THRESHOLD, M_MMAP_THRESHOLD = -1, -3
+KEEP_FREED_BYTES, HEAP_ARRAYS_UP_TO = 64 << 20, 32 << 20
 
 
 def vectorize(fn: Callable[..., Any]) -> Vectorized:
@@ -74,6 +80,7 @@ class Vectorized:
         self.fn = fn
         self.names = _parameter_names(fn)
         self._tape: _Tape | None = None
+        self._buffer = np.empty((0, 0))
 
     def __repr__(self) -> str:
         return f"engine.vectorize({getattr(self.fn, '__name__', self.fn)})"
@@ -152,7 +159,9 @@ class Vectorized:
             shown = ", ".join(f"{name}: {n}" for name, n in lengths.items())
             raise ValueError(f"{self!r}: arguments must hold the same number of samples, got {shown}")
         n = next(iter(lengths.values()), 1)
-        batch = np.empty((len(rows), n))
+        if self._buffer.shape != (len(rows), n):
+            self._buffer = np.empty((len(rows), n))
+        batch = self._buffer
         for i, row in enumerate(rows):
             batch[i] = row
         return batch
@@ -162,6 +171,7 @@ class Vectorized:
 
     def _recorded(self, batch: np.ndarray) -> _Tape:
         if self._tape is None:
+            _keep_freed_memory_for_reuse()
             arguments = [Value(float(x), label=self._name(i)) for i, x in enumerate(batch[:, 0])]
             # Recorded even inside no_grad(); comparisons that depend on the arguments are refused.
             with changed(recording=True, tracing=_control_flow_guard(arguments, self)):
@@ -219,7 +229,11 @@ class _Node:
 
 
 class _Take:
-    """Gathers rows of a node into an array (a, b, width): `rows` is an (a, b) array of row numbers."""
+    """Gathers rows of a node into an array (a, b, width): `rows` is an (a, b) array of row numbers.
+
+    Rows that follow each other (a layer reading the whole layer before it, or a run of arguments) are read
+    as a view, without a copy.
+    """
 
     name = "take"
 
@@ -227,19 +241,23 @@ class _Take:
         self.rows = rows
         self.source_rows = source_rows
         flat = rows.ravel()
-        self.identity = len(flat) == source_rows and bool(np.array_equal(flat, np.arange(source_rows)))
+        start = int(flat[0]) if len(flat) else 0
+        consecutive = np.array_equal(flat, np.arange(start, start + len(flat)))
+        self.run = slice(start, start + len(flat)) if consecutive else None
         self.unique = len(np.unique(flat)) == len(flat)
 
     def forward(self, source: np.ndarray) -> np.ndarray:
-        if self.identity:
-            return source.reshape(*self.rows.shape, source.shape[1])
+        if self.run is not None:
+            return source[self.run].reshape(*self.rows.shape, source.shape[1])
         return source[self.rows]
 
     def rule(self, g: np.ndarray, out: np.ndarray, source: np.ndarray) -> tuple[np.ndarray]:
-        if self.identity:
+        if self.run is not None and self.run.stop - self.run.start == len(source):
             return (g.reshape(source.shape),)
         total = np.zeros(source.shape)
-        if self.unique:
+        if self.run is not None:
+            total[self.run] = g.reshape(-1, source.shape[1])
+        elif self.unique:
             total[self.rows] = g
         else:
             np.add.at(total, self.rows, g)
@@ -252,19 +270,20 @@ class _Group:
     `slots[p]` = (which parent, which row of it) holds the operands at input position p for all members.
     """
 
-    def __init__(self, op: Op, slots: list[tuple[int, int]], shapes: list[tuple[bool, int]], members: int) -> None:
+    def __init__(self, op: Op, slots: list[tuple[int, int]], batched: list[bool], members: int) -> None:
         self.op = op
         self.name = op.name
         self.slots = slots
-        self.shapes = shapes  # per parent: (batched, number of positions it holds)
         self.members = members
+        # A parent with one column per sample gives the width of the result; none: one column for every sample.
+        self.wide = batched.index(True) if True in batched else None
 
     def operands(self, parents: Sequence[np.ndarray]) -> list[np.ndarray]:
         return [parents[j][q] for j, q in self.slots]
 
     def forward(self, *parents: np.ndarray) -> np.ndarray:
         out = np.asarray(self.op.array_forward(*self.operands(parents)), dtype=float)
-        width = max(p.shape[-1] for p in parents)
+        width = parents[self.wide].shape[-1] if self.wide is not None else 1
         if out.shape != (self.members, width):
             out = np.broadcast_to(out, (self.members, width))
         return out
@@ -282,12 +301,17 @@ class _Layer:
 
     name = "linear layer"
 
+    def __init__(self) -> None:
+        self.inputs_need_gradient = True  # set once the tape knows (False when the inputs are data)
+
     def forward(self, weights: np.ndarray, inputs: np.ndarray, biases: np.ndarray) -> np.ndarray:
         return LINEAR_LAYER.array_forward(weights[:, :, 0], inputs[0], biases[0])
 
     def rule(self, g: np.ndarray, out: np.ndarray, weights: np.ndarray, inputs: np.ndarray, biases: np.ndarray) -> Any:
-        d_weights, d_inputs, d_biases = LINEAR_LAYER.rule(g, out, weights[:, :, 0], inputs[0], biases[0])
-        return d_weights[:, :, None], d_inputs[None], d_biases[None]
+        d_weights, d_inputs, d_biases = LINEAR_LAYER.rule(
+            g, out, weights[:, :, 0], inputs[0], biases[0], inputs_need_gradient=self.inputs_need_gradient
+        )
+        return d_weights[:, :, None], None if d_inputs is None else d_inputs[None], d_biases[None]
 
 
 def _fit(c: Any, shape: tuple[int, int]) -> np.ndarray:
@@ -331,6 +355,9 @@ class _Tape:
                 self._add_group(key, members)
         self.output_takes = [self._take(self.place[v][0], [[self.place[v][1]]]) for v in outputs]
         self.needs_gradient = self._nodes_that_need_gradients()
+        # What backward walks: the nodes between the parameters and the (single) output, parents first.
+        root = self.output_takes[0]
+        self.backward_order = [n for n in self.nodes[: self.nodes.index(root)] if n in self.needs_gradient] + [root]
 
     # -- lowering ---------------------------------------------------------------------------------------------
 
@@ -382,9 +409,8 @@ class _Tape:
             slots.append((j, len(rows_of[j])))
             rows_of[j].append([self.place[v.parents[position]][1] for v in members])
         takes = tuple(self._take(s, rows) for s, rows in zip(sources, rows_of))
-        shapes = [(s.batched, len(rows)) for s, rows in zip(sources, rows_of)]
         assert first.op is not None
-        op = _Group(first.op, slots, shapes, len(members))
+        op = _Group(first.op, slots, [s.batched for s in sources], len(members))
         return _Node(op, takes, members, batched=any(s.batched for s in sources))
 
     def _take(self, node: _Node, rows: list[list[int]]) -> _Node:
@@ -404,6 +430,8 @@ class _Tape:
         for node in self.nodes:
             if any(p in needs for p in node.parents):
                 needs.add(node)
+            if isinstance(node.op, _Layer):
+                node.op.inputs_need_gradient = node.parents[1] in needs
         return needs
 
     # -- replay ---------------------------------------------------------------------------------------------------
@@ -437,10 +465,9 @@ class _Tape:
         self, values: dict[_Node, np.ndarray], scale: float, batch: np.ndarray, owner: Vectorized
     ) -> np.ndarray:
         """d(scale * sum over the batch of fn)/d(each free leaf), by `backward_pass` over the batched graph."""
-        root = self.output_takes[0]
-        width = values[root].shape[-1]
+        order = self.backward_order
+        width = values[order[-1]].shape[-1]
         seed = np.full((1, 1, width), scale * (batch.shape[1] if width == 1 else 1.0))
-        order = [node for node in self.nodes[: self.nodes.index(root)] if node in self.needs_gradient] + [root]
         try:
             with np.errstate(divide="raise", over="raise", invalid="raise"):
                 grads = backward_pass(order, seed, values.__getitem__)
@@ -467,6 +494,31 @@ class _Tape:
                 f"{node.op.name}: gave {array[tuple(place)]!r} in the {pass_name} pass at {sample} of "
                 f"{batch.shape[1]} (detect_anomaly, engine.vectorize)"
             )
+
+
+_memory_kept = False
+
+
+def _keep_freed_memory_for_reuse() -> None:
+    """On glibc, keep freed memory in the process for the next replay instead of returning it to the system.
+
+    A replay allocates and frees the same arrays of a few hundred kB every step. By default glibc serves
+    arrays above 128 kB with fresh mmaps and trims the heap once the free memory at its top passes twice
+    the largest array freed so far, so every step starts on pages the kernel must fault in again (about
+    1,000 page faults per digits step here, which doubled its time). Serving arrays up to 32 MB from the
+    heap and trimming only past 64 MB free keeps those pages: the process holds up to 64 MB more than it
+    uses. Done once, on the first recording; elsewhere than glibc (macOS, musl) nothing is changed.
+    """
+    global _memory_kept
+    if _memory_kept or platform.libc_ver()[0] != "glibc":
+        return
+    _memory_kept = True
+    try:
+        libc = ctypes.CDLL(ctypes.util.find_library("c"))
+        libc.mallopt(M_MMAP_THRESHOLD, HEAP_ARRAYS_UP_TO)
+        libc.mallopt(M_TRIM_THRESHOLD, KEEP_FREED_BYTES)
+    except (OSError, AttributeError):  # no libc to load, or no mallopt in it: the default allocator stays
+        pass
 
 
 def _order_of(outputs: list[Value]) -> list[Value]:

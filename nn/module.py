@@ -45,6 +45,7 @@ class Module:
         return []
 
     def parameters(self) -> list[Value]:
+        """The parameters, in the order of `named_parameters()` (modules list them without building names)."""
         return [p for _, p in self.named_parameters()]
 
     def zero_grad(self) -> None:
@@ -108,6 +109,9 @@ class Neuron(Module):
     def nin(self) -> int:
         return len(self.w)
 
+    def parameters(self) -> list[Value]:
+        return [*self.w, self.b]
+
     def named_parameters(self) -> list[tuple[str, Value]]:
         prefix = f"{self.scope}." if self.scope else ""
         named = [(f"{prefix}w{i}", w) for i, w in enumerate(self.w, start=1)]
@@ -166,6 +170,9 @@ class Layer(Module):
             neuron.scope = f"{prefix}neuron{j}"
         self._name_parameters()
 
+    def parameters(self) -> list[Value]:
+        return [p for n in self.neurons for p in n.parameters()]
+
     def named_parameters(self) -> list[tuple[str, Value]]:
         return [pair for n in self.neurons for pair in n.named_parameters()]
 
@@ -222,6 +229,9 @@ class MLP(Module):
         ]
         for i, layer in enumerate(self.layers, start=1):
             layer._set_scope(f"layer{i}")
+
+    def parameters(self) -> list[Value]:
+        return [p for layer in self.layers for p in layer.parameters()]
 
     def named_parameters(self) -> list[tuple[str, Value]]:
         return [pair for layer in self.layers for pair in layer.named_parameters()]

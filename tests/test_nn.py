@@ -302,3 +302,12 @@ def test_losses_refuse_unordered_collections_and_adam_takes_any_pair_of_betas() 
         nn.mse_loss(0.5, np.array(1.0))
     assert nn.mse_loss((p for p in [Value(1.0), Value(3.0)]), [0.0, 1.0]).data == pytest.approx(2.5)
     assert nn.Adam([Value(1.0)], betas=np.array([0.8, 0.99])).beta2 == 0.99
+
+
+@pytest.mark.parametrize(
+    "module",
+    [nn.Neuron(3, seed=0), nn.Layer(3, 4, seed=0), nn.MLP(3, [4, 2], seed=0), nn.SeedNetwork("tanh", widths=(2, 3))],
+)
+def test_parameters_are_the_named_parameters_in_the_same_order(module: nn.Module) -> None:
+    named = module.named_parameters()
+    assert module.parameters() == [p for _, p in named] and len({id(p) for _, p in named}) == len(named)

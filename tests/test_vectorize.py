@@ -1,0 +1,437 @@
+"""engine.vectorize against its oracle, the scalar path: the same fn run sample by sample on Values.
+
+Values and gradients must agree to 1e-12 relative (with an absolute floor of 1e-12 times the
+largest magnitude, for entries that cancel to near 0), on random expression graphs over every
+operation of the table, nn models, a user's defop, and after optimizer steps. Every error has a
+test of its type, its message, and that nothing changed.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Sequence
+from typing import Any
+
+import numpy as np
+import pytest
+
+import engine
+import nn
+from engine import Value
+from engine.ops import LINEAR_LAYER
+
+RTOL = 1e-12
+
+
+def assert_close(actual: Any, expected: Any) -> None:
+    actual, expected = np.asarray(actual, dtype=float), np.asarray(expected, dtype=float)
+    scale = max(1.0, float(np.max(np.abs(expected)))) if expected.size else 1.0
+    np.testing.assert_allclose(actual, expected, rtol=RTOL, atol=RTOL * scale)
+
+
+def scalar_outputs(fn: Callable[..., Any], columns: Sequence[np.ndarray]) -> np.ndarray:
+    """fn on the scalar path, sample by sample: shape (N,) or (N, m)."""
+    rows = []
+    for sample in zip(*columns):
+        out = fn(*[Value(float(x)) for x in sample])
+        rows.append([v.data for v in out] if isinstance(out, list) else out.data)
+    return np.array(rows)
+
+
+def scalar_gradients(
+    fn: Callable[..., Value], columns: Sequence[np.ndarray], leaves: list[Value], reduce: str = "mean"
+) -> tuple[float, list[float]]:
+    """mean (or sum) over the samples of fn, backpropagated on the scalar path: (value, each leaf's gradient)."""
+    before = [leaf.grad for leaf in leaves]
+    for leaf in leaves:
+        leaf.grad = 0.0
+    terms = [fn(*[Value(float(x)) for x in sample]) for sample in zip(*columns)]
+    total = sum(terms[1:], terms[0])
+    result = total / len(terms) if reduce == "mean" else total
+    result.backward()
+    grads = [leaf.grad for leaf in leaves]
+    for leaf, g in zip(leaves, before):
+        leaf.grad = g
+    return result.data, grads
+
+
+def vectorized_gradients(
+    per_sample: engine.Vectorized, columns: Sequence[np.ndarray], leaves: list[Value], reduce: str = "mean"
+) -> tuple[float, list[float]]:
+    before = [leaf.grad for leaf in leaves]
+    total = per_sample.backward(*columns, reduce=reduce)
+    grads = [leaf.grad - g for leaf, g in zip(leaves, before)]
+    return total, grads
+
+
+# --- random expression graphs over every operation -----------------------------------------------------------
+
+
+def apply(kind: str, a: Value, b: Value, d: Value, e: Value, c: float) -> Value:
+    """One step of a random program: operation `kind` on operands kept inside its domain for every sample."""
+    bounded = a.tanh()  # keeps exp and pow from overflowing
+    positive = b.softplus() + 0.25
+    steps: dict[str, Callable[[], Value]] = {
+        "add": lambda: a + b,
+        "sub": lambda: a - c,
+        "mul": lambda: a * b,
+        "div": lambda: a / (1 + b * b),
+        "neg": lambda: -a,
+        "pow": lambda: positive**bounded,  # a Value exponent
+        "power": lambda: (1 + bounded) ** 3 + positive**-0.5,
+        "exp": lambda: bounded.exp(),
+        "log": lambda: positive.log(),
+        "sqrt": lambda: positive.sqrt(),
+        "sign": lambda: engine.sign(a) * b,
+        "abs": lambda: abs(a),
+        "sin": lambda: a.sin(),
+        "cos": lambda: b.cos(),
+        "tanh": lambda: a.tanh(),
+        "sigmoid": lambda: b.sigmoid(),
+        "relu": lambda: (a - 0.1).relu(),
+        "softplus": lambda: a.softplus(),
+        "where": lambda: engine.where(a - 0.2, b, d),  # the branch differs from sample to sample
+        "logsumexp": lambda: engine.logsumexp(a, b, d),
+        "linear": lambda: engine.linear(a, b, d, e, 0.5),
+    }
+    return steps[kind]()
+
+
+def random_program(rng: np.random.Generator, arguments: int, parameters: list[Value], steps: int = 40) -> Callable:
+    """A random fn of `arguments` Values using every operation of the table, with shared subexpressions.
+
+    Each step applies one operation to operands drawn from everything computed so far (arguments,
+    parameters, constants, earlier results), wrapped so that every sample stays in the operation's domain.
+    """
+    kinds = [
+        "add", "sub", "mul", "div", "neg", "pow", "power", "exp", "log", "sqrt", "sign", "abs", "sin",
+        "cos", "tanh", "sigmoid", "relu", "softplus", "where", "logsumexp", "linear",
+    ]  # fmt: skip
+    plan = []
+    for step in range(steps):
+        kind = kinds[step] if step < len(kinds) else str(rng.choice(kinds))
+        operands = [int(rng.integers(0, arguments + len(parameters) + step)) for _ in range(4)]
+        plan.append((kind, operands, float(rng.uniform(-2.0, 2.0))))
+
+    def fn(*xs: Value) -> Value:
+        pool: list[Any] = [*xs, *parameters]
+        for kind, picks, c in plan:
+            result = apply(kind, *(pool[i % len(pool)] for i in picks), c)
+            pool.append(result.tanh() * 2 if kind in ("exp", "power", "div", "pow") else result)
+        results = pool[len(xs) + len(parameters) :]
+        return sum(results[1:], results[0])  # every step reaches the output
+
+    return fn
+
+
+@pytest.mark.parametrize("n", [1, 2, 7, 100])
+@pytest.mark.parametrize("seed", range(4))
+def test_random_graphs_over_every_operation_match_the_scalar_path(n: int, seed: int) -> None:
+    rng = np.random.default_rng(seed)
+    parameters = [Value(float(x), label=f"p{i}") for i, x in enumerate(rng.normal(size=5))]
+    fn = random_program(rng, 3, parameters)
+    columns = [rng.normal(size=n) for _ in range(3)]
+    per_sample = engine.vectorize(fn)
+    assert_close(per_sample(*columns), scalar_outputs(fn, columns))
+    total, grads = vectorized_gradients(per_sample, columns, parameters)
+    expected_total, expected_grads = scalar_gradients(fn, columns, parameters)
+    assert total == pytest.approx(expected_total, rel=RTOL, abs=RTOL)
+    assert_close(grads, expected_grads)
+
+
+def test_every_operation_appears_in_the_random_graphs() -> None:
+    rng = np.random.default_rng(0)
+    fn = random_program(rng, 3, [Value(0.5)])
+    out = fn(*[Value(0.3), Value(-0.7), Value(1.1)])
+    used = {v.op.name for v in engine.topological_order(out) if v.op is not None}
+    table = {op.name for op in vars(engine).values() if isinstance(op, engine.Op)}
+    assert table <= used | {"**"} and "**" in used
+
+
+# --- nn models -------------------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("activation", ["relu", "tanh", "sigmoid", "linear"])
+@pytest.mark.parametrize("fused", [True, False])
+def test_nn_models_match_the_scalar_path(activation: str, fused: bool) -> None:
+    rng = np.random.default_rng(1)
+    model = nn.MLP(3, [5, 4, 1], activation=activation, seed=2, fused=fused)
+
+    def fn(x1: Value, x2: Value, x3: Value, y: Value) -> Value:
+        return (model([x1, x2, x3]) - y) ** 2
+
+    columns = [rng.normal(size=30) for _ in range(4)]
+    per_sample = engine.vectorize(fn)
+    assert_close(per_sample(*columns), scalar_outputs(fn, columns))
+    total, grads = vectorized_gradients(per_sample, columns, model.parameters())
+    expected_total, expected_grads = scalar_gradients(fn, columns, model.parameters())
+    assert total == pytest.approx(expected_total, rel=RTOL)
+    assert_close(grads, expected_grads)
+
+
+def test_a_list_valued_fn_gives_one_column_per_value() -> None:
+    model = nn.MLP(2, [4, 3], activation="tanh", seed=0)
+    per_sample = engine.vectorize(lambda a, b: model([a, b]))
+    columns = [np.linspace(-1, 1, 9), np.linspace(2, 0, 9)]
+    out = per_sample(*columns)
+    assert out.shape == (9, 3)
+    assert_close(out, scalar_outputs(lambda a, b: model([a, b]), columns))
+    with pytest.raises(ValueError, match="returns 3 Values, which cannot be reduced"):
+        per_sample.backward(*columns)
+
+
+def test_optimizer_steps_between_calls_are_seen() -> None:
+    rng = np.random.default_rng(3)
+    model = nn.MLP(2, [8, 1], activation="relu", seed=3)
+    optimizer = nn.Adam(model.parameters(), lr=0.05)
+
+    def fn(a: Value, b: Value, y: Value) -> Value:
+        return (model([a, b]) - y) ** 2
+
+    columns = [rng.normal(size=20) for _ in range(3)]
+    per_sample = engine.vectorize(fn)
+    for _ in range(3):
+        optimizer.zero_grad()
+        total, grads = vectorized_gradients(per_sample, columns, model.parameters())
+        expected_total, expected_grads = scalar_gradients(fn, columns, model.parameters())
+        assert total == pytest.approx(expected_total, rel=RTOL)
+        assert_close(grads, expected_grads)
+        optimizer.step()
+    assert_close(per_sample(*columns), scalar_outputs(fn, columns))
+
+
+def test_reduce_sum_adds_the_sum_and_gradients_accumulate_across_calls() -> None:
+    w, b = Value(0.7, label="w"), Value(-0.2, label="b")
+
+    def fn(x: Value) -> Value:
+        return (w * x + b).tanh() ** 2
+
+    columns = [np.linspace(-2, 2, 11)]
+    per_sample = engine.vectorize(fn)
+    total, grads = vectorized_gradients(per_sample, columns, [w, b], reduce="sum")
+    expected_total, expected_grads = scalar_gradients(fn, columns, [w, b], reduce="sum")
+    assert total == pytest.approx(expected_total, rel=RTOL)
+    assert_close(grads, expected_grads)
+    per_sample.backward(*columns, reduce="sum")  # leaves accumulate, as after two scalar backward() calls
+    assert_close([w.grad, b.grad], [2 * g for g in expected_grads])
+
+
+def test_a_users_defop_works_with_and_without_a_numpy_forward() -> None:
+    calls = []
+
+    def cube_forward(x: float) -> float:
+        calls.append(x)
+        return x**3
+
+    cube = engine.defop("cube", cube_forward, lambda g, out, x: (3 * g * x * x,))
+    cube_numpy = engine.defop("cube", lambda x: x**3, lambda g, out, x: (3 * g * x * x,), lambda x: x**3)
+    w = Value(0.4, label="w")
+    columns = [np.linspace(-1.5, 1.5, 13)]
+    for op in (cube, cube_numpy):
+        w.grad = 0.0
+
+        def fn(x: Value, op: engine.Op = op) -> Value:
+            return op(w * x) + op(x)
+
+        per_sample = engine.vectorize(fn)
+        assert_close(per_sample(*columns), scalar_outputs(fn, columns))
+        total, grads = vectorized_gradients(per_sample, columns, [w])
+        assert_close([total, *grads], [*(lambda t, g: [t, *g])(*scalar_gradients(fn, columns, [w]))])
+    assert len(calls) > len(columns[0])  # the defop without a numpy forward ran element by element
+
+
+def test_numbers_count_for_every_sample_and_leaves_can_be_outputs() -> None:
+    w = Value(1.5, label="w")
+    per_sample = engine.vectorize(lambda x, y: [x * y + w, x, w])
+    out = per_sample(np.array([1.0, 2.0, 3.0]), 2.0)
+    np.testing.assert_array_equal(out, [[3.5, 1.0, 1.5], [5.5, 2.0, 1.5], [7.5, 3.0, 1.5]])
+    just_w = engine.vectorize(lambda x: w)
+    assert just_w.backward(np.zeros(4), reduce="sum") == 4 * 1.5
+    assert w.grad == 4.0  # d(sum over 4 samples of w)/dw
+    assert engine.vectorize(lambda x: x * 2)(3.0).tolist() == [6.0]  # all numbers: one sample
+
+
+def test_calling_changes_no_grad_and_backward_changes_only_the_leaves_fn_reads() -> None:
+    model = nn.MLP(2, [3, 1], seed=0)
+    other = Value(2.0, label="other")
+    other.grad = 0.25
+    per_sample = engine.vectorize(lambda a, b: model([a, b]) ** 2)
+    per_sample(np.ones(5), np.zeros(5))
+    assert all(p.grad == 0.0 for p in model.parameters())
+    per_sample.backward(np.ones(5), np.zeros(5))
+    assert any(p.grad != 0.0 for p in model.parameters()) and other.grad == 0.25
+
+
+def test_recording_works_inside_no_grad() -> None:
+    w = Value(3.0, label="w")
+    with engine.no_grad():
+        per_sample = engine.vectorize(lambda x: w * x * x)
+        assert per_sample.backward(np.array([1.0, 2.0])) == pytest.approx(7.5)
+    assert w.grad == pytest.approx(2.5)
+
+
+def test_reading_data_inside_fn_sees_the_first_sample_only() -> None:
+    per_sample = engine.vectorize(lambda x: x * x.data)
+    np.testing.assert_array_equal(per_sample(np.array([2.0, 3.0, 4.0])), [4.0, 6.0, 8.0])  # x * 2, not x * x
+
+
+# --- the linear layer form against the row's own rule ------------------------------------------------------------
+
+
+def test_the_linear_layer_form_is_the_linear_rows_rule_summed_over_samples_and_neurons() -> None:
+    rng = np.random.default_rng(5)
+    weights, inputs, bias = rng.normal(size=(4, 3)), rng.normal(size=(3, 6)), rng.normal(size=(4, 1))
+    g = rng.normal(size=(4, 6))
+    out = LINEAR_LAYER.forward(weights, inputs, bias)
+    d_weights, d_inputs, d_bias = np.zeros((4, 3)), np.zeros((3, 6)), np.zeros((4, 1))
+    for j in range(4):
+        for s in range(6):
+            args = [*weights[j], *inputs[:, s], bias[j, 0]]
+            assert out[j, s] == pytest.approx(engine.linear(*args), rel=1e-14)
+            local = engine.linear.rule(g[j, s], out[j, s], *args)
+            d_weights[j] += local[:3]
+            d_inputs[:, s] += local[3:6]
+            d_bias[j] += local[6]
+    for actual, expected in zip(LINEAR_LAYER.rule(g, out, weights, inputs, bias), (d_weights, d_inputs, d_bias)):
+        np.testing.assert_allclose(actual, expected, rtol=1e-13)
+
+
+# --- bad input ------------------------------------------------------------------------------------------------------
+
+
+def recorded() -> tuple[engine.Vectorized, Value]:
+    w = Value(0.5, label="w")
+    per_sample = engine.vectorize(lambda x, y: (w * x - y) ** 2)
+    per_sample.backward(np.array([1.0, 2.0]), np.array([0.0, 1.0]))
+    w.grad = 0.125
+    return per_sample, w
+
+
+@pytest.mark.parametrize(
+    ("columns", "error", "message"),
+    [
+        ((np.ones(3),), TypeError, "recorded with 2 argument"),
+        ((np.ones(3), np.ones(4)), ValueError, r"same number of samples, got x: 3, y: 4"),
+        ((np.ones((3, 2)), np.ones(3)), ValueError, r"argument x must be one-dimensional.*\(3, 2\)"),
+        ((np.ones(3), "abc"), TypeError, "argument y must be numbers, got str"),
+        ((np.ones(3), [object(), object(), object()]), TypeError, "argument y must hold real numbers.*object"),
+        ((np.array([], dtype=float), np.array([], dtype=float)), ValueError, "argument x is empty"),
+        ((Value(1.0), np.ones(3)), TypeError, "argument x is a Value"),
+        ((np.ones(3), np.ones(3) + 1j), TypeError, "argument y must hold real numbers.*complex"),
+    ],
+)
+def test_bad_arguments_are_refused_naming_the_argument_and_change_nothing(
+    columns: tuple[Any, ...], error: type[Exception], message: str
+) -> None:
+    per_sample, w = recorded()
+    with pytest.raises(error, match=message):
+        per_sample.backward(*columns)
+    with pytest.raises(error, match=message):
+        per_sample(*columns)
+    assert w.grad == 0.125 and w.data == 0.5
+
+
+def test_bad_reduce_and_bad_fn_are_refused() -> None:
+    per_sample, w = recorded()
+    with pytest.raises(ValueError, match="reduce must be 'mean' or 'sum', got 'max'"):
+        per_sample.backward(np.ones(2), np.ones(2), reduce="max")
+    assert w.grad == 0.125
+    with pytest.raises(TypeError, match="expects a function of Values, got int"):
+        engine.vectorize(3)  # type: ignore[arg-type]
+    with pytest.raises(TypeError, match="fn must be a Value, got float"):
+        engine.vectorize(lambda x: 2.0)(np.ones(2))
+    with pytest.raises(TypeError, match="at least one argument"):
+        engine.vectorize(lambda: Value(1.0))()
+
+
+BAD_MATH = [
+    (lambda x, w: (x * w).log(), [1.0, 2.0, -1.0, 0.0], ValueError, r"^log\(-0\.5\): .*sample 2 of 4"),
+    (lambda x, w: 1 / (x - 1) + w, [3.0, 1.0, 2.0], ZeroDivisionError, r"^/\(1\.0, 0\.0\): .*sample 1 of 3"),
+    (lambda x, w: (x * w).exp(), [1.0, 3000.0, 4000.0], OverflowError, r"^exp\(1500\.0\): .*sample 1 of 3"),
+    (lambda x, w: (x - 3).sqrt() * w, [5.0, 4.0, 2.0], ValueError, r"^sqrt\(-1\.0\): .*sample 2 of 3"),
+    (lambda x, w: (x * w) ** -1.0, [1.0, 0.0], ZeroDivisionError, r"^\*\*-1\(0\.0\): .*sample 1 of 2"),
+]
+
+
+@pytest.mark.parametrize(("fn", "xs", "error", "message"), BAD_MATH)
+def test_bad_math_raises_the_scalar_paths_error_with_the_first_failing_sample(
+    fn: Callable[[Value, Value], Value], xs: list[float], error: type[Exception], message: str
+) -> None:
+    w = Value(0.5, label="w")
+    w.grad = 0.25
+    per_sample = engine.vectorize(lambda x: fn(x, w))
+    for call in (per_sample, per_sample.backward):
+        with pytest.raises(error, match=message):
+            call(np.array(xs))
+    assert w.grad == 0.25
+    first_bad = int(message.split("sample ")[1].split(" ")[0])
+    with pytest.raises(error):  # the oracle: the scalar path fails at that sample too
+        fn(Value(xs[first_bad]), w)
+
+
+def test_an_infinite_derivative_raises_from_backward_with_the_sample_and_changes_nothing() -> None:
+    w = Value(1.0, label="w")
+    per_sample = engine.vectorize(lambda x: (x * w).sqrt())
+    with pytest.raises(ZeroDivisionError, match=r"^derivative of sqrt\(0\.0\).*sample 2 of 3"):
+        per_sample.backward(np.array([1.0, 4.0, 0.0]))
+    assert w.grad == 0.0
+    with pytest.raises(ZeroDivisionError, match="derivative of sqrt"):
+        (Value(0.0) * w).sqrt().backward()  # the scalar path's error for that sample
+
+
+def test_overflow_of_plus_minus_times_gives_inf_as_on_the_scalar_path() -> None:
+    w = Value(1e200, label="w")
+    per_sample = engine.vectorize(lambda x: x * w - w + x)
+    out = per_sample(np.array([1.0, 1e200, -1e200]))
+    assert out[0] == 1.0 and out[1] == math.inf and out[2] == -math.inf
+    assert (Value(1e200) * w - w + 1e200).data == math.inf
+
+
+def test_detect_anomaly_names_the_operation_the_pass_and_the_sample() -> None:
+    w = Value(1e200, label="w")
+    per_sample = engine.vectorize(lambda x: x * w + 1)
+    overflow = r"^\*\(x = 1e\+200, w = 1e\+200\): gave inf in the forward pass.*sample 1 of 3"
+    with pytest.raises(FloatingPointError, match=overflow), engine.detect_anomaly():
+        per_sample(np.array([1.0, 1e200, 2.0]))
+    inputs = engine.vectorize(lambda x: x + w)
+    infinite_input = r"^\+\(x = inf, w = 1e\+200\).*forward pass.*sample 2 of 3"
+    with pytest.raises(FloatingPointError, match=infinite_input), engine.detect_anomaly():
+        inputs(np.array([1.0, 2.0, math.inf]))
+    # The value (w x) 1e10 is finite; its derivative x 1e10 is not (1e310) at the second sample.
+    small = Value(1e-300, label="small")
+    grows = engine.vectorize(lambda x: (small * x) * 1e10)
+    small.grad = 0.5
+    with pytest.raises(FloatingPointError, match=r"^derivative of \*.*backward pass.*sample 1 of 2"):
+        with engine.detect_anomaly():
+            grows.backward(np.array([1.0, 1e300]))
+    assert small.grad == 0.5
+    grows.backward(np.array([1.0, 1e300]))  # outside the context: no check, as on the scalar path
+    assert small.grad == math.inf
+
+
+# --- control flow ---------------------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "fn",
+    [
+        lambda x, y: x.relu() if x > 0 else -x,
+        lambda x, y: max(x, y),
+        lambda x, y: sorted([x, y])[0],
+        lambda x, y: x if (x * 2 + 1) <= 3.0 else y,
+    ],
+)
+def test_control_flow_that_depends_on_a_sample_is_refused_while_recording(fn: Callable[..., Value]) -> None:
+    per_sample = engine.vectorize(fn)
+    with pytest.raises(TypeError) as caught:
+        per_sample(np.array([1.0, -1.0]), np.array([0.5, 0.5]))
+    message = str(caught.value)
+    assert "depends on the argument" in message and "recorded once, from the first sample" in message
+    assert "relu" in message and "abs" in message and "where" in message
+
+
+def test_comparisons_of_values_that_do_not_depend_on_the_arguments_are_allowed() -> None:
+    w = Value(0.5, label="w")
+    per_sample = engine.vectorize(lambda x: x * w if w > 0 else x)
+    np.testing.assert_array_equal(per_sample(np.array([2.0, 4.0])), [1.0, 2.0])
+    assert Value(1.0) < Value(2.0)  # and outside a recording, comparisons are as before
