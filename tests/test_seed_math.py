@@ -12,9 +12,11 @@ import csv
 import itertools
 import math
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
+from conftest import central_differences
 from hypothesis import find, given, settings
 from hypothesis import strategies as st
 from hypothesis.extra.numpy import arrays
@@ -123,18 +125,17 @@ def test_corrected_formulas_agree_with_the_engine(activation: str, seed: int) ->
 def test_corrected_formulas_agree_with_finite_differences(activation: str, seed: int) -> None:
     x, y, params = sm.random_case(activation, seed)
     closed = sm.closed_form_gradients(x, y, params, activation)
-    h = 1e-6
-    for name in sm.PARAMETERS:
-        up, down = dict(params), dict(params)
-        up[name] += h
-        down[name] -= h
-        central = (sm.loss(x, y, up, activation) - sm.loss(x, y, down, activation)) / (2 * h)
-        assert closed[name] == pytest.approx(central, rel=1e-6, abs=1e-8), name
+
+    def loss(*values: float) -> float:
+        return sm.loss(x, y, dict(zip(sm.PARAMETERS, values)), activation)
+
+    central = central_differences(loss, [params[name] for name in sm.PARAMETERS])
+    for name, numeric in zip(sm.PARAMETERS, central):
+        assert closed[name] == pytest.approx(numeric, rel=1e-6, abs=1e-8), name
 
 
 @pytest.mark.parametrize("activation", ACTIVATIONS)
-def test_corrected_formulas_agree_with_torch(activation: str) -> None:
-    torch = pytest.importorskip("torch")
+def test_corrected_formulas_agree_with_torch(activation: str, torch: Any) -> None:
     x, y, params = sm.random_case(activation, 7)
     p = {name: torch.tensor(v, dtype=torch.float64, requires_grad=True) for name, v in params.items()}
     g = {"sigmoid": torch.sigmoid, "tanh": torch.tanh, "relu": torch.relu}[activation]

@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import csv
 import math
+from typing import Any
 
 import numpy as np
 import pytest
+from conftest import central_differences
 
 import engine
 import nn
@@ -84,22 +86,20 @@ def test_engine_gradient_matches_finite_differences() -> None:
     model, _, x = _network("tanh", 0.9, depth=4, width=3)
     grad_w1, dloss_dyhat = vg.autograd_first_layer_gradient(model, x)
 
-    def loss() -> float:
+    first_layer = [w for neuron in model.layers[0].neurons for w in neuron.w]
+
+    def loss(*entries: float) -> float:
+        """L as a function of W_1's entries (row by row), the rest of the model fixed."""
+        saved = [w.data for w in first_layer]
+        for w, entry in zip(first_layer, entries):
+            w.data = entry
         with engine.no_grad():
             y_hat = model([float(v) for v in x])
+        for w, data in zip(first_layer, saved):
+            w.data = data
         return (y_hat.data - vg.TARGET) ** 2
 
-    h = 1e-6
-    numeric = np.zeros_like(grad_w1)
-    for j, neuron in enumerate(model.layers[0].neurons):
-        for k, w in enumerate(neuron.w):
-            original = w.data
-            w.data = original + h
-            up = loss()
-            w.data = original - h
-            down = loss()
-            w.data = original
-            numeric[j, k] = (up - down) / (2 * h)
+    numeric = np.reshape(central_differences(loss, [w.data for w in first_layer]), grad_w1.shape)
     np.testing.assert_allclose(grad_w1, numeric, rtol=1e-6, atol=1e-9)
     with engine.no_grad():
         y_hat = model([float(v) for v in x])
@@ -107,8 +107,7 @@ def test_engine_gradient_matches_finite_differences() -> None:
 
 
 @pytest.mark.parametrize("activation", ["sigmoid", "tanh", "relu"])
-def test_engine_gradient_matches_torch_on_a_deep_network(activation: str) -> None:
-    torch = pytest.importorskip("torch")
+def test_engine_gradient_matches_torch_on_a_deep_network(activation: str, torch: Any) -> None:
     model, matrices, x = _network(activation, 0.9, depth=24, width=12)  # wide: relu stays alive
     grad_w1, _ = vg.autograd_first_layer_gradient(model, x)
 
