@@ -13,7 +13,7 @@ from conftest import central_differences
 import engine
 import nn
 from demos import vanishing_gradients as vg
-from nn import seed_math
+from seed.deep_chain_1_2 import deep_mlp
 
 
 def _curve(rows: list[dict], key: str = "grad_first_layer") -> list[float]:
@@ -23,7 +23,7 @@ def _curve(rows: list[dict], key: str = "grad_first_layer") -> list[float]:
 def _network(activation: str, weight_norm: float, depth: int, width: int, seed: int = 0):
     hidden, readout, x = vg.weight_stack(depth, width, seed)
     matrices = vg.layer_matrices(hidden, readout, weight_norm, depth)
-    return seed_math.deep_mlp(matrices, [np.zeros(len(m)) for m in matrices], activation), matrices, x
+    return deep_mlp(matrices, [np.zeros(len(m)) for m in matrices], activation), matrices, x
 
 
 def _weight_matrices(model: nn.MLP) -> list[np.ndarray]:
