@@ -56,6 +56,7 @@ import math
 import time
 from collections.abc import Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 
@@ -63,6 +64,9 @@ import engine
 import nn
 from seed.activations import activation_op, derivative_bound
 from seed.deep_chain_1_2 import deep_mlp, first_layer_gradient_bound
+
+if TYPE_CHECKING:
+    from matplotlib.figure import Figure
 
 ACTIVATIONS = ("sigmoid", "tanh", "relu")
 WEIGHT_NORMS = (0.5, 0.9, 2.0)
@@ -168,8 +172,12 @@ def _curves(rows: Sequence[dict[str, float | int | str]]) -> dict[tuple[str, flo
     return curves
 
 
-def plot(rows: Sequence[dict[str, float | int | str]], path: Path) -> None:
-    """Log-scale ||dL/dW_1||_F against depth: one panel per activation, one colour per weight norm."""
+def figure(rows: Sequence[dict[str, float | int | str]]) -> Figure:
+    """Log-scale ||dL/dW_1||_F against depth: one panel per activation, one colour per weight norm.
+
+    Solid lines with dots are the measured gradients, dashed lines the bound; a gradient that is
+    exactly 0 has no place on a log scale and is drawn as a cross on the panel's floor instead.
+    """
     import matplotlib
 
     matplotlib.use("Agg")
@@ -201,6 +209,14 @@ def plot(rows: Sequence[dict[str, float | int | str]], path: Path) -> None:
     axes[0][0].legend(fontsize=8, title="solid: measured", title_fontsize=8)
     fig.suptitle("Gradient of the first layer vs depth (crosses on the floor: exactly 0)", fontsize=11)
     fig.tight_layout()
+    return fig
+
+
+def plot(rows: Sequence[dict[str, float | int | str]], path: Path) -> None:
+    """`figure(rows)`, saved as a PNG at `path`."""
+    import matplotlib.pyplot as plt
+
+    fig = figure(rows)
     fig.savefig(path, dpi=120)
     plt.close(fig)
 

@@ -347,3 +347,32 @@ def test_seed_training_demo_lowers_the_loss_and_writes_both_plots(
     assert [p.name for p in paths] == ["seed_training_curve.png", "seed_training_fit.png"]
     for p in paths:
         assert p.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_seed_training_figures_draw_every_loss_curve_and_every_fit(monkeypatch: pytest.MonkeyPatch) -> None:
+    import matplotlib.pyplot as plt
+
+    from demos import seed_training
+
+    monkeypatch.setattr(seed_training, "STEPS", 5)
+    x, y = seed_training.make_data()
+    results = {name: seed_training.train(widths, x, y, name) for name, widths in seed_training.MODELS.items()}
+    grid = np.linspace(-3.2, 3.2, 50)
+    curve, fit = seed_training.curve_figure(results), seed_training.fit_figure(results, x, y, grid)
+    try:
+        (ax,) = curve.axes
+        lines = {line.get_label(): line for line in ax.get_lines()}
+        for name, (_, losses) in results.items():
+            np.testing.assert_array_equal(lines[name].get_xydata(), np.c_[np.arange(6), losses])
+        noise = lines[f"noise variance {seed_training.NOISE}^2"]
+        assert set(noise.get_ydata()) == {seed_training.NOISE**2} and ax.get_yscale() == "log"
+        (ax,) = fit.axes
+        lines = {line.get_label(): line for line in ax.get_lines()}
+        np.testing.assert_allclose(lines["sin(x)"].get_xydata(), np.c_[grid, np.sin(grid)], rtol=1e-15)
+        for name, (model, _) in results.items():
+            np.testing.assert_array_equal(lines[name].get_xydata(), np.c_[grid, seed_training.predict(model, grid)])
+        (data,) = ax.collections
+        np.testing.assert_array_equal(data.get_offsets(), np.c_[x, y])
+    finally:
+        plt.close(curve)
+        plt.close(fit)
