@@ -10,8 +10,8 @@ STAMP  := $(VENV)/.installed-valuegrad
 .PHONY: test demo bench setup graphviz clean
 
 test: setup graphviz
-	$(BIN)/ruff check engine nn tests demos benchmarks
-	$(BIN)/mypy engine nn
+	$(BIN)/ruff check engine nn seed tests demos benchmarks
+	$(BIN)/mypy engine nn seed
 	$(BIN)/python -m pytest
 
 demo: setup graphviz

@@ -17,11 +17,15 @@ import math
 import time
 from collections.abc import Callable
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 import nn
 from engine import Value, no_grad
+
+if TYPE_CHECKING:
+    from matplotlib.figure import Figure
 
 N_SAMPLES = 100
 NOISE = 0.1
@@ -105,7 +109,8 @@ def decision_grid(model: nn.MLP, X: np.ndarray, resolution: int = GRID) -> tuple
     return xs, ys, np.array([s.data for s in scores]).reshape(xs.shape)
 
 
-def plot_boundary(xs: np.ndarray, ys: np.ndarray, scores: np.ndarray, X: np.ndarray, y: np.ndarray, path: Path) -> None:
+def boundary_figure(xs: np.ndarray, ys: np.ndarray, scores: np.ndarray, X: np.ndarray, y: np.ndarray) -> Figure:
+    """The sign of the score filled in two colours, the decision boundary (score = 0) as a black line, and the data."""
     import matplotlib
 
     matplotlib.use("Agg")
@@ -118,11 +123,15 @@ def plot_boundary(xs: np.ndarray, ys: np.ndarray, scores: np.ndarray, X: np.ndar
     ax.scatter(X[:, 0], X[:, 1], c=y, s=25, cmap="Spectral", edgecolors="k", linewidths=0.5)
     ax.set_title("two moons: MLP(2, [16, 16, 1]) decision boundary")
     fig.tight_layout()
-    fig.savefig(path, dpi=120)
-    plt.close(fig)
+    return fig
 
 
-def plot_training(history: list[tuple[int, float, float]], path: Path) -> None:
+def plot_boundary(xs: np.ndarray, ys: np.ndarray, scores: np.ndarray, X: np.ndarray, y: np.ndarray, path: Path) -> None:
+    _save(boundary_figure(xs, ys, scores, X, y), path)
+
+
+def training_figure(history: list[tuple[int, float, float]]) -> Figure:
+    """Loss (left axis) and accuracy (right axis) at every step."""
     import matplotlib
 
     matplotlib.use("Agg")
@@ -139,6 +148,16 @@ def plot_training(history: list[tuple[int, float, float]], path: Path) -> None:
     right.set_ylim(0, 1.05)
     ax.set_title("two moons: training")
     fig.tight_layout()
+    return fig
+
+
+def plot_training(history: list[tuple[int, float, float]], path: Path) -> None:
+    _save(training_figure(history), path)
+
+
+def _save(fig: Figure, path: Path) -> None:
+    import matplotlib.pyplot as plt
+
     fig.savefig(path, dpi=120)
     plt.close(fig)
 

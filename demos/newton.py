@@ -11,12 +11,15 @@ Run: python -m demos.newton  (writes out/newton.png).
 from __future__ import annotations
 
 from pathlib import Path
-from typing import TypeVar
+from typing import TYPE_CHECKING, TypeVar
 
 import numpy as np
 
 from engine import Value, grad
 from engine.derivatives import hessian
+
+if TYPE_CHECKING:
+    from matplotlib.figure import Figure
 
 T = TypeVar("T", Value, np.ndarray)
 
@@ -77,13 +80,13 @@ def main(out: Path = Path("out")) -> list[Path]:
     return [_plot(newton_path, descent_path, out / "newton.png")]
 
 
-def _plot(newton_path: list[tuple[float, float]], descent_path: list[tuple[float, float]], path: Path) -> Path:
+def figure(newton_path: list[tuple[float, float]], descent_path: list[tuple[float, float]]) -> Figure:
+    """Rosenbrock's contour lines with both paths, every iterate of Newton's method marked, and the minimum."""
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    path.parent.mkdir(parents=True, exist_ok=True)
     xs, ys = np.meshgrid(np.linspace(-2.0, 2.0, 300), np.linspace(-3.5, 3.0, 300))
     f = rosenbrock(xs, ys)  # on the whole grid at once, for the contour lines
     fig, ax = plt.subplots(figsize=(6.5, 5.5))
@@ -98,6 +101,14 @@ def _plot(newton_path: list[tuple[float, float]], descent_path: list[tuple[float
     ax.set(xlabel="x", ylabel="y", title="Rosenbrock: Newton's method vs gradient descent")
     ax.legend(loc="upper left")
     fig.tight_layout()
+    return fig
+
+
+def _plot(newton_path: list[tuple[float, float]], descent_path: list[tuple[float, float]], path: Path) -> Path:
+    import matplotlib.pyplot as plt
+
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fig = figure(newton_path, descent_path)
     fig.savefig(path, dpi=110)
     plt.close(fig)
     print(f"wrote {path}")

@@ -5,7 +5,7 @@ dL/dw1 .. dL/db3 of network 1.1 is computed four ways:
 
 - the seed's final formula exactly as written, reading its single symbol u as u1 = w1 x + b1
   and as u2 = w2 h1 + b2 (the two readings differ only for w1, b1, w2, b2);
-- the corrected closed form of `nn.seed_math`;
+- the corrected closed form of `seed.network_1_1`;
 - the engine's autograd through `nn.SeedNetwork` and `nn.mse_loss`.
 
 `python -m demos.seed_gradients` prints the table and writes out/seed_gradients.csv.
@@ -19,7 +19,8 @@ from pathlib import Path
 
 import numpy as np
 
-from nn import seed_math as sm
+from seed import network_1_1
+from seed.compare import relative_error
 
 ACTIVATIONS = ("sigmoid", "tanh", "relu")
 SAMPLES = 8
@@ -31,17 +32,17 @@ def rows() -> list[dict[str, object]]:
     rng = np.random.default_rng(2024)
     table = []
     for activation in ACTIVATIONS:
-        x, y, params = sm.random_case(activation, rng, SAMPLES)
-        seed_u1 = sm.seed_formulas_as_written(x, y, params, activation, u="u1")
-        seed_u2 = sm.seed_formulas_as_written(x, y, params, activation, u="u2")
-        corrected = sm.closed_form_gradients(x, y, params, activation)
-        autograd = sm.autograd_gradients(x, y, params, activation)
-        with_yhat = sm.gradients_with_yhat_factor(x, y, params, activation)
-        for name in sm.PARAMETERS:
-            errors = [sm.relative_error(v[name], autograd[name]) for v in (seed_u1, seed_u2, corrected)]
+        x, y, params = network_1_1.random_case(activation, rng, SAMPLES)
+        seed_u1 = network_1_1.seed_formulas_as_written(x, y, params, activation, u="u1")
+        seed_u2 = network_1_1.seed_formulas_as_written(x, y, params, activation, u="u2")
+        corrected = network_1_1.closed_form_gradients(x, y, params, activation)
+        autograd = network_1_1.autograd_gradients(x, y, params, activation)
+        with_yhat = network_1_1.gradients_with_yhat_factor(x, y, params, activation)
+        for name in network_1_1.PARAMETERS:
+            errors = [relative_error(v[name], autograd[name]) for v in (seed_u1, seed_u2, corrected)]
             if min(errors[:2]) <= WRONG:
                 verdict = "seed ok"
-            elif sm.relative_error(seed_u2[name], with_yhat[name]) <= WRONG:
+            elif relative_error(seed_u2[name], with_yhat[name]) <= WRONG:
                 verdict = "seed WRONG: yhat factor" + ("" if name in ("w3", "b3") else " (else right at u2)")
             else:
                 verdict = "seed WRONG: yhat factor, g'(u)^2"

@@ -22,6 +22,7 @@ import matplotlib
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
+from matplotlib.figure import Figure  # noqa: E402
 
 import nn  # noqa: E402
 from engine import no_grad  # noqa: E402
@@ -63,6 +64,33 @@ def predict(model: nn.SeedNetwork, x: np.ndarray) -> np.ndarray:
         return np.array([model(float(v)).data for v in x])
 
 
+def curve_figure(results: dict[str, tuple[nn.SeedNetwork, list[float]]]) -> Figure:
+    """The loss at every step of each model (name -> (model, losses)), log scale, with the noise variance for scale."""
+    fig, ax = plt.subplots(figsize=(6, 4))
+    for name, (_, losses) in results.items():
+        ax.plot(losses, label=name)
+    ax.axhline(NOISE**2, color="grey", linestyle=":", label=f"noise variance {NOISE}^2")
+    ax.set(yscale="log", xlabel="step", ylabel="L = mean squared error", title="Network 1.1 on sin(x): training loss")
+    ax.legend()
+    fig.tight_layout()
+    return fig
+
+
+def fit_figure(
+    results: dict[str, tuple[nn.SeedNetwork, list[float]]], x: np.ndarray, y: np.ndarray, grid: np.ndarray
+) -> Figure:
+    """The data, sin(x), and each trained model's prediction on `grid`."""
+    fig, ax = plt.subplots(figsize=(6, 4))
+    ax.scatter(x, y, s=14, color="black", label=f"data, N = {SAMPLES}")
+    ax.plot(grid, np.sin(grid), color="grey", linestyle=":", label="sin(x)")
+    for name, (model, _) in results.items():
+        ax.plot(grid, predict(model, grid), label=name)
+    ax.set(xlabel="x", ylabel="y", title="Network 1.1 on sin(x): final fit")
+    ax.legend()
+    fig.tight_layout()
+    return fig
+
+
 def main(out: Path = Path("out")) -> list[Path]:
     start = time.perf_counter()
     x, y = make_data()
@@ -79,26 +107,9 @@ def main(out: Path = Path("out")) -> list[Path]:
 
     out.mkdir(parents=True, exist_ok=True)
     curve, fit = out / "seed_training_curve.png", out / "seed_training_fit.png"
-    fig, ax = plt.subplots(figsize=(6, 4))
-    for name, (_, losses) in results.items():
-        ax.plot(losses, label=name)
-    ax.axhline(NOISE**2, color="grey", linestyle=":", label=f"noise variance {NOISE}^2")
-    ax.set(yscale="log", xlabel="step", ylabel="L = mean squared error", title="Network 1.1 on sin(x): training loss")
-    ax.legend()
-    fig.tight_layout()
-    fig.savefig(curve, dpi=120)
-    plt.close(fig)
-
-    fig, ax = plt.subplots(figsize=(6, 4))
-    ax.scatter(x, y, s=14, color="black", label=f"data, N = {SAMPLES}")
-    ax.plot(grid, np.sin(grid), color="grey", linestyle=":", label="sin(x)")
-    for name, (model, _) in results.items():
-        ax.plot(grid, predict(model, grid), label=name)
-    ax.set(xlabel="x", ylabel="y", title="Network 1.1 on sin(x): final fit")
-    ax.legend()
-    fig.tight_layout()
-    fig.savefig(fit, dpi=120)
-    plt.close(fig)
+    for fig, path in ((curve_figure(results), curve), (fit_figure(results, x, y, grid), fit)):
+        fig.savefig(path, dpi=120)
+        plt.close(fig)
     print(f"wrote {curve} and {fit} in {time.perf_counter() - start:.1f} s")
     return [curve, fit]
 

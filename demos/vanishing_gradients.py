@@ -42,9 +42,9 @@ Width m = 16 keeps relu alive: a layer of m relu units reading a random directio
 of them off with probability about 2^-m, which at m = 4 kills most depth-64 networks. One sample
 per network; the 63 networks (3 activations x 3 norms x depths 2..128) take 2-4 s on 2 busy cores.
 
-The network is built by `nn.seed_math.deep_mlp` and the bound computed by
-`nn.seed_math.first_layer_gradient_bound`, with s = `nn.seed_math.derivative_bound` (1/4, 1, 1),
-measured on the engine's own derivative rules. Gradients that
+The network is built by `seed.deep_chain_1_2.deep_mlp` and the bound computed by
+`seed.deep_chain_1_2.first_layer_gradient_bound`, with s = `seed.activations.derivative_bound`
+(1/4, 1, 1), measured on the engine's own derivative rules. Gradients that
 are exactly 0 (possible for relu, whose units can all switch off) cannot be drawn on a log scale:
 the plot puts them on its bottom edge as crosses.
 """
@@ -56,12 +56,17 @@ import math
 import time
 from collections.abc import Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 import engine
 import nn
-from nn import seed_math
+from seed.activations import activation_op, derivative_bound
+from seed.deep_chain_1_2 import deep_mlp, first_layer_gradient_bound
+
+if TYPE_CHECKING:
+    from matplotlib.figure import Figure
 
 ACTIVATIONS = ("sigmoid", "tanh", "relu")
 WEIGHT_NORMS = (0.5, 0.9, 2.0)
@@ -119,15 +124,15 @@ def measure(
     """One configuration: build the network, measure ||dL/dW_1||_F and compute the bound."""
     if depth < 2:
         raise ValueError(f"depth counts weight layers including the read-out, so it must be >= 2, got {depth}")
-    seed_math.activation_op(activation)  # an activation the bound knows, else a clear error before any work
+    activation_op(activation)  # an activation the bound knows, else a clear error before any work
     if not (weight_norm > 0 and math.isfinite(weight_norm)):
         raise ValueError(f"weight_norm must be a positive finite number, got {weight_norm!r}")
     hidden, readout, x = stack if stack is not None else weight_stack(depth, width, seed)
     matrices = layer_matrices(hidden, readout, weight_norm, depth)
     biases = [np.zeros(len(m)) for m in matrices]
-    grad_w1, dloss_dyhat = autograd_first_layer_gradient(seed_math.deep_mlp(matrices, biases, activation), x)
+    grad_w1, dloss_dyhat = autograd_first_layer_gradient(deep_mlp(matrices, biases, activation), x)
     grad_norm = float(np.linalg.norm(grad_w1))
-    bound = seed_math.first_layer_gradient_bound([x], [TARGET], matrices, biases, activation)
+    bound = first_layer_gradient_bound([x], [TARGET], matrices, biases, activation)
     return {
         "activation": activation,
         "weight_norm": weight_norm,
@@ -167,8 +172,12 @@ def _curves(rows: Sequence[dict[str, float | int | str]]) -> dict[tuple[str, flo
     return curves
 
 
-def plot(rows: Sequence[dict[str, float | int | str]], path: Path) -> None:
-    """Log-scale ||dL/dW_1||_F against depth: one panel per activation, one colour per weight norm."""
+def figure(rows: Sequence[dict[str, float | int | str]]) -> Figure:
+    """Log-scale ||dL/dW_1||_F against depth: one panel per activation, one colour per weight norm.
+
+    Solid lines with dots are the measured gradients, dashed lines the bound; a gradient that is
+    exactly 0 has no place on a log scale and is drawn as a cross on the panel's floor instead.
+    """
     import matplotlib
 
     matplotlib.use("Agg")
@@ -193,13 +202,21 @@ def plot(rows: Sequence[dict[str, float | int | str]], path: Path) -> None:
             if zero.any():
                 ax.plot(np.array(depth)[zero], np.full(zero.sum(), floor), "x", color=colour, markersize=9)
         ax.set_yscale("log")  # (s c)^K is a straight line against K
-        ax.set_title(f"{activation}  (max |g'| = {seed_math.derivative_bound(activation):g})")
+        ax.set_title(f"{activation}  (max |g'| = {derivative_bound(activation):g})")
         ax.set_xlabel("depth K (weight layers)")
         ax.set_ylabel("||dL/dW_1||_F   (dashed: bound)")
         ax.grid(True, which="major", alpha=0.3)
     axes[0][0].legend(fontsize=8, title="solid: measured", title_fontsize=8)
     fig.suptitle("Gradient of the first layer vs depth (crosses on the floor: exactly 0)", fontsize=11)
     fig.tight_layout()
+    return fig
+
+
+def plot(rows: Sequence[dict[str, float | int | str]], path: Path) -> None:
+    """`figure(rows)`, saved as a PNG at `path`."""
+    import matplotlib.pyplot as plt
+
+    fig = figure(rows)
     fig.savefig(path, dpi=120)
     plt.close(fig)
 

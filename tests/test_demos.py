@@ -1,4 +1,4 @@
-"""Smoke tests of the demos: the runner's list (`python -m demos`) and Newton's method on Rosenbrock.
+"""Tests of the demos: the runner's list (`python -m demos`), and Newton's method on Rosenbrock with its plot.
 
 The runner is checked without running the demos (each has its own test or takes seconds):
 every entry must name an importable module with the `main(out)` the runner calls.
@@ -101,3 +101,26 @@ def test_main_writes_the_plot(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -
     paths = newton.main(tmp_path / "out")
     assert paths == [tmp_path / "out" / "newton.png"]
     assert paths[0].read_bytes()[:8] == PNG
+
+
+def test_figure_draws_both_paths_point_by_point_the_minimum_and_the_contours(monkeypatch: pytest.MonkeyPatch) -> None:
+    import matplotlib.pyplot as plt
+
+    monkeypatch.setattr(newton, "MAX_DESCENT_STEPS", 300)
+    newton_path, descent_path = newton.newton(newton.START), newton.gradient_descent(newton.START)
+    fig = newton.figure(newton_path, descent_path)
+    try:
+        (ax,) = fig.axes
+        lines = {line.get_label().split(" (")[0]: line for line in ax.get_lines()}
+        assert set(lines) == {"Newton", "gradient descent", "minimum"}
+        np.testing.assert_array_equal(lines["Newton"].get_xydata(), np.array(newton_path))
+        assert lines["Newton"].get_marker() == "o" and lines["Newton"].get_linestyle() == "-"  # every iterate a dot
+        np.testing.assert_array_equal(lines["gradient descent"].get_xydata(), np.array(descent_path))
+        np.testing.assert_array_equal(lines["minimum"].get_xydata(), [newton.MINIMUM])
+        assert lines["minimum"].get_marker() == "*"
+        labels = [text.get_text() for text in ax.get_legend().get_texts()]
+        assert f"Newton ({len(newton_path) - 1} steps)" in labels
+        assert f"gradient descent ({len(descent_path) - 1} steps)" in labels
+        assert len(ax.collections) == 1 and len(ax.collections[0].get_paths()) > 1  # Rosenbrock's contour lines
+    finally:
+        plt.close(fig)

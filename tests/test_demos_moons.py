@@ -71,3 +71,54 @@ def test_decision_grid_and_plots(tmp_path) -> None:
     moons.plot_training(history, tmp_path / "curve.png")
     for name in ("boundary.png", "curve.png"):
         assert (tmp_path / name).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def bilinear(xs: np.ndarray, ys: np.ndarray, scores: np.ndarray, point: np.ndarray) -> float:
+    """The grid's scores interpolated bilinearly at `point` (exact along grid lines, where contours cross)."""
+    column, row = xs[0], ys[:, 0]
+    j = int(np.clip(np.searchsorted(column, point[0]) - 1, 0, len(column) - 2))
+    i = int(np.clip(np.searchsorted(row, point[1]) - 1, 0, len(row) - 2))
+    tx = (point[0] - column[j]) / (column[j + 1] - column[j])
+    ty = (point[1] - row[i]) / (row[i + 1] - row[i])
+    corners = scores[i : i + 2, j : j + 2]
+    return float([1 - ty, ty] @ corners @ [1 - tx, tx])
+
+
+def test_boundary_figure_draws_the_zero_level_of_the_scores_both_classes_and_the_data() -> None:
+    import matplotlib.pyplot as plt
+
+    X, y = moons.make_moons(30, noise=0.1, seed=0)
+    model, _ = moons.train(X, y, steps=20, log_every=0)
+    xs, ys, scores = moons.decision_grid(model, X, resolution=12)
+    assert scores.min() < 0 < scores.max()  # both classes appear on the grid
+    fig = moons.boundary_figure(xs, ys, scores, X, y)
+    try:
+        (ax,) = fig.axes
+        filled, line, points = ax.collections  # contourf, contour, scatter, in drawing order
+        assert filled.filled and len(filled.levels) == 3 and filled.levels[1] == 0.0  # one colour per sign
+        assert sum(len(path.vertices) > 0 for path in filled.get_paths()) == 2
+        assert not line.filled and list(line.levels) == [0.0]
+        vertices = np.concatenate([path.vertices for path in line.get_paths()])
+        assert len(vertices) > 3  # the boundary is drawn: a curve through the grid where the score is 0
+        for vertex in vertices:
+            assert abs(bilinear(xs, ys, scores, vertex)) <= 1e-9 * np.abs(scores).max(), vertex
+        np.testing.assert_array_equal(points.get_offsets(), X)
+        np.testing.assert_array_equal(points.get_array(), y)  # coloured by label
+    finally:
+        plt.close(fig)
+
+
+def test_training_figure_draws_the_loss_and_the_accuracy_of_every_step() -> None:
+    import matplotlib.pyplot as plt
+
+    history = [(0, 1.5, 0.5), (1, 1.1, 0.6), (2, 0.7, 0.8)]
+    fig = moons.training_figure(history)
+    try:
+        loss_axis, accuracy_axis = fig.axes
+        (loss,) = loss_axis.get_lines()
+        (accuracy,) = accuracy_axis.get_lines()
+        np.testing.assert_array_equal(loss.get_xydata(), [[0, 1.5], [1, 1.1], [2, 0.7]])
+        np.testing.assert_array_equal(accuracy.get_xydata(), [[0, 0.5], [1, 0.6], [2, 0.8]])
+        assert accuracy_axis.get_ylim() == (0, 1.05)
+    finally:
+        plt.close(fig)

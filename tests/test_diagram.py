@@ -10,7 +10,6 @@ from __future__ import annotations
 import math
 import os
 import re
-import shutil
 import subprocess
 import sys
 import xml.etree.ElementTree as ET
@@ -123,6 +122,34 @@ def assert_shows(dot: Dot, node: Node, data: float, grad: float) -> None:
         assert shown == pytest.approx(expected, rel=5e-4, abs=1e-12), (node.label, name, shown, expected)
 
 
+def cells(node: Node) -> dict[str, str]:
+    """The raw HTML of each cell of a Value's label, by its first word ("data", "grad"; the label cell by its text)."""
+    raw = re.findall(r"<td[^>]*>(.*?)</td>", node.attrs)
+    return {_html_text(cell).split(" ", 1)[0]: cell for cell in raw}
+
+
+def box_attrs(node: Node) -> dict[str, str]:
+    """The node's Graphviz attributes other than its label, unquoted: fillcolor, color (the border), ..."""
+    rest = re.sub(r"^label=(<.*>|\"(?:[^\"\\]|\\.)*\"|\S+) ?", "", node.attrs)
+    return {key: _unquote(value) for key, value in re.findall(r'(\w+)=("[^"]*"|\S+)', rest)}
+
+
+def font_colour(cell: str) -> str | None:
+    """The colour of the <font> around a cell's text, or None when the text is in the default colour."""
+    match = re.fullmatch(r'<font color="([^"]+)">.*</font>', cell)
+    return match.group(1) if match else None
+
+
+def is_grey(colour: str | None) -> bool:
+    """A Graphviz grey by name (grey55, gray) or as SVG writes it (#8c8c8c: equal channels, not black or white)."""
+    if colour is None:
+        return False
+    if re.fullmatch(r"gr[ae]y\d*", colour):
+        return True
+    rgb = re.fullmatch(r"#([0-9a-f]{2})\1\1", colour.lower())
+    return rgb is not None and rgb.group(1) not in ("00", "ff")
+
+
 # ---------------------------------------------------------------- graphs used below
 
 
@@ -137,6 +164,21 @@ def micrograd_expression() -> dict[str, Value]:
     L.label = "L"
     L.backward()
     return dict(a=a, b=b, c=c, f=f, e=e, d=d, L=L)
+
+
+def marked_values() -> dict[str, Value]:
+    """A graph with every mark after backward(), each on its own labelled leaf.
+
+    w: finite data, infinite gradient (d/dw of (w x) 1e10 is 1e10 x = 1e310); x: finite both;
+    z: data 0, gradient 3; q: data 4, gradient 0 (it is multiplied by 0); p: data 0 and gradient 0.
+    """
+    w, x = Value(1e-300, label="w"), Value(1e300, label="x")
+    z, q, p = Value(0.0, label="z"), Value(4.0, label="q"), Value(0.0, label="p")
+    total = (w * x) * 1e10 + z * 3 + q * 0 + p * 0
+    total.label = "total"
+    total.backward()
+    assert math.isinf(w.grad) and math.isfinite(w.data) and (z.grad, q.grad, p.grad) == (3.0, 0.0, 0.0)
+    return dict(w=w, x=x, z=z, q=q, p=p, total=total)
 
 
 def mlp_loss(seed: int = 0) -> tuple[nn.MLP, Value]:
@@ -295,6 +337,64 @@ def test_legend_lists_what_is_used_and_can_be_left_out():
     assert "legend" not in parse_dot(draw_dot(root, legend=False).source).nodes
 
 
+def test_a_non_finite_gradient_is_red_though_its_data_is_finite():
+    dot = parse_dot(draw_dot(marked_values()["total"]).source)
+    w = dot.named("w")
+    assert box_attrs(w).get("color") == "red"  # the border
+    assert font_colour(cells(w)["grad"]) == "red" and "grad inf" in cells(w)["grad"]
+    assert font_colour(cells(w)["data"]) is None  # its finite data keeps the default colour
+    x = dot.named("x")
+    assert "color" not in box_attrs(x) and font_colour(cells(x)["data"]) is None
+    assert font_colour(cells(x)["grad"]) is None
+
+
+def test_zero_gradients_are_grey_and_zero_data_is_not():
+    dot = parse_dot(draw_dot(marked_values()["total"]).source)
+    shown = {name: cells(dot.named(name)) for name in "zqp"}
+    assert shown["z"]["data"] == "data 0" and shown["z"]["grad"] == "grad 3"  # data 0, grad 3: no mark
+    assert shown["q"]["data"] == "data 4" and is_grey(font_colour(shown["q"]["grad"]))
+    assert shown["p"]["data"] == "data 0" and is_grey(font_colour(shown["p"]["grad"]))
+    assert all("color" not in box_attrs(dot.named(name)) for name in "zqp")  # zero is not an error
+
+
+def _leaf(data: float, backward: bool) -> Value:
+    leaf = Value(data, label="a")
+    if backward:
+        leaf.backward()
+    return leaf
+
+
+def _product(data: float, backward: bool) -> Value:
+    root = Value(data, label="a") * 2
+    if backward:
+        root.backward()
+    return root
+
+
+@pytest.mark.parametrize(
+    "root, oval, red, grey",
+    [
+        (lambda: _product(1.0, backward=True), True, False, False),  # every grad nonzero and finite
+        (lambda: _product(1.0, backward=False), True, False, True),  # before backward every grad is 0
+        (lambda: _product(math.inf, backward=True), True, True, False),  # inf data; the constant's grad is inf
+        (lambda: _product(math.nan, backward=False), True, True, True),
+        (lambda: _leaf(1.0, backward=True), False, False, False),  # a leaf as root: no operation drawn
+        (lambda: _leaf(1.0, backward=False), False, False, True),
+        (lambda: marked_values()["total"], True, True, True),  # only a gradient is inf; some grads are 0
+    ],
+)
+def test_legend_has_the_oval_red_and_grey_rows_only_when_the_picture_uses_them(root, oval, red, grey):
+    legend = parse_dot(draw_dot(root()).source).nodes["legend"]
+    rows = {_html_text(cell).split(":")[0]: cell for cell in re.findall(r"<td[^>]*>(.*?)</td>", legend.attrs)}
+    assert ("oval" in rows, "red" in rows, "grey" in rows) == (oval, red, grey)
+    if oval:
+        assert _html_text(rows["oval"]) == "oval: operation (+, *, tanh, ...)"
+    if red:
+        assert font_colour(rows["red"]) == "red" and _html_text(rows["red"]) == "red: nan or inf"
+    if grey:
+        assert is_grey(font_colour(rows["grey"])) and _html_text(rows["grey"]) == "grey: grad 0"
+
+
 # ---------------------------------------------------------------- clusters
 
 
@@ -425,15 +525,7 @@ def test_missing_graphviz_backend_gives_the_same_advice(tmp_path, monkeypatch):
 
 
 # ---------------------------------------------------------------- real rendering through `dot`
-
-
-@pytest.fixture
-def dot_program() -> None:
-    if shutil.which("dot") is None:
-        message = "Graphviz's `dot` program is not installed (apt-get install graphviz / brew install graphviz)"
-        if os.environ.get("CI"):
-            pytest.fail(message + "; CI is set, so the rendering tests must run")
-        pytest.skip(message)
+# Each test takes the `dot_program` fixture (conftest.py): skipped without Graphviz, failed under CI.
 
 
 SVG = "{http://www.w3.org/2000/svg}"
@@ -483,6 +575,21 @@ def test_rendered_svg_marks_nan_in_red_and_shows_clusters(dot_program, tmp_path)
     assert "red" in nan_node["strokes"] and nan_node["text_fills"]["data nan"] == "red"
     _, _, clusters = svg_picture(save_diagram(loss, tmp_path / "mlp.svg"))
     assert sorted(clusters) == sorted(parse_dot(draw_dot(loss).source).clusters)
+
+
+def test_rendered_svg_shows_red_and_grey_marks_where_the_source_puts_them(dot_program, tmp_path):
+    nodes, _, _ = svg_picture(save_diagram(marked_values()["total"], tmp_path / "marks.svg"))
+    by_label = {n["texts"][0]: n for n in nodes.values() if n["texts"]}
+    w = by_label["w"]
+    assert "red" in w["strokes"] and w["text_fills"]["grad inf"] == "red"
+    assert w["text_fills"]["data 1e-300"] is None
+    for name, data, grad in (("z", "data 0", "grad 3"), ("q", "data 4", "grad 0"), ("p", "data 0", "grad 0")):
+        fills = by_label[name]["text_fills"]
+        assert fills[data] is None and "red" not in by_label[name]["strokes"], name
+        assert is_grey(fills[grad]) if grad == "grad 0" else fills[grad] is None, name
+    legend = by_label["legend"]["text_fills"]
+    assert legend["red: nan or inf"] == "red" and is_grey(legend["grey: grad 0"])
+    assert "oval: operation (+, *, tanh, ...)" in legend
 
 
 def test_escaped_label_renders_as_written(dot_program, tmp_path):

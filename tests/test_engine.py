@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable
+from typing import Any
 
 import numpy as np
 import pytest
+from conftest import central_differences
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -14,14 +16,6 @@ import engine
 from engine import Value
 
 # --- oracles -------------------------------------------------------------------------------------
-
-
-def central_difference(f: Callable[..., float], args: list[float], i: int, h: float = 1e-6) -> float:
-    """(f(x + h e_i) - f(x - h e_i)) / 2h, evaluated on plain floats."""
-    up, down = list(args), list(args)
-    up[i] += h
-    down[i] -= h
-    return (f(*up) - f(*down)) / (2 * h)
 
 
 def engine_gradient(f: Callable[..., Value], args: list[float]) -> tuple[float, list[float]]:
@@ -77,7 +71,7 @@ def test_unary_operation_matches_finite_differences(name: str, data: st.DataObje
     x = data.draw(domain)
     value, (grad,) = engine_gradient(on_values, [x])
     assert value == pytest.approx(on_floats(x), rel=1e-12, abs=1e-12)
-    assert grad == pytest.approx(central_difference(on_floats, [x], 0), rel=1e-5, abs=1e-6)
+    assert grad == pytest.approx(central_differences(on_floats, [x])[0], rel=1e-5, abs=1e-6)
 
 
 @pytest.mark.parametrize("name", BINARY)
@@ -88,8 +82,8 @@ def test_binary_operation_matches_finite_differences(name: str, data: st.DataObj
     args = [data.draw(x_domain), data.draw(y_domain)]
     value, grads = engine_gradient(f, args)
     assert value == pytest.approx(f(*args), rel=1e-12)
-    for i in range(2):
-        assert grads[i] == pytest.approx(central_difference(f, args, i), rel=1e-5, abs=1e-6)
+    for i, numeric in enumerate(central_differences(f, args)):
+        assert grads[i] == pytest.approx(numeric, rel=1e-5, abs=1e-6)
 
 
 @settings(max_examples=60, deadline=None)
@@ -102,8 +96,8 @@ def test_fused_linear_matches_finite_differences_and_elementary_form(n: int, dat
 
     value, grads = engine_gradient(lambda *a: engine.linear(*a), args)
     assert value == pytest.approx(on_floats(*args), rel=1e-12, abs=1e-12)
-    for i in range(2 * n + 1):
-        assert grads[i] == pytest.approx(central_difference(on_floats, args, i), rel=1e-6, abs=1e-7)
+    for i, numeric in enumerate(central_differences(on_floats, args)):
+        assert grads[i] == pytest.approx(numeric, rel=1e-6, abs=1e-7)
 
 
 @pytest.mark.parametrize(
@@ -380,6 +374,91 @@ def test_pow_exponent_gradient_at_zero_and_negative_base() -> None:
     x, y = Value(-2.0), Value(2.0)
     (x**y).backward()
     assert x.grad == -4.0 and math.isnan(y.grad)  # d/dy (-2)^y is not real, as in PyTorch
+
+
+# --- conventions where a derivative does not exist: stated here, and PyTorch's -----------------------------
+
+
+def test_relu_slope_at_exactly_zero_is_zero() -> None:
+    """relu has no derivative at 0 (slopes 0 and 1 meet there); the convention is 0, PyTorch's: a unit at 0 is off."""
+    for zero in (0.0, -0.0):
+        x = Value(zero)
+        x.relu().backward()
+        assert x.grad == 0.0
+        y = Value(zero)
+        (slope,) = engine.grad(y.relu(), [y], create_graph=True)  # the same rule in the Value world
+        assert slope.data == 0.0
+
+
+def test_relu_slope_at_exactly_zero_is_torchs(torch: Any) -> None:
+    x, xt = Value(0.0), torch.tensor(0.0, dtype=torch.float64, requires_grad=True)
+    x.relu().backward()
+    torch.relu(xt).backward()
+    assert x.grad == xt.grad.item() == 0.0
+
+
+# Exponents y for x ** y at x = 0 where both partials are finite; 0 < y < 1 is left out because
+# d/dx = y 0^(y-1) is infinite there (backward() raises, as for sqrt at 0), y < 0 because 0 ** y
+# itself raises ZeroDivisionError (test_zero_to_a_negative_power_raises_in_the_forward_pass).
+ZERO_BASE_EXPONENTS = [0.0, 1.0, 1.5, 2.0, 3.0]
+
+
+def pow_at_zero_base(y: float) -> tuple[float, float, float]:
+    """x ** y, d/dx and d/dy at x = 0 by the conventions of the test below."""
+    d_dx = 0.0 if y == 0 else y * 0.0 ** (y - 1)  # y x^(y-1): 1 at y = 1, 0 for y > 1
+    return 0.0**y, d_dx, 0.0
+
+
+@pytest.mark.parametrize("y", ZERO_BASE_EXPONENTS)
+def test_pow_partials_at_zero_base_follow_the_stated_convention(y: float) -> None:
+    """x ** y at x = 0, for a Value exponent, a constant exponent (x ** c) and a constant base (0 ** y).
+
+    d/dx: y x^(y-1) where that has a value; at x = y = 0 it is 0 * 0^-1, which has none, and the
+    convention is 0: x ** 0 is the constant 1 for every x, so its slope is 0.
+    d/dy = x^y ln x: at x = 0 and y > 0 it is 0 (0^t = 0 for every t near y; and x^y ln x -> 0 as
+    x -> 0); at y = 0, t -> 0^t jumps from 1 to 0 and has no derivative, and the convention is 0.
+    PyTorch gives the same numbers (test_pow_partials_at_zero_base_are_torchs).
+    """
+    value, d_dx, d_dy = pow_at_zero_base(y)
+    x, exponent = Value(0.0), Value(y)
+    out = x**exponent
+    out.backward()
+    assert (out.data, x.grad, exponent.grad) == (value, d_dx, d_dy)
+    x, exponent = Value(0.0), Value(y)
+    assert [g.data for g in engine.grad(x**exponent, [x, exponent], create_graph=True)] == [d_dx, d_dy]
+    x = Value(0.0)
+    (x**y).backward()  # a constant exponent: its own operation, **y
+    assert x.grad == d_dx
+    exponent = Value(y)
+    (0.0**exponent).backward()  # a constant base
+    assert exponent.grad == d_dy
+
+
+@pytest.mark.parametrize("y", ZERO_BASE_EXPONENTS)
+def test_pow_partials_at_zero_base_are_torchs(y: float, torch: Any) -> None:
+    x, exponent = Value(0.0), Value(y)
+    out = x**exponent
+    out.backward()
+    xt, yt = (torch.tensor(v, dtype=torch.float64, requires_grad=True) for v in (0.0, y))
+    out_t = xt**yt
+    out_t.backward()
+    assert (out.data, x.grad, exponent.grad) == (out_t.item(), xt.grad.item(), yt.grad.item())
+    x, xt = Value(0.0), torch.tensor(0.0, dtype=torch.float64, requires_grad=True)
+    (x**y).backward()
+    (xt**y).backward()
+    assert x.grad == xt.grad.item()
+    exponent, yt = Value(y), torch.tensor(y, dtype=torch.float64, requires_grad=True)
+    (0.0**exponent).backward()
+    (0.0**yt).backward()
+    assert exponent.grad == yt.grad.item()
+
+
+@pytest.mark.parametrize("y", [-1.0, -2.0, -3.0])
+def test_zero_to_a_negative_power_raises_in_the_forward_pass(y: float) -> None:
+    """0 ** y for y < 0 is 1 / 0: ZeroDivisionError before any graph exists, so no gradient to define."""
+    for power in (lambda: Value(0.0) ** Value(y), lambda: Value(0.0) ** y, lambda: 0.0 ** Value(y)):
+        with pytest.raises(ZeroDivisionError, match="negative power"):
+            power()
 
 
 def test_repr_and_label() -> None:

@@ -179,8 +179,7 @@ def test_hessian_of_rosenbrock_matches_its_closed_form(x: float, y: float) -> No
     assert h == [[pytest.approx(e, rel=1e-12, abs=1e-9) for e in row] for row in expected]
 
 
-def test_hessian_matches_torch_for_a_function_of_four_inputs() -> None:
-    torch = pytest.importorskip("torch")
+def test_hessian_matches_torch_for_a_function_of_four_inputs(torch: Any) -> None:
 
     def f(a: Any, b: Any, c: Any, d: Any) -> Any:
         return (a * b).tanh() * c.exp() + (d / (1 + a * a)).sin() + (b * c * d).sigmoid()

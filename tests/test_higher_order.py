@@ -43,9 +43,8 @@ def partial(f: Callable[..., Value], point: list[float], wrt: tuple[int, ...]) -
     return last
 
 
-def torch_partial(f: Callable[..., Any], point: list[float], wrt: tuple[int, ...]) -> float:
-    """The same derivative from PyTorch."""
-    torch = pytest.importorskip("torch")
+def torch_partial(torch: Any, f: Callable[..., Any], point: list[float], wrt: tuple[int, ...]) -> float:
+    """The same derivative from PyTorch (the module, from the `torch` fixture)."""
     xs = [torch.tensor(p, dtype=torch.float64, requires_grad=True) for p in point]
     out = f(*xs)
     for i in wrt:
@@ -121,7 +120,7 @@ def exponential_case(a: float) -> Unary:
 
 
 def softplus_torch(x: Any) -> Any:
-    import torch
+    import torch  # only called on tensors, in tests that have the `torch` fixture
 
     return torch.nn.functional.softplus(x)
 
@@ -172,11 +171,11 @@ def test_unary_derivatives_up_to_third_match_closed_forms(name: str, data: st.Da
 @pytest.mark.parametrize("name", UNARY)
 @EXAMPLES
 @given(data=st.data())
-def test_unary_derivatives_up_to_third_match_torch(name: str, data: st.DataObject) -> None:
+def test_unary_derivatives_up_to_third_match_torch(name: str, data: st.DataObject, torch: Any) -> None:
     case = UNARY[name]
     x = data.draw(case.points, label="x")
     for order in (1, 2, 3):
-        expected = torch_partial(case.torch_f or case.f, [x], (0,) * order)
+        expected = torch_partial(torch, case.torch_f or case.f, [x], (0,) * order)
         assert partial(case.f, [x], (0,) * order) == close(expected), f"order {order}"
 
 
@@ -250,12 +249,12 @@ def test_binary_partials_up_to_third_match_closed_forms_in_every_order(name: str
 @pytest.mark.parametrize("name", BINARY)
 @EXAMPLES
 @given(data=st.data())
-def test_binary_partials_up_to_third_match_torch(name: str, data: st.DataObject) -> None:
+def test_binary_partials_up_to_third_match_torch(name: str, data: st.DataObject, torch: Any) -> None:
     f, _, points = BINARY[name]
     x, y = data.draw(points, label="x, y")
     assume(name != "**" or y not in TORCH_WRONG_POW_EXPONENTS)
     for wrt in ORDERINGS:
-        assert partial(f, [x, y], wrt) == close(torch_partial(f, [x, y], wrt)), wrt
+        assert partial(f, [x, y], wrt) == close(torch_partial(torch, f, [x, y], wrt)), wrt
 
 
 @pytest.mark.parametrize("x, y", [(1.0, 0.0), (2.0, 0.0), (1.0, 1.0), (2.0, 1.0), (0.5, 2.0), (3.0, -1.0)])
@@ -273,7 +272,7 @@ def linear_partials(*point: float) -> dict[tuple[int, ...], float]:
 
 @settings(max_examples=10, deadline=None)
 @given(point=st.lists(anywhere, min_size=5, max_size=5))
-def test_fused_linear_partials_up_to_third_match_closed_forms_and_torch(point: list[float]) -> None:
+def test_fused_linear_partials_up_to_third_match_closed_forms_and_torch(point: list[float], torch: Any) -> None:
     expected = linear_partials(*point)
     orderings = [wrt for order in (1, 2) for wrt in itertools.product(range(5), repeat=order)]
     orderings += [(0, 2, 0), (2, 0, 2), (1, 3, 4), (0, 1, 2)]
@@ -284,7 +283,7 @@ def test_fused_linear_partials_up_to_third_match_closed_forms_and_torch(point: l
     for wrt in orderings:
         got = partial(engine.linear, point, wrt)
         assert got == close(expected.get(tuple(sorted(wrt)), 0.0)), wrt
-        assert got == close(torch_partial(torch_linear, point, wrt)), wrt
+        assert got == close(torch_partial(torch, torch_linear, point, wrt)), wrt
 
 
 # ---------------------------------------------------------------- composite functions and the API
@@ -317,8 +316,7 @@ composite_points = st.tuples(
 
 @EXAMPLES
 @given(point=composite_points)
-def test_hessian_of_a_composite_is_symmetric_and_matches_torch(point: tuple[float, float, float]) -> None:
-    torch = pytest.importorskip("torch")
+def test_hessian_of_a_composite_is_symmetric_and_matches_torch(point: tuple[float, float, float], torch: Any) -> None:
     from engine.derivatives import hessian
 
     h = hessian(composite, list(point))
@@ -333,9 +331,9 @@ def test_hessian_of_a_composite_is_symmetric_and_matches_torch(point: tuple[floa
 
 @EXAMPLES
 @given(point=composite_points)
-def test_third_mixed_partials_of_a_composite_match_torch(point: tuple[float, float, float]) -> None:
+def test_third_mixed_partials_of_a_composite_match_torch(point: tuple[float, float, float], torch: Any) -> None:
     for wrt in [(0, 1, 2), (2, 1, 0), (1, 1, 2), (0, 0, 0)]:
-        assert partial(composite, list(point), wrt) == close(torch_partial(composite, list(point), wrt)), wrt
+        assert partial(composite, list(point), wrt) == close(torch_partial(torch, composite, list(point), wrt)), wrt
 
 
 def test_create_graph_false_returns_floats_and_true_returns_differentiable_values() -> None:

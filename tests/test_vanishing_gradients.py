@@ -4,14 +4,16 @@ from __future__ import annotations
 
 import csv
 import math
+from typing import Any
 
 import numpy as np
 import pytest
+from conftest import central_differences
 
 import engine
 import nn
 from demos import vanishing_gradients as vg
-from nn import seed_math
+from seed.deep_chain_1_2 import deep_mlp
 
 
 def _curve(rows: list[dict], key: str = "grad_first_layer") -> list[float]:
@@ -21,7 +23,7 @@ def _curve(rows: list[dict], key: str = "grad_first_layer") -> list[float]:
 def _network(activation: str, weight_norm: float, depth: int, width: int, seed: int = 0):
     hidden, readout, x = vg.weight_stack(depth, width, seed)
     matrices = vg.layer_matrices(hidden, readout, weight_norm, depth)
-    return seed_math.deep_mlp(matrices, [np.zeros(len(m)) for m in matrices], activation), matrices, x
+    return deep_mlp(matrices, [np.zeros(len(m)) for m in matrices], activation), matrices, x
 
 
 def _weight_matrices(model: nn.MLP) -> list[np.ndarray]:
@@ -84,22 +86,20 @@ def test_engine_gradient_matches_finite_differences() -> None:
     model, _, x = _network("tanh", 0.9, depth=4, width=3)
     grad_w1, dloss_dyhat = vg.autograd_first_layer_gradient(model, x)
 
-    def loss() -> float:
+    first_layer = [w for neuron in model.layers[0].neurons for w in neuron.w]
+
+    def loss(*entries: float) -> float:
+        """L as a function of W_1's entries (row by row), the rest of the model fixed."""
+        saved = [w.data for w in first_layer]
+        for w, entry in zip(first_layer, entries):
+            w.data = entry
         with engine.no_grad():
             y_hat = model([float(v) for v in x])
+        for w, data in zip(first_layer, saved):
+            w.data = data
         return (y_hat.data - vg.TARGET) ** 2
 
-    h = 1e-6
-    numeric = np.zeros_like(grad_w1)
-    for j, neuron in enumerate(model.layers[0].neurons):
-        for k, w in enumerate(neuron.w):
-            original = w.data
-            w.data = original + h
-            up = loss()
-            w.data = original - h
-            down = loss()
-            w.data = original
-            numeric[j, k] = (up - down) / (2 * h)
+    numeric = np.reshape(central_differences(loss, [w.data for w in first_layer]), grad_w1.shape)
     np.testing.assert_allclose(grad_w1, numeric, rtol=1e-6, atol=1e-9)
     with engine.no_grad():
         y_hat = model([float(v) for v in x])
@@ -107,8 +107,7 @@ def test_engine_gradient_matches_finite_differences() -> None:
 
 
 @pytest.mark.parametrize("activation", ["sigmoid", "tanh", "relu"])
-def test_engine_gradient_matches_torch_on_a_deep_network(activation: str) -> None:
-    torch = pytest.importorskip("torch")
+def test_engine_gradient_matches_torch_on_a_deep_network(activation: str, torch: Any) -> None:
     model, matrices, x = _network(activation, 0.9, depth=24, width=12)  # wide: relu stays alive
     grad_w1, _ = vg.autograd_first_layer_gradient(model, x)
 
@@ -154,8 +153,53 @@ def test_main_writes_the_csv_and_the_plot(tmp_path, monkeypatch, capsys) -> None
 
 
 def test_plot_marks_gradients_that_are_exactly_zero(tmp_path) -> None:
-    rows = vg.run(("relu",), (0.5,), depths=(2, 3), width=3)
-    rows[1] = {**rows[1], "grad_first_layer": 0.0, "ratio": 0.0}  # a dead relu network
+    import matplotlib.pyplot as plt
+
+    rows = vg.run(("relu",), (0.5,), depths=(2, 3, 4), width=6)
+    rows[1] = {**rows[1], "grad_first_layer": 0.0, "ratio": 0.0}  # a dead relu network at depth 3
     vg.plot(rows, tmp_path / "zero.png")
     assert (tmp_path / "zero.png").stat().st_size > 0
     assert "0.00e+00" in vg.table(rows)
+    fig = vg.figure(rows)
+    try:
+        (ax,) = fig.axes
+        measured, bound, crosses = _lines(ax, "-"), _lines(ax, "--"), _lines(ax, "None")
+        np.testing.assert_array_equal(measured.get_xdata(), [2, 3, 4])
+        grads = measured.get_ydata()  # the zero is left out of the line (nan), the others are drawn
+        assert math.isnan(grads[1]) and grads[0] == rows[0]["grad_first_layer"] > 0
+        assert grads[2] == rows[2]["grad_first_layer"] > 0
+        np.testing.assert_array_equal(bound.get_ydata(), [r["bound"] for r in rows])
+        assert crosses.get_marker() == "x" and list(crosses.get_xdata()) == [3]
+        (floor,) = crosses.get_ydata()  # on the floor: below every value drawn, still on the log scale
+        assert 0 < floor < min(*grads[[0, 2]], *bound.get_ydata()) and ax.get_yscale() == "log"
+    finally:
+        plt.close(fig)
+
+
+def _lines(ax, linestyle: str):
+    """The one line of `ax` drawn with this line style ("-" solid, "--" dashed, "None" markers only)."""
+    (line,) = [line for line in ax.get_lines() if line.get_linestyle() == linestyle]
+    return line
+
+
+def test_figure_draws_each_measured_curve_and_its_bound_per_activation() -> None:
+    import matplotlib.pyplot as plt
+
+    rows = vg.run(("sigmoid", "relu"), (0.5, 2.0), depths=(2, 3, 5), width=4)
+    fig = vg.figure(rows)
+    try:
+        assert len(fig.axes) == 2
+        for ax, activation, slope in zip(fig.axes, ("sigmoid", "relu"), ("0.25", "1")):
+            assert ax.get_title() == f"{activation}  (max |g'| = {slope})"
+            solid = [line for line in ax.get_lines() if line.get_linestyle() == "-"]
+            dashed = [line for line in ax.get_lines() if line.get_linestyle() == "--"]
+            assert [line.get_label() for line in solid] == ["||W||_2 = 0.5", "||W||_2 = 2.0"] and len(dashed) == 2
+            for c, measured, bound in zip((0.5, 2.0), solid, dashed):
+                curve = [r for r in rows if r["activation"] == activation and r["weight_norm"] == c]
+                np.testing.assert_array_equal(
+                    measured.get_xydata(), [[r["depth"], r["grad_first_layer"]] for r in curve]
+                )
+                np.testing.assert_array_equal(bound.get_xydata(), [[r["depth"], r["bound"]] for r in curve])
+                assert measured.get_color() == bound.get_color()  # a curve and its bound share a colour
+    finally:
+        plt.close(fig)

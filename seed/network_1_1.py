@@ -1,4 +1,4 @@
-"""The seed's hand derivations, checked: network 1.1's gradients in closed form, and section 1.2's deep chain.
+"""Section 1.1 of the seed, checked: network 1.1's gradients in closed form, and the seed's formulas as written.
 
 Network 1.1 has one unit per layer, an activation g and N samples (x_n, y_n):
 
@@ -17,92 +17,26 @@ whole list): each carries a spurious factor yhat_n, and dL/dw1, dL/db1 have
 [g'(u)]^2 where the chain rule gives g'(u2) g'(u1). `seed_formulas_as_written`
 evaluates them literally, so tests can pin exactly where they fail.
 
-g' is never restated here: `derivative` evaluates the activation's own rule
-from engine/ops.py on numpy arrays.
-
-Section 1.2 is about a deeper chain: layers i = 1..k, weight matrices W_i of
-shape (units of layer i, units of layer i-1), u_i = W_i h_{i-1} + b_i with
-h_0 = x, h_i = g(u_i) for i < k, and a linear output yhat = W_k h_{k-1} + b_k.
-`first_layer_gradient` is its backpropagation written as the product of the
-Jacobians diag(g'(u_i)) W_i, and `first_layer_gradient_bound` the bound that
-product obeys.
+g' is the engine's own rule (`seed.activations.derivative`). `random_case` draws
+test data; `seed_network` builds an `nn.SeedNetwork` holding given parameters,
+and `autograd_gradients` differentiates the seed's loss through it.
 """
 
 from __future__ import annotations
 
-import math
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Literal, Union
+from typing import Literal
 
 import numpy as np
 from numpy.typing import ArrayLike
 
-from engine import Op
 from nn.losses import mse_loss
-from nn.module import ACTIVATIONS, MLP
 from nn.seed_network import SeedNetwork
-
-Activation = Union[str, Op]
-Array = np.ndarray
+from seed.activations import Activation, Array, activate, derivative
 
 # Network 1.1's parameters, in SeedNetwork's order and with its labels.
 PARAMETERS = ("w1", "b1", "w2", "b2", "w3", "b3")
-
-
-def activation_op(activation: Activation) -> Op:
-    """The engine operation g for an activation given as an Op or by a name from `nn.module.ACTIVATIONS`.
-
-    Only the names with an operation count ("linear" has none: it has no g to differentiate).
-    """
-    if isinstance(activation, Op):
-        return activation
-    op = ACTIVATIONS.get(activation)
-    if op is None:
-        names = ", ".join(repr(name) for name, known in ACTIVATIONS.items() if known is not None)
-        if activation in ACTIVATIONS:
-            problem = f"activation {activation!r} has no operation g (it is the identity)"
-        else:
-            problem = f"unknown activation {activation!r}"
-        raise ValueError(f"{problem}: expected an engine Op or one of {names}")
-    return op
-
-
-def relative_error(a: float, b: float) -> float:
-    """|a - b| relative to the larger of |a|, |b| (0 when both are 0): how far apart two computations are."""
-    scale = max(abs(a), abs(b))
-    return 0.0 if scale == 0 else abs(a - b) / scale
-
-
-def activate(activation: Activation, u: ArrayLike) -> Array:
-    """g(u) elementwise, by the operation's numpy forward."""
-    return np.asarray(activation_op(activation).array_forward(np.asarray(u, dtype=float)), dtype=float)
-
-
-def derivative(activation: Activation, u: ArrayLike) -> Array:
-    """g'(u) elementwise, from the operation's own derivative rule (the one stated in engine/ops.py).
-
-    The rule maps g = dL/d(out) to dL/d(input); with g = 1 it returns d(out)/d(input).
-    """
-    op = activation_op(activation)
-    u = np.asarray(u, dtype=float)
-    (slope,) = op.rule(np.ones_like(u), op.array_forward(u), u)
-    return np.broadcast_to(np.asarray(slope, dtype=float), u.shape).copy()
-
-
-def derivative_bound(activation: Activation, grid: ArrayLike | None = None) -> float:
-    """max |g'(u)| over a grid of u (default: -20..20 in steps of 0.001, which contains 0).
-
-    Exact for sigmoid (1/4, at u = 0), tanh (1, at u = 0) and relu (1, any u > 0),
-    whose largest slope lies on the grid; for other activations a numerical estimate.
-    """
-    u = np.linspace(-20.0, 20.0, 40001) if grid is None else np.asarray(grid, dtype=float)
-    return float(np.max(np.abs(derivative(activation, u))))
-
-
-# ---------------------------------------------------------------------------
-# Network 1.1
-# ---------------------------------------------------------------------------
 
 
 @dataclass(frozen=True)
@@ -288,124 +222,21 @@ def gradients_with_yhat_factor(
     return {name: float(np.sum(yhat * terms)) for name, terms in gradient_terms(x, y, params, activation).items()}
 
 
+def seed_network(params: Mapping[str, float], activation: str, *, fused: bool = True) -> SeedNetwork:
+    """An `nn.SeedNetwork` (one unit per layer) whose parameters w1 .. b3 hold the given values."""
+    _check_parameters(params)
+    model = SeedNetwork(activation, fused=fused)
+    for name, parameter in model.named_parameters():
+        parameter.data = float(params[name])
+    return model
+
+
 def autograd_gradients(
     x: ArrayLike, y: ArrayLike, params: Mapping[str, float], activation: str, *, fused: bool = True
 ) -> dict[str, float]:
     """The engine's gradients of the seed's loss through `nn.SeedNetwork` with the given parameters."""
     x, y = _check_data(x, y)
-    _check_parameters(params)
-    model = SeedNetwork(activation, fused=fused)
-    named = dict(model.named_parameters())
-    for name in PARAMETERS:
-        named[name].data = float(params[name])
+    model = seed_network(params, activation, fused=fused)
     model.zero_grad()
     mse_loss([model(float(xn)) for xn in x], [float(yn) for yn in y]).backward()
-    return {name: named[name].grad for name in PARAMETERS}
-
-
-# ---------------------------------------------------------------------------
-# Section 1.2: a deep chain of layers
-# ---------------------------------------------------------------------------
-
-
-def _check_layers(
-    x: ArrayLike, weights: Sequence[Array], biases: Sequence[Array], y: ArrayLike | None = None
-) -> tuple[Array, Array]:
-    x = np.asarray(x, dtype=float)
-    if x.ndim != 2 or len(x) == 0:
-        raise ValueError(f"x must have shape (samples, inputs) with at least one sample, got {x.shape}")
-    y = np.zeros(len(x)) if y is None else np.asarray(y, dtype=float)
-    if y.shape != (len(x),):
-        raise ValueError(f"y must hold one target per sample, shape ({len(x)},), got {y.shape}")
-    if len(weights) != len(biases) or len(weights) < 2:
-        raise ValueError(
-            f"need at least two layers and one bias per weight matrix, got {len(weights)} and {len(biases)}"
-        )
-    width = x.shape[1]
-    for i, (w, b) in enumerate(zip(weights, biases), start=1):
-        units = np.shape(w)[0] if np.ndim(w) == 2 else -1
-        if np.shape(w) != (units, width) or np.shape(b) != (units,):
-            raise ValueError(
-                f"layer {i}: W has shape {np.shape(w)} and b {np.shape(b)}; expected (units, {width}) and (units,)"
-            )
-        width = units
-    if width != 1:
-        raise ValueError(f"the last layer must have one output (yhat), got {width}")
-    return x, y
-
-
-def deep_forward(
-    x: ArrayLike, weights: Sequence[Array], biases: Sequence[Array], activation: Activation
-) -> tuple[list[Array], Array]:
-    """Pre-activations u_1..u_{k-1} (each (samples, units)) and yhat (samples,) of the deep chain."""
-    h, _ = _check_layers(x, weights, biases)
-    us = []
-    for w, b in zip(weights[:-1], biases[:-1]):
-        u = h @ np.asarray(w).T + b
-        us.append(u)
-        h = activate(activation, u)
-    return us, (h @ np.asarray(weights[-1]).T + biases[-1])[:, 0]
-
-
-def first_layer_gradient(
-    x: ArrayLike, y: ArrayLike, weights: Sequence[Array], biases: Sequence[Array], activation: Activation
-) -> Array:
-    """dL/dW_1 of the deep chain under the seed's loss, as the product of Jacobians.
-
-    delta_{k-1} = g'(u_{k-1}) * W_k^T dL/dyhat and delta_i = g'(u_i) * W_{i+1}^T delta_{i+1},
-    i.e. the chain sum_n dL/dyhat_n W_k diag(g'(u_{k-1})) W_{k-1} ... diag(g'(u_1)) x_n^T;
-    each product of matrices sums over every path from the weight to yhat.
-    """
-    x, y = _check_layers(x, weights, biases, y)
-    us, yhat = deep_forward(x, weights, biases, activation)
-    delta = (-2.0 / len(y) * (y - yhat))[:, None]  # dL/dyhat_n, shape (samples, 1)
-    for i in range(len(us) - 1, -1, -1):
-        delta = (delta @ np.asarray(weights[i + 1])) * derivative(activation, us[i])
-    return delta.T @ x
-
-
-def first_layer_gradient_bound(
-    x: ArrayLike,
-    y: ArrayLike,
-    weights: Sequence[Array],
-    biases: Sequence[Array],
-    activation: Activation,
-    slope_bound: float | None = None,
-) -> float:
-    """An upper bound on ||dL/dW_1||_F, for any activation with |g'| <= slope_bound:
-
-        sum_n |dL/dyhat_n| ||x_n|| slope_bound^(k-1) prod_{i=2..k} ||W_i||_2
-
-    (||.||_2 is the spectral norm, at most the Frobenius norm). It follows from
-    the Jacobian product in `first_layer_gradient`, one factor at a time. It goes
-    to 0 with depth when slope_bound * ||W_i||_2 <= c < 1 for every layer;
-    entries |w_ij| < 1 alone do not make it small. `slope_bound` defaults to
-    `derivative_bound(activation)`.
-    """
-    x, y = _check_layers(x, weights, biases, y)
-    bound = derivative_bound(activation) if slope_bound is None else float(slope_bound)
-    if not bound >= 0:
-        raise ValueError(f"slope_bound must be a non-negative number, got {slope_bound!r}")
-    _, yhat = deep_forward(x, weights, biases, activation)
-    dL_dyhat = -2.0 / len(y) * (y - yhat)
-    data_factor = float(np.sum(np.abs(dL_dyhat) * np.linalg.norm(x, axis=1)))
-    spectral = math.prod(float(np.linalg.norm(np.asarray(w, dtype=float), 2)) for w in weights[1:])
-    return data_factor * bound ** (len(weights) - 1) * spectral
-
-
-def deep_mlp(weights: Sequence[Array], biases: Sequence[Array], activation: str) -> MLP:
-    """An engine `nn.MLP` holding the given weights: W_i[j, c] is layer i, neuron j+1, weight c+1."""
-    nin = np.shape(weights[0])[1]
-    model = MLP(nin, [np.shape(w)[0] for w in weights], activation)
-    for layer, w, b in zip(model.layers, weights, biases):
-        for j, neuron in enumerate(layer.neurons):
-            for c, weight in enumerate(neuron.w):
-                weight.data = float(w[j][c])
-            neuron.b.data = float(b[j])
-    return model
-
-
-def seed_deep_formula_as_written(dL_dyhat: float, slope: float, path_weights: Sequence[float]) -> float:
-    """The seed's 1.2 result dL/dyhat (g'(u))^(k-2) prod_{i=2..k} w_{i,j}, with path_weights = (w_2, .., w_k)."""
-    k = len(path_weights) + 1
-    return dL_dyhat * slope ** (k - 2) * math.prod(path_weights)
+    return {name: parameter.grad for name, parameter in model.named_parameters()}
