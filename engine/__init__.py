@@ -10,7 +10,8 @@
 Modules, bottom-up (each imports only those above it in this list):
 modes (per-thread flags), value (the node and recording), ops (the operation
 table, which also gives Value its operators), anomaly, backprop (the graph walk,
-which gives Value `backward`), derivatives, checks, diagram.
+which gives Value `backward`), derivatives, checks, diagram, steps (the backward
+pass step by step: `backward_steps`, `explain`).
 """
 
 from engine.anomaly import detect_anomaly
@@ -42,6 +43,7 @@ from engine.ops import (
     tanh,
     where,
 )
+from engine.steps import backward_steps, explain
 from engine.value import Op, Value, defop
 
 pow = pow_  # engine.pow, as before; left out of __all__ so `import *` keeps the built-in
@@ -54,12 +56,14 @@ __all__ = [
     "add",
     "backward",
     "backward_pass",
+    "backward_steps",
     "cos",
     "defop",
     "detect_anomaly",
     "div",
     "draw_dot",
     "exp",
+    "explain",
     "grad",
     "gradcheck",
     "gradgradcheck",
