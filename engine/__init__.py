@@ -11,7 +11,8 @@ Modules, bottom-up (each imports only those above it in this list):
 modes (per-thread flags), value (the node and recording), ops (the operation
 table, which also gives Value its operators), anomaly, backprop (the graph walk,
 which gives Value `backward`), derivatives, checks, diagram, steps (the backward
-pass step by step: `backward_steps`, `explain`).
+pass step by step: `backward_steps`, `explain`), explorer (the interactive page,
+which gives `save_diagram` its .html files).
 """
 
 from engine.anomaly import detect_anomaly
@@ -19,6 +20,7 @@ from engine.backprop import backward, backward_pass, grad, topological_order
 from engine.checks import GradcheckError, gradcheck, gradgradcheck
 from engine.derivatives import hessian
 from engine.diagram import draw_dot, save_diagram
+from engine.explorer import Explorer, explore
 from engine.modes import no_grad
 from engine.ops import (
     abs_,
@@ -49,6 +51,7 @@ from engine.value import Op, Value, defop
 pow = pow_  # engine.pow, as before; left out of __all__ so `import *` keeps the built-in
 
 __all__ = [
+    "Explorer",
     "GradcheckError",
     "Op",
     "Value",
@@ -64,6 +67,7 @@ __all__ = [
     "draw_dot",
     "exp",
     "explain",
+    "explore",
     "grad",
     "gradcheck",
     "gradgradcheck",
