@@ -41,7 +41,9 @@ function valuegradExplorer(root) {
       op: value.op ? group(value.op) : null,
       dataText: texts.length >= 2 ? texts[texts.length - 2] : null,
       gradText: texts.length >= 2 ? texts[texts.length - 1] : null,
+      finalGrad: "grad " + value.grad, // the text the box was laid out for
       gradWidth: 0,
+      squeezed: false,
     };
     if (box.gradText) box.gradWidth = box.gradText.getComputedTextLength();
     if (node) {
@@ -77,16 +79,24 @@ function valuegradExplorer(root) {
     text.classList.toggle("vg-changed", changed);
   }
 
-  function setGradText(box, content, changed) {
-    const text = box.gradText;
-    if (!text) return;
-    setText(text, content, changed);
-    // The box was laid out for the final gradient; a longer number on the way is squeezed to fit.
-    text.removeAttribute("textLength");
-    text.removeAttribute("lengthAdjust");
-    if (box.gradWidth > 0 && text.getComputedTextLength() > box.gradWidth + 0.5) {
-      text.setAttribute("textLength", String(box.gradWidth));
-      text.setAttribute("lengthAdjust", "spacingAndGlyphs");
+  // The boxes were laid out for the final gradients; a longer number on the way is squeezed to fit. Called
+  // after all the texts are written, and measuring only the texts longer than their final one, so that a
+  // step costs one layout, not one per box.
+  function fitGradTexts() {
+    for (const box of boxes) {
+      const text = box.gradText;
+      if (!text || box.gradWidth <= 0) continue;
+      const longer = text.textContent.length > box.finalGrad.length;
+      if (box.squeezed) {
+        text.removeAttribute("textLength");
+        text.removeAttribute("lengthAdjust");
+        box.squeezed = false;
+      }
+      if (longer && text.getComputedTextLength() > box.gradWidth + 0.5) {
+        text.setAttribute("textLength", String(box.gradWidth));
+        text.setAttribute("lengthAdjust", "spacingAndGlyphs");
+        box.squeezed = true;
+      }
     }
   }
 
@@ -126,7 +136,7 @@ function valuegradExplorer(root) {
     values.forEach((value, i) => {
       const box = boxes[i];
       setText(box.dataText, "data " + (computed[i] ? value.data : ""), changedData.has(i));
-      setGradText(box, "grad " + (grads[i] === null ? "" : grads[i]), changedGrads.has(i));
+      setText(box.gradText, "grad " + (grads[i] === null ? "" : grads[i]), changedGrads.has(i));
       const isCurrent = step !== null && step.value === i;
       mark(box.group, "vg-pending", !computed[i]);
       mark(box.op, "vg-pending", !computed[i]);
@@ -134,6 +144,7 @@ function valuegradExplorer(root) {
       mark(box.op, "vg-current", isCurrent && value.op !== "");
       mark(box.group, "vg-parent", parents.has(i));
     });
+    fitGradTexts();
     for (const edge of edgeGroups) edge.classList.remove("vg-active");
     if (step && values[step.value].op) {
       const value = values[step.value];
