@@ -1,13 +1,14 @@
 # `make test` and `make demo` each set up everything they need on a fresh
 # machine with python3 and make: a .venv with the project and its extras, and
 # Graphviz's `dot` program (through the OS package manager when possible).
+# `make browser` also installs Chromium for the browser tests (.ci/run does).
 
 PYTHON ?= python3
 VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-valuegrad
 
-.PHONY: test demo bench setup graphviz clean
+.PHONY: test demo bench setup graphviz browser clean
 
 test: setup graphviz
 	$(BIN)/ruff check engine nn seed tests demos benchmarks
@@ -16,6 +17,7 @@ test: setup graphviz
 
 demo: setup graphviz
 	$(BIN)/python -m demos
+	@echo "Open out/index.html in a browser: every demo's results, and the explorer pages."
 
 setup: $(STAMP)
 
@@ -28,6 +30,10 @@ $(STAMP): pyproject.toml
 # Graphviz's `dot` renders diagrams; the Python package alone cannot.
 graphviz:
 	@command -v dot >/dev/null 2>&1 || sh .ci/install-graphviz
+
+# The OS's Chromium, which the browser tests drive (they skip without it; under CI they fail).
+browser:
+	@sh .ci/install-chromium
 
 # `make bench`: valuegrad against micrograd and PyTorch, in an environment of its own.
 BENCH_VENV  := benchmarks/.venv

@@ -7,15 +7,18 @@ import sys
 import time
 from pathlib import Path
 
-# In the order a learner meets them: the seed's network, its gradients, its training,
-# vanishing gradients (seed 1.2), micrograd's classic demo, then second derivatives.
+# In the order a learner meets them: the seed's network and its backward pass step by step, its gradients,
+# its training, vanishing gradients (seed 1.2), micrograd's classic demo, then second derivatives; last, one
+# page (out/index.html) with all their results.
 DEMOS = [
     ("diagram", "the seed's network 1.1 drawn after one backward pass"),
+    ("explorer", "watch backpropagation: interactive pages of the seed's network 1.1 and a small MLP"),
     ("seed_gradients", "seed 1.1: hand-derived gradients (as written / corrected) against autograd"),
     ("seed_training", "seed 1.1: network trained on a small regression task"),
     ("vanishing_gradients", "seed 1.2: first-layer gradient against depth, with the bound"),
     ("moons", "micrograd's classic demo: an MLP classifies two moons"),
     ("newton", "higher-order gradients: Newton's method"),
+    ("report", "one page with every demo's results: out/index.html"),
 ]
 
 

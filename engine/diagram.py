@@ -3,6 +3,7 @@
     from engine import draw_dot, save_diagram
     draw_dot(loss)                        # a graphviz.Digraph: shows inline in Jupyter
     save_diagram(loss, "out/loss.svg")    # .svg, .png, .pdf, or .dot (no Graphviz needed)
+    save_diagram(loss, "out/loss.html")   # the interactive page of engine/explorer.py
 
 Every Value is a box showing its label (when it has one), its data and its
 grad. The operation that produced a Value is a small oval with its name (`+`,
@@ -16,14 +17,19 @@ layer by layer and neuron by neuron.
 
 Node names come from each Value's position in a topological order (inputs
 before results, found without recursion), so the same graph always gives the
-same DOT text: v0, v1, ... for Values and op<i> for the operation that made v<i>.
+same DOT text: v0, v1, ... for Values and op<i> for the operation that made v<i>
+(`value_id`, `op_id`: the explorer's page and transcript use the same names).
+
+`save_diagram` writes Graphviz's formats itself; a format built on top of this
+module registers its writer in `WRITERS` (engine/explorer.py adds ".html"), so
+imports still go one way, as engine/ops.py gives Value its operators.
 """
 
 from __future__ import annotations
 
 import html
 import math
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from os import PathLike
 from pathlib import Path
 from typing import Any
@@ -38,6 +44,8 @@ __all__ = ["DEFAULT_MAX_NODES", "KINDS", "draw_dot", "save_diagram"]
 DEFAULT_MAX_NODES = 2000
 RANKDIRS = ("LR", "TB", "RL", "BT")
 FORMATS = {".svg": "svg", ".png": "png", ".pdf": "pdf", ".dot": "dot"}
+# Suffix -> writer(root, **options) -> file content, for formats made by the layers above this one.
+WRITERS: dict[str, Callable[..., bytes]] = {}
 
 # Kind of Value -> Graphviz node attributes that mark it.
 KINDS: dict[str, dict[str, str]] = {
@@ -67,6 +75,7 @@ def draw_dot(
     legend: bool = True,
     max_nodes: int = DEFAULT_MAX_NODES,
     format: str = "svg",
+    grads: Mapping[Value, float] | None = None,
 ) -> graphviz.Digraph:
     """The computation graph that produced `root`, as a `graphviz.Digraph`.
 
@@ -81,16 +90,15 @@ def draw_dot(
     max_nodes: refuse graphs with more Values than this (ValueError), before
         anything reaches Graphviz.
     format: the Digraph's default output format for `.render()` / `.pipe()`.
+    grads: the gradient to show for each Value instead of its `.grad` (the
+        explorer shows the gradients of one pass); Values left out show `.grad`.
     """
-    _check_options(root, rankdir, cluster, legend, max_nodes)
+    _check_options(root, rankdir, cluster, legend)
+    if grads is not None and not isinstance(grads, Mapping):
+        raise TypeError(f"draw_dot: grads must be a mapping from Value to gradient, got {type(grads).__name__}")
     order = topological_order(root)
-    if len(order) > max_nodes:
-        raise ValueError(
-            f"draw_dot: the graph has {len(order):,} Values, more than max_nodes={max_nodes}: too many to read "
-            "in one picture or to lay out quickly. Draw a smaller piece (draw_dot(v) for an intermediate Value v, "
-            "e.g. one neuron's output), group each neuron into one node (nn models with fused=True), or raise "
-            f"the limit: draw_dot(root, max_nodes={len(order)})."
-        )
+    check_size(order, max_nodes, "draw_dot")
+    grad_of = {v: v.grad for v in order} if grads is None else {v: grads.get(v, v.grad) for v in order}
     index = {v: i for i, v in enumerate(order)}
     if cluster is None:
         cluster = any(v.scope for v in order)
@@ -114,54 +122,88 @@ def draw_dot(
     nodes_in: dict[str, list[tuple[str, dict[str, str]]]] = {"": []}
     for i, v in enumerate(order):
         nodes = nodes_in.setdefault(scopes[v], [])
-        nodes.append((f"v{i}", _value_node(v, _kind(v, root))))
+        nodes.append((value_id(i), _value_node(v, _kind(v, root), grad_of[v])))
         if v.op is not None:
-            nodes.append((f"op{i}", {"label": graphviz.nohtml(v.op.name), **OP_STYLE}))
+            nodes.append((op_id(i), {"label": graphviz.nohtml(v.op.name), **OP_STYLE}))
     for name, attrs in nodes_in[""]:
         graph.node(name, **attrs)
     _add_clusters(graph, "", _scope_tree(nodes_in), nodes_in)
     for i, v in enumerate(order):
         for parent in v.parents:  # one edge per input, so x * x shows two
-            graph.edge(f"v{index[parent]}", f"op{i}")
+            graph.edge(value_id(index[parent]), op_id(i))
         if v.op is not None:
-            graph.edge(f"op{i}", f"v{i}")
+            graph.edge(op_id(i), value_id(i))
     if legend:
-        graph.node("legend", _legend(order, root), shape="plaintext", style="")
+        graph.node("legend", _legend(order, root, grad_of), shape="plaintext", style="")
     return graph
 
 
-def save_diagram(root: Value, path: str | PathLike[str], **draw_dot_options: Any) -> Path:
-    """Draw `root`'s graph into `path`, the format chosen by its suffix: .svg, .png, .pdf or .dot.
+def value_id(i: int) -> str:
+    """The node name of the Value at position i of the topological order: v0, v1, ..."""
+    return f"v{i}"
+
+
+def op_id(i: int) -> str:
+    """The node name of the operation that made the Value at position i: op0, op1, ..."""
+    return f"op{i}"
+
+
+def check_size(order: Sequence[Value], max_nodes: int, caller: str) -> None:
+    """Refuse a graph with more Values than `max_nodes` (ValueError), with advice: draw_dot's limit, shared."""
+    if isinstance(max_nodes, bool) or not isinstance(max_nodes, int) or max_nodes < 1:
+        raise ValueError(f"{caller}: max_nodes must be a positive whole number, got {max_nodes!r}")
+    if len(order) > max_nodes:
+        raise ValueError(
+            f"{caller}: the graph has {len(order):,} Values, more than max_nodes={max_nodes}: too many to read "
+            f"in one picture or to lay out quickly. Draw a smaller piece ({caller}(v) for an intermediate Value v, "
+            "e.g. one neuron's output), group each neuron into one node (nn models with fused=True), or raise "
+            f"the limit: {caller}(root, max_nodes={len(order)})."
+        )
+
+
+def render(graph: graphviz.Digraph, fmt: str, what: str) -> bytes:
+    """Run Graphviz's `dot` on `graph`; when it is missing, a RuntimeError that says how to install it."""
+    try:
+        return graph.pipe(format=fmt)
+    except graphviz.ExecutableNotFound as error:
+        raise RuntimeError(
+            f"{what} needs Graphviz's `dot` program, which is not on PATH. "
+            "Install Graphviz (Debian/Ubuntu: sudo apt-get install graphviz; Fedora: sudo dnf install graphviz; "
+            "macOS: brew install graphviz; conda: conda install -c conda-forge graphviz; "
+            "Windows: https://graphviz.org/download/), or save a .dot file, which needs no Graphviz."
+        ) from error
+
+
+def save_diagram(root: Value, path: str | PathLike[str], **options: Any) -> Path:
+    """Draw `root`'s graph into `path`, the format chosen by its suffix: .svg, .png, .pdf, .dot or .html.
 
     `.dot` writes the Graphviz source and needs no Graphviz install; the other
     formats run Graphviz's `dot` program and say how to install it when it is
-    missing. Parent directories are created. Returns the path written.
+    missing. `.html` writes the explorer page (`engine.explore`: one forward and
+    one backward pass, step by step); its options are explore's, e.g. `notes=`.
+    Options otherwise go to `draw_dot`. Parent directories are created.
+    Returns the path written.
     """
     path = Path(path)
-    fmt = FORMATS.get(path.suffix.lower())
-    if fmt is None:
+    suffix = path.suffix.lower()
+    fmt, writer = FORMATS.get(suffix), WRITERS.get(suffix)
+    if writer is not None:
+        content: bytes = writer(root, **options)
+    elif fmt is None:
         raise ValueError(
-            f"save_diagram: unsupported file suffix {path.suffix!r} in {str(path)!r}; use one of {', '.join(FORMATS)}"
+            f"save_diagram: unsupported file suffix {path.suffix!r} in {str(path)!r}; "
+            f"use one of {', '.join([*FORMATS, *WRITERS])}"
         )
-    graph = draw_dot(root, **draw_dot_options)
-    if fmt == "dot":
-        content: bytes = graph.source.encode("utf-8")
+    elif fmt == "dot":
+        content = draw_dot(root, **options).source.encode("utf-8")
     else:
-        try:
-            content = graph.pipe(format=fmt)
-        except graphviz.ExecutableNotFound as error:
-            raise RuntimeError(
-                f"save_diagram: writing {path.name} needs Graphviz's `dot` program, which is not on PATH. "
-                "Install Graphviz (Debian/Ubuntu: sudo apt-get install graphviz; Fedora: sudo dnf install graphviz; "
-                "macOS: brew install graphviz; conda: conda install -c conda-forge graphviz; "
-                "Windows: https://graphviz.org/download/), or save a .dot file, which needs no Graphviz."
-            ) from error
+        content = render(draw_dot(root, **options), fmt, f"save_diagram: writing {path.name}")
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_bytes(content)
     return path
 
 
-def _check_options(root: Any, rankdir: Any, cluster: Any, legend: Any, max_nodes: Any) -> None:
+def _check_options(root: Any, rankdir: Any, cluster: Any, legend: Any) -> None:
     if not isinstance(root, Value):
         raise TypeError(f"draw_dot expects a Value (e.g. a loss), got {type(root).__name__}; draw one Value at a time")
     if rankdir not in RANKDIRS:
@@ -170,8 +212,6 @@ def _check_options(root: Any, rankdir: Any, cluster: Any, legend: Any, max_nodes
         raise TypeError(
             f"draw_dot: cluster must be None, True or False and legend True or False, got {cluster!r}, {legend!r}"
         )
-    if isinstance(max_nodes, bool) or not isinstance(max_nodes, int) or max_nodes < 1:
-        raise ValueError(f"draw_dot: max_nodes must be a positive whole number, got {max_nodes!r}")
 
 
 def _kind(v: Value, root: Value) -> str:
@@ -187,10 +227,10 @@ def _number(x: float) -> str:
     return "0" if x == 0 else f"{x:.4g}"
 
 
-def _value_node(v: Value, kind: str) -> dict[str, str]:
+def _value_node(v: Value, kind: str, grad: float) -> dict[str, str]:
     """Graphviz attributes of a Value's box: an HTML-like label `name | data ... | grad ...`."""
     cells = [f"<b>{html.escape(v.label)}</b>"] if v.label else []
-    for field, x in (("data", v.data), ("grad", v.grad)):
+    for field, x in (("data", v.data), ("grad", grad)):
         text = f"{field} {_number(x)}"
         if not math.isfinite(x):
             text = f'<font color="{BAD_TEXT}"><b>{text}</b></font>'
@@ -200,7 +240,7 @@ def _value_node(v: Value, kind: str) -> dict[str, str]:
     row = "".join(f"<td>{cell}</td>" for cell in cells)
     label = f'<<table border="0" cellborder="0" cellspacing="0" cellpadding="3" columns="*"><tr>{row}</tr></table>>'
     attrs = {"label": label, **KINDS[kind]}
-    if not (math.isfinite(v.data) and math.isfinite(v.grad)):
+    if not (math.isfinite(v.data) and math.isfinite(grad)):
         attrs.update(NON_FINITE)
     return attrs
 
@@ -260,15 +300,15 @@ def _add_clusters(
             _add_clusters(sub, child, children, nodes_in)
 
 
-def _legend(order: list[Value], root: Value) -> str:
+def _legend(order: list[Value], root: Value, grad_of: Mapping[Value, float]) -> str:
     """An HTML-like table naming the colours and marks that this picture uses."""
     kinds = {_kind(v, root) for v in order}
     rows = [f'<td bgcolor="{style["fillcolor"]}">{kind}</td>' for kind, style in KINDS.items() if kind in kinds]
     if root.parents:
         rows.append("<td>oval: operation (+, *, tanh, ...)</td>")
-    if any(not (math.isfinite(v.data) and math.isfinite(v.grad)) for v in order):
+    if any(not (math.isfinite(v.data) and math.isfinite(grad_of[v])) for v in order):
         rows.append(f'<td color="{BAD_TEXT}"><font color="{BAD_TEXT}">red: nan or inf</font></td>')
-    if any(v.grad == 0 for v in order):
+    if any(grad_of[v] == 0 for v in order):
         rows.append(f'<td><font color="{ZERO_GRAD_TEXT}">grey: grad 0</font></td>')
     body = "".join(f"<tr>{row}</tr>" for row in ["<td><b>legend</b></td>", *rows])
     return f'<<table border="0" cellborder="1" cellspacing="0" cellpadding="3">{body}</table>>'

@@ -1,0 +1,90 @@
+"""Watch backpropagation: explorer pages and a transcript for the seed's network 1.1 and a small MLP.
+
+python -m demos.explorer    # writes, under out/:
+    seed_network_explorer.html              network 1.1 (sigmoid, fused neurons), with the seed's formulas
+    seed_network_elementary_explorer.html   the same network, every multiply and add its own node
+    mlp_2_3_1_explorer.html                 a 2-3-1 tanh MLP on one sample
+    seed_network_transcript.txt             engine.explain for network 1.1, with the seed's formulas
+
+Open a page in a browser (it needs no server and no network): Next or ArrowRight
+steps through the forward pass, then through the backward pass one chain-rule
+step at a time. At the steps that reach w1, b1, ..., b3 of network 1.1 the page
+shows the seed's formula for that derivative as written, and the correction
+(docs/seed-errata.md).
+"""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+import nn
+from demos.diagram import seed_network_loss as elementary_seed_network_loss
+from engine import Value, explain, explore, topological_order
+from seed import formulas_1_1
+
+
+def seed_network_loss() -> Value:
+    """The seed's network 1.1 with g = sigmoid on one sample, fused neurons, named as in the seed.
+
+    u1 = w1 x + b1, h1 = g(u1), u2 = w2 h1 + b2, h2 = g(u2), ŷ = w3 h2 + b3, L = (y - ŷ)².
+    """
+    model = nn.SeedNetwork("sigmoid", seed=0)
+    x, y = Value(0.5, label="x"), Value(1.0, label="y")
+    (h1,) = model.layers[0]([x])
+    (h2,) = model.layers[1]([h1])
+    (y_hat,) = model.layers[2]([h2])
+    h1.label, h2.label, y_hat.label = "h1", "h2", "ŷ"
+    h1.parents[0].label, h2.parents[0].label = "u1", "u2"  # the pre-activations, as docs/seed-errata.md names them
+    loss = nn.mse_loss(y_hat, y)
+    loss.label = "L"
+    return loss
+
+
+def seed_notes(loss: Value) -> dict[Value, str]:
+    """The seed's formula (as written, and corrected) for each parameter w1 .. b3 of network 1.1 in `loss`'s graph."""
+    return {v: formulas_1_1.note(v.label) for v in topological_order(loss) if v.label in formulas_1_1.FORMULAS}
+
+
+def mlp_loss() -> Value:
+    """A 2-3-1 tanh MLP (fused neurons) on one sample, with squared error."""
+    model = nn.MLP(2, [3, 1], activation="tanh", seed=0)
+    out = model([0.5, -1.0])
+    assert isinstance(out, Value)
+    loss = nn.mse_loss(out, 0.25)
+    loss.label = "L"
+    return loss
+
+
+def main(out: Path = Path("out")) -> list[Path]:
+    start = time.perf_counter()
+    seed = seed_network_loss()
+    notes = seed_notes(seed)
+    elementary = elementary_seed_network_loss()
+    pages = [
+        (seed, notes, "seed_network_explorer.html", "The seed's network 1.1: backpropagation step by step"),
+        (
+            elementary,
+            seed_notes(elementary),
+            "seed_network_elementary_explorer.html",
+            "The seed's network 1.1, every multiply and add a node of its own",
+        ),
+        (mlp_loss(), None, "mlp_2_3_1_explorer.html", "A 2-3-1 tanh MLP: backpropagation step by step"),
+    ]
+    written = []
+    for root, page_notes, name, title in pages:
+        explorer = explore(root, page_notes, title=title, rankdir="TB")
+        written.append(explorer.save(out / name))
+        print(f"{explorer.n_steps:3d} steps: {written[-1]}")
+    transcript = explain(seed, notes)
+    written.append(out / "seed_network_transcript.txt")
+    written[-1].write_text(transcript + "\n", encoding="utf-8")
+    print(f"network 1.1's backward pass, the first lines of {written[-1]}:")
+    for line in transcript.splitlines()[:7]:
+        print("   ", line)
+    print(f"explorer pages written in {time.perf_counter() - start:.1f} s; open them in a browser (no server needed)")
+    return written
+
+
+if __name__ == "__main__":
+    main()

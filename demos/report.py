@@ -1,0 +1,260 @@
+"""One page with every demo's results: out/index.html, written last by `python -m demos`.
+
+python -m demos.report      # (re)writes out/index.html from whatever the demos wrote into out/
+
+Each demo is one entry of `SECTIONS`: a title, what it shows, and the files it
+writes, each shown by its kind: pictures inline, CSV files as tables, text as
+text, explorer pages as links. A file that is not there yet is named with the
+command that writes it; files in out/ that no entry names are listed at the end,
+so a new demo's results show up even before it has an entry. Every link is
+relative and nothing is fetched from a server, so the page works opened from
+the file system, offline, and out/ can be moved as a whole.
+"""
+
+from __future__ import annotations
+
+import csv
+import html
+import os
+import re
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[1]
+ERRATA = REPO / "docs" / "seed-errata.md"
+INDEX = "index.html"
+PICTURES = (".png", ".svg", ".jpg", ".jpeg", ".gif")
+MAX_TABLE_ROWS = 30
+MAX_TEXT_LINES = 40
+
+
+@dataclass(frozen=True)
+class Section:
+    """One demo's part of the page."""
+
+    demo: str  # the module under demos/ that writes the files
+    title: str
+    about: str
+    files: tuple[str, ...]
+    optional: tuple[str, ...] = ()  # shown when present, not missed when absent (e.g. written by a test)
+    linked: tuple[str, ...] = ()  # only linked, when present (e.g. the same picture in another format)
+    extra: Callable[[Path], str] | None = field(default=None, compare=False)  # more HTML, given out/
+
+
+def errata_table(out: Path) -> str:
+    """The seed's errata for network 1.1: the table of docs/seed-errata.md's section 1.1, as HTML."""
+    link = html.escape(os.path.relpath(ERRATA, out))
+    if not ERRATA.is_file():
+        return "<p>The errata table is in <code>docs/seed-errata.md</code> (not found beside the demos).</p>"
+    text = ERRATA.read_text(encoding="utf-8")
+    section = text.split("## Section 1.1", 1)[1].split("\n## ", 1)[0]
+    rows = [_cells(line)[:4] for line in section.splitlines() if line.startswith("|")]  # the tests: see the file
+    header, body = rows[0], rows[2:]  # rows[1] is the |---| line
+    head = "".join(f"<th>{_markdown(c)}</th>" for c in header)
+    lines = "".join("<tr>" + "".join(f"<td>{_markdown(c)}</td>" for c in row) + "</tr>" for row in body)
+    return (
+        f'<h3>The seed\'s errata, section 1.1 (from <a href="{link}">docs/seed-errata.md</a>, which also names '
+        "the test that shows each row)</h3>"
+        f'<table class="errata"><thead><tr>{head}</tr></thead><tbody>{lines}</tbody></table>'
+    )
+
+
+# Watching backpropagation first, then in the order of `python -m demos`. A new demo (e.g. digits) is one more entry.
+SECTIONS: list[Section] = [
+    Section(
+        "explorer",
+        "Watch backpropagation",
+        "Interactive pages: the forward pass value by value, then the backward pass one chain-rule step at a time, "
+        "with the transcript of each step. Network 1.1's pages show the seed's formula (as written, and corrected) "
+        "at the steps that reach w1, b1, ..., b3. Keys: ArrowRight / ArrowLeft step, Home / End.",
+        (
+            "seed_network_explorer.html",
+            "seed_network_elementary_explorer.html",
+            "mlp_2_3_1_explorer.html",
+            "seed_network_transcript.txt",
+        ),
+        optional=("explorer_screenshot.png",),
+    ),
+    Section(
+        "diagram",
+        "Computation graphs",
+        "The seed's network 1.1 after one backward pass, and a 2-16-16-1 MLP drawn one neuron per cluster.",
+        ("seed_network.svg", "mlp_2_16_16_1.svg"),
+        linked=("seed_network.png",),
+    ),
+    Section(
+        "seed_gradients",
+        "The seed's gradients, checked",
+        "Section 1.1's six final formulas as written (both readings of u), corrected, and by autograd, "
+        "for sigmoid, tanh and relu on 8 random samples.",
+        ("seed_gradients.csv",),
+        extra=errata_table,
+    ),
+    Section(
+        "seed_training",
+        "Network 1.1 trained",
+        "Widths (1, 1) and (8, 8) on y = sin(x) + noise with the seed's loss: training curves and final fits.",
+        ("seed_training_curve.png", "seed_training_fit.png"),
+    ),
+    Section(
+        "vanishing_gradients",
+        "Vanishing gradients (seed 1.2)",
+        "The first layer's gradient against depth, with the bound the argument needs.",
+        ("vanishing_gradients.png", "vanishing_gradients.csv"),
+    ),
+    Section(
+        "moons",
+        "Two moons",
+        "micrograd's classic demo: a 2-16-16-1 relu MLP trained with the hinge loss; decision boundary and curve.",
+        ("moons_decision_boundary.png", "moons_training_curve.png"),
+    ),
+    Section(
+        "newton",
+        "Second derivatives: Newton's method",
+        "Newton's method with the exact Hessian against gradient descent on Rosenbrock's function.",
+        ("newton.png",),
+    ),
+]
+
+STYLE = """
+body { font-family: Helvetica, Arial, sans-serif; margin: 24px auto; max-width: 1100px; color: #222; padding: 0 12px; }
+h1 { font-size: 24px; } h2 { font-size: 19px; margin-top: 36px; border-bottom: 1px solid #ddd; }
+h3 { font-size: 15px; }
+nav a { margin-right: 12px; }
+figure { display: inline-block; margin: 8px 16px 8px 0; vertical-align: top; max-width: 100%; }
+figure img { max-width: 100%; max-height: 640px; border: 1px solid #eee; }
+figcaption, .run { color: #666; font-size: 13px; }
+table { border-collapse: collapse; font-size: 12px; margin: 8px 0; }
+td, th { border: 1px solid #ddd; padding: 3px 6px; text-align: left; vertical-align: top; }
+table.errata { width: 100%; } table.errata td { overflow-wrap: break-word; }
+table.errata td:first-child { white-space: nowrap; }
+pre { background: #f7f7f7; padding: 8px; overflow: auto; font-size: 12px; max-height: 360px; }
+.missing { color: #a33; }
+ul.pages li { margin: 4px 0; }
+"""
+
+
+def main(out: Path = Path("out")) -> list[Path]:
+    """Write out/index.html from the files the demos wrote into `out`; returns its path."""
+    out.mkdir(parents=True, exist_ok=True)
+    named = {INDEX} | {name for s in SECTIONS for name in (*s.files, *s.optional, *s.linked)}
+    others = sorted(p.name for p in out.iterdir() if p.is_file() and p.name not in named and not p.name.startswith("."))
+    nav = " ".join(f'<a href="#{s.demo}">{html.escape(s.title)}</a>' for s in SECTIONS)
+    body = [
+        "<h1>valuegrad: every demo's results</h1>",
+        '<p class="run">Written by <code>python -m demos</code> (<code>make demo</code>). '
+        "Everything on this page is a file beside it: it works offline, opened from the file system.</p>",
+        f"<nav>{nav}</nav>",
+    ]
+    body.extend(_section(section, out) for section in SECTIONS)
+    if others:
+        body.append('<h2 id="others">Other files</h2><ul>')
+        body.extend(f'<li><a href="{_href(name)}">{html.escape(name)}</a></li>' for name in others)
+        body.append("</ul>")
+    page = (
+        '<!DOCTYPE html>\n<html lang="en">\n<head>\n<meta charset="utf-8">\n'
+        '<meta name="viewport" content="width=device-width, initial-scale=1">\n<link rel="icon" href="data:,">\n'
+        f"<title>valuegrad demos</title>\n<style>{STYLE}</style>\n</head>\n<body>\n"
+        + "\n".join(body)
+        + "\n</body>\n</html>\n"
+    )
+    path = out / INDEX
+    path.write_text(page, encoding="utf-8")
+    present = sum((out / name).is_file() for s in SECTIONS for name in s.files)
+    total = sum(len(s.files) for s in SECTIONS)
+    print(f"wrote {path}: {present} of {total} demo results present; open it in a browser (works offline)")
+    return [path]
+
+
+def _section(section: Section, out: Path) -> str:
+    parts = [
+        f'<h2 id="{section.demo}">{html.escape(section.title)}</h2>',
+        f"<p>{html.escape(section.about)}</p>",
+        f'<p class="run">Written by <code>python -m demos.{section.demo}</code>.</p>',
+    ]
+    pages = [name for name in section.files if name.endswith(".html") and (out / name).is_file()]
+    if pages:
+        items = [f'<li><a href="{_href(name)}">{html.escape(_page_title(out / name))}</a></li>' for name in pages]
+        parts.append(f'<ul class="pages">{"".join(items)}</ul>')
+    for name in (*section.files, *section.optional):
+        path = out / name
+        if not path.is_file():
+            if name in section.files:
+                parts.append(
+                    f'<p class="missing">{html.escape(name)}: not written yet '
+                    f"(run <code>python -m demos.{section.demo}</code>).</p>"
+                )
+            continue
+        if name.endswith(".html"):
+            continue  # listed above
+        parts.append(_show(path))
+    linked = [name for name in section.linked if (out / name).is_file()]
+    if linked:
+        links = ", ".join(f'<a href="{_href(name)}">{html.escape(name)}</a>' for name in linked)
+        parts.append(f'<p class="run">Also: {links}.</p>')
+    if section.extra is not None:
+        parts.append(section.extra(out))
+    return "\n".join(parts)
+
+
+def _show(path: Path) -> str:
+    """A result file, shown by its kind."""
+    name, href = html.escape(path.name), _href(path.name)
+    suffix = path.suffix.lower()
+    if suffix in PICTURES:
+        return (
+            f'<figure><a href="{href}"><img src="{href}" alt="{name}"></a>'
+            f'<figcaption><a href="{href}">{name}</a></figcaption></figure>'
+        )
+    if suffix == ".csv":
+        with path.open(newline="", encoding="utf-8") as file:
+            rows = list(csv.reader(file))
+        shown = rows[: MAX_TABLE_ROWS + 1]
+        head = "".join(f"<th>{html.escape(c)}</th>" for c in shown[0]) if shown else ""
+        body = "".join("<tr>" + "".join(f"<td>{_cell(c)}</td>" for c in row) + "</tr>" for row in shown[1:])
+        more = f" (first {MAX_TABLE_ROWS} of {len(rows) - 1} rows)" if len(rows) - 1 > MAX_TABLE_ROWS else ""
+        table = f"<table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>"
+        return f'<h3><a href="{href}">{name}</a>{more}</h3>{table}'
+    if suffix == ".txt":
+        lines = path.read_text(encoding="utf-8").splitlines()
+        more = f" (first {MAX_TEXT_LINES} of {len(lines)} lines)" if len(lines) > MAX_TEXT_LINES else ""
+        text = html.escape("\n".join(lines[:MAX_TEXT_LINES]))
+        return f'<h3><a href="{href}">{name}</a>{more}</h3><pre>{text}</pre>'
+    return f'<p><a href="{href}">{name}</a></p>'
+
+
+def _href(name: str) -> str:
+    """A relative link to a file beside the page."""
+    return html.escape("./" + name)
+
+
+def _page_title(path: Path) -> str:
+    match = re.search(r"<title>(.*?)</title>", path.read_text(encoding="utf-8"), re.S)
+    return html.unescape(match.group(1)) if match else path.name
+
+
+def _cell(text: str) -> str:
+    """A CSV cell: numbers to 6 significant digits, the rest as written."""
+    try:
+        number = float(text)
+    except ValueError:
+        return html.escape(text)
+    return f"{number:.6g}"
+
+
+def _cells(line: str) -> list[str]:
+    """The cells of one markdown table row (a `\\|` inside a cell is a literal bar)."""
+    cells = re.split(r"(?<!\\)\|", line.strip())[1:-1]
+    return [c.strip().replace("\\|", "|") for c in cells]
+
+
+def _markdown(text: str) -> str:
+    """The inline markdown the errata use: **bold** and `code`."""
+    text = html.escape(text)
+    text = re.sub(r"\*\*(.+?)\*\*", r"<strong>\1</strong>", text)
+    return re.sub(r"`([^`]+)`", r"<code>\1</code>", text)
+
+
+if __name__ == "__main__":
+    main()

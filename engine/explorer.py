@@ -1,0 +1,289 @@
+"""Watch backpropagation happen: `explore(root)`, an interactive page of one forward and one backward pass.
+
+    from engine import explore, save_diagram
+    explore(loss)                          # in Jupyter: shows the page inline
+    save_diagram(loss, "out/loss.html")    # the same page as one file
+
+The page is draw_dot's diagram with controls (Previous, Next, Play/Pause, a
+slider; ArrowLeft, ArrowRight, Home, End) that step through the computation:
+first the forward pass, each Value appearing in topological order, then the
+backward pass, one step of `engine.backward_steps` at a time: the node whose
+step it is and its parents are highlighted, the gradients the step produced
+are filled in, and the step's lines of the transcript (`engine.explain`) are
+shown. Each box shows its data and grad as they are at the current step, in
+the diagrams' number format; a gradient not yet reached is blank. Hovering a
+Value shows its operation and inputs. Notes (e.g. the seed's formula for a
+parameter) are shown at the steps that reach their Value.
+
+The file is self-contained: the SVG, the data (JSON), the style and the script
+are inline and nothing is requested from any server, so it works offline and
+opened from the file system. The page's HTML, CSS and JavaScript are the files
+explorer_page.html, .css and .js beside this module (package data).
+
+The gradients shown are those of this one pass, as `backward()` leaves them
+after `zero_grad()`; no `.grad` is read or changed.
+"""
+
+from __future__ import annotations
+
+import html
+import json
+import re
+import uuid
+from collections.abc import Mapping
+from importlib import resources
+from os import PathLike
+from pathlib import Path
+from typing import Any
+
+from engine.backprop import topological_order
+from engine.diagram import DEFAULT_MAX_NODES, WRITERS, _number, check_size, draw_dot, op_id, render, value_id
+from engine.steps import backward_steps, check_notes, final_gradients, names, seed_line, transcript_lines
+from engine.value import Value
+
+__all__ = ["Explorer", "explore"]
+
+# Operations written between their operands (x + y) rather than as functions (tanh(x)).
+INFIX = ("+", "-", "*", "/", "**")
+STANDALONE_ID = "valuegrad-explorer"  # the page element's id in a saved file; notebooks get a fresh one each time
+
+_DOCUMENT = """<!DOCTYPE html>
+<html lang="en">
+<head>
+<meta charset="utf-8">
+<meta name="viewport" content="width=device-width, initial-scale=1">
+<meta http-equiv="Content-Security-Policy" content="default-src 'none'; style-src 'unsafe-inline'; \
+script-src 'unsafe-inline'; img-src data:">
+<link rel="icon" href="data:,">
+<title>{title}</title>
+</head>
+<body>
+{fragment}
+</body>
+</html>
+"""
+
+
+class Explorer:
+    """One forward and one backward pass through `root`'s graph as an interactive page (see `explore`).
+
+    Jupyter shows it inline (`_repr_html_`); `html()` is the page as one
+    self-contained file, which `save(path)` and `save_diagram(root, "x.html")`
+    write.
+    """
+
+    def __init__(
+        self,
+        root: Value,
+        notes: Mapping[Value, str] | None = None,
+        *,
+        title: str | None = None,
+        rankdir: str = "LR",
+        cluster: bool | None = None,
+        legend: bool = True,
+        max_nodes: int = DEFAULT_MAX_NODES,
+    ) -> None:
+        if not isinstance(root, Value):
+            raise TypeError(f"explore expects a Value (e.g. a loss), got {type(root).__name__}")
+        if title is not None and not isinstance(title, str):
+            raise TypeError(f"explore: title must be a str, got {type(title).__name__}")
+        order = topological_order(root)
+        check_size(order, max_nodes, "explore")
+        self.root = root
+        self.notes = check_notes(notes, order, "explore")
+        self.steps = backward_steps(root)
+        grads = final_gradients(root, self.steps)
+        graph = draw_dot(root, rankdir, cluster=cluster, legend=legend, max_nodes=max_nodes, grads=grads)
+        self._svg = _inline_svg(render(graph, "svg", "explore: drawing the graph"))
+        name = names(order)
+        self.title = title if title is not None else f"Backpropagation through {name[root]}"
+        self._data = _page_data(order, name, self.steps, grads, self.notes)
+
+    @property
+    def n_steps(self) -> int:
+        """How many steps the page has: one per Value (forward), then dL/dL = 1 and one per chain-rule step."""
+        return len(self._data["steps"])
+
+    def fragment(self, element_id: str = STANDALONE_ID) -> str:
+        """The page without <html> and <head>: what Jupyter shows inline."""
+        slots = {
+            "id": html.escape(element_id),
+            "title": html.escape(self.title),
+            "n": str(self.n_steps),
+            "style": _template("explorer_page.css"),
+            "svg": _group_ids(self._svg, element_id),
+            "data": _script_json(self._data),
+            "script": _template("explorer_page.js"),
+        }
+        template = _template("explorer_page.html").split("-->", 1)[1].lstrip()  # without the file's own comment
+        return re.sub(r"\{\{(\w+)\}\}", lambda match: slots[match.group(1)], template)
+
+    def html(self) -> str:
+        """The page as one self-contained HTML document."""
+        return _DOCUMENT.format(title=html.escape(self.title), fragment=self.fragment())
+
+    def save(self, path: str | PathLike[str]) -> Path:
+        """Write the page to `path` (parent directories are created); returns the path."""
+        path = Path(path)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(self.html(), encoding="utf-8")
+        return path
+
+    def _repr_html_(self) -> str:
+        return self.fragment(f"{STANDALONE_ID}-{uuid.uuid4().hex[:12]}")
+
+    def __repr__(self) -> str:
+        return f"<Explorer of {self.title!r}: {self.n_steps} steps>"
+
+
+def explore(
+    root: Value,
+    notes: Mapping[Value, str] | None = None,
+    *,
+    title: str | None = None,
+    rankdir: str = "LR",
+    cluster: bool | None = None,
+    legend: bool = True,
+    max_nodes: int = DEFAULT_MAX_NODES,
+) -> Explorer:
+    """Watch backpropagation through `root`'s graph, step by step: an object Jupyter shows as a page.
+
+    notes: text per Value, shown at every step that reaches it (e.g. the
+        seed's formula for a parameter's gradient, as written and corrected).
+    title: the page's heading (default: "Backpropagation through L").
+    rankdir, cluster, legend, max_nodes: as for `draw_dot`, which draws the
+        picture (so Graphviz's `dot` program is needed).
+    """
+    return Explorer(root, notes, title=title, rankdir=rankdir, cluster=cluster, legend=legend, max_nodes=max_nodes)
+
+
+def _page_bytes(root: Value, **options: Any) -> bytes:
+    """save_diagram's writer for .html."""
+    return explore(root, **options).html().encode("utf-8")
+
+
+WRITERS[".html"] = _page_bytes
+
+
+def _page_data(
+    order: list[Value],
+    name: dict[Value, str],
+    steps: list[Any],
+    grads: Mapping[Value, float],
+    notes: Mapping[Value, str],
+) -> dict[str, Any]:
+    """What the script needs: every Value, and the page's steps (forward, then backward)."""
+    index = {v: i for i, v in enumerate(order)}
+    root = order[-1]
+    values = [
+        {
+            "id": value_id(i),
+            "op": op_id(i) if v.op is not None else "",
+            "name": name[v],
+            "data": _number(v.data),
+            "grad": _number(grads.get(v, 0.0)),
+            "inputs": [index[p] for p in v.parents],
+            "hover": _hover(v, name),
+        }
+        for i, v in enumerate(order)
+    ]
+    page_steps: list[dict[str, Any]] = [
+        {"phase": "forward", "value": i, "title": f"Forward pass: value {i + 1} of {len(order)}", "lines": [line]}
+        for i, line in enumerate(_forward_line(v, name) for v in order)
+    ]
+    page_steps.append(
+        {
+            "phase": "backward",
+            "value": index[root],
+            "grad": "1",
+            "parents": [],
+            "title": f"Backward pass begins: d{name[root]}/d{name[root]} = 1",
+            "lines": [seed_line(name[root])],
+            "notes": [],
+        }
+    )
+    for number, step in enumerate(steps, start=1):
+        reached = list(dict.fromkeys(part.parent for part in step.contributions if part.parent in notes))
+        page_steps.append(
+            {
+                "phase": "backward",
+                "value": index[step.node],
+                "grad": _number(step.grad),
+                "parents": [[index[part.parent], _number(part.total)] for part in step.contributions],
+                "title": f"Backward pass, step {number} of {len(steps)}: {name[step.node]} hands "
+                f"d{name[root]}/d{name[step.node]} = {_number(step.grad)} on to its inputs",
+                "lines": transcript_lines(step, name, name[root]),
+                "notes": [f"{name[v]}: {notes[v]}" for v in reached],
+            }
+        )
+    for step in page_steps:
+        step.setdefault("notes", [])
+    return {
+        "start": f"Step 0: nothing computed yet. Next (or →) runs the forward pass, one value at a time, "
+        f"then the backward pass, one chain-rule step at a time ({len(page_steps)} steps).",
+        "values": values,
+        "steps": page_steps,
+    }
+
+
+def _formula(v: Value, name: Mapping[Value, str]) -> str:
+    """How `v` was computed, in names: `w1 * x`, `tanh(u1)`, `v9**2`, `linear(w1, x, b1)`."""
+    assert v.op is not None
+    op, args = v.op.name, [name[p] for p in v.parents]
+    if op in INFIX and len(args) == 2:
+        return f"{args[0]} {op} {args[1]}"
+    if op.startswith("**") and len(args) == 1:
+        return f"{args[0]}{op}"
+    if op == "neg" and len(args) == 1:
+        return f"-{args[0]}"
+    return f"{op}({', '.join(args)})"
+
+
+def _forward_line(v: Value, name: Mapping[Value, str]) -> str:
+    """`h1 = sigmoid(u1) = 0.5744`, or for a leaf `w1 = 0.5 (input or parameter)`."""
+    if v.op is None:
+        return f"{name[v]} = {_number(v.data)}  ({'input or parameter' if v.label else 'constant'})"
+    return f"{name[v]} = {_formula(v, name)} = {_number(v.data)}"
+
+
+def _hover(v: Value, name: Mapping[Value, str]) -> str:
+    """What hovering a Value shows: its operation and inputs, with their data."""
+    if v.op is None:
+        return _forward_line(v, name) + ": a leaf, made by no operation"
+    inputs = ", ".join(f"{name[p]} = {_number(p.data)}" for p in v.parents)
+    return f"{_forward_line(v, name)}  (operation {v.op.name}; inputs {inputs})"
+
+
+def _inline_svg(svg: bytes) -> str:
+    """Graphviz's SVG file as an element for an HTML page: no XML prolog, and no namespace URLs (HTML implies them)."""
+    text = svg.decode("utf-8")
+    text = text[text.index("<svg") :]
+    head, rest = text.split(">", 1)
+    head = re.sub(r'\s+xmlns(:xlink)?="[^"]*"', "", head)
+    return head + ">" + rest
+
+
+def _group_ids(svg: str, prefix: str) -> str:
+    """Name each node's and edge's SVG group `<prefix>-<DOT name>` (`valuegrad-explorer-v3`, `...-v3->op4`).
+
+    Graphviz numbers its groups node1, node2, ... and puts the DOT name in the
+    group's <title>; the page's script and its tests find a Value's box by id.
+    """
+
+    def rename(match: re.Match[str]) -> str:
+        kind, title = match.group(1), match.group(2)
+        name = html.escape(f"{prefix}-{html.unescape(title)}")
+        return f'<g id="{name}" class="{kind}">\n<title>{title}</title>'
+
+    return re.sub(r'<g id="(?:node|edge)\d+" class="(node|edge)">\s*<title>([^<]*)</title>', rename, svg)
+
+
+def _script_json(data: Any) -> str:
+    """JSON for a <script type="application/json"> block: `<`, `>` and `&` escaped, so no text can close it."""
+    text = json.dumps(data, ensure_ascii=False, separators=(",", ":"))
+    return text.replace("<", "\\u003c").replace(">", "\\u003e").replace("&", "\\u0026")
+
+
+def _template(name: str) -> str:
+    """One of the page's files (explorer_page.html, .css, .js), shipped beside this module."""
+    return resources.files("engine").joinpath(name).read_text(encoding="utf-8")

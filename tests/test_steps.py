@@ -1,0 +1,355 @@
+"""The backward pass step by step (engine/steps.py): `backward_steps` as data, `explain` as a transcript.
+
+Oracles: `backward()` itself (the final gradients must be the same floats), the
+graph's reversed topological order (the order of the steps), each node's
+forward function by central finite differences (the local derivatives), and
+a replay of the contributions (each parent's total after each step).
+"""
+
+from __future__ import annotations
+
+import math
+import random
+import re
+import struct
+
+import pytest
+
+import engine
+import nn
+from engine import Value, backward_steps, explain, topological_order
+from engine.diagram import _number, draw_dot
+from engine.steps import Step, final_gradients
+
+# ---------------------------------------------------------------- graphs
+
+
+def micrograd_expression() -> Value:
+    """micrograd's example: L = (a*b + c) * f."""
+    a, b, c, f = Value(2.0, label="a"), Value(-3.0, label="b"), Value(10.0, label="c"), Value(-2.0, label="f")
+    e = a * b
+    e.label = "e"
+    d = e + c
+    d.label = "d"
+    L = d * f
+    L.label = "L"
+    return L
+
+
+def shared_subexpressions() -> Value:
+    """A node used by three others and a leaf reached along several paths: gradients must add up."""
+    x, y = Value(0.7, label="x"), Value(-1.3, label="y")
+    a = x * y
+    b = a.tanh() + a * x
+    c = (b * a).exp() / (1 + y * y) - (x**3).sigmoid()
+    return c.log() if c.data > 0 else (c * c + 1).log()
+
+
+def square() -> Value:
+    """x * x: one node that reads the same leaf twice (two contributions to it in one step)."""
+    x = Value(3.0, label="x")
+    y = x * x
+    y.label = "y"
+    return y
+
+
+def fused_linear() -> Value:
+    """engine.linear, the n-ary fused neuron b + w·x, then a smooth activation."""
+    w = [Value(v, label=f"w{i}") for i, v in enumerate((0.5, -1.5, 2.0), start=1)]
+    x = [Value(v, label=f"x{i}") for i, v in enumerate((1.0, 0.25, -0.5), start=1)]
+    b = Value(0.1, label="b")
+    return engine.linear(*w, *x, b).tanh() * 2
+
+
+def mlp_loss(fused: bool = True) -> Value:
+    model = nn.MLP(2, [3, 3, 1], activation="tanh", seed=3, fused=fused)
+    out = model([0.5, -1.0])
+    assert isinstance(out, Value)
+    return nn.mse_loss(out, 0.25)
+
+
+def seed_network_loss() -> Value:
+    model = nn.SeedNetwork("sigmoid", seed=0, fused=False)
+    return nn.mse_loss(model(Value(0.5, label="x")), Value(1.0, label="y"))
+
+
+def many_operations() -> Value:
+    """Most rows of the operation table at smooth points (no kinks), so finite differences apply."""
+    x, y = Value(0.8, label="x"), Value(1.7, label="y")
+    terms = [
+        x / y,
+        x - y,
+        -x,
+        x**y,
+        x ** Value(2.5),
+        (x * 3).sqrt(),
+        abs(x - y),
+        x.sin() * y.cos(),
+        x.softplus(),
+        (x - 0.2).relu(),
+        engine.logsumexp(x, y, x * y),
+        2**x,
+    ]
+    total = terms[0]
+    for term in terms[1:]:
+        total = total + term
+    return total
+
+
+GRAPHS = {
+    "micrograd_expression": micrograd_expression,
+    "shared_subexpressions": shared_subexpressions,
+    "x_times_x": square,
+    "fused_linear": fused_linear,
+    "mlp_fused": lambda: mlp_loss(True),
+    "mlp_elementary": lambda: mlp_loss(False),
+    "seed_network": seed_network_loss,
+    "many_operations": many_operations,
+}
+
+
+@pytest.fixture(params=list(GRAPHS), ids=list(GRAPHS))
+def root(request: pytest.FixtureRequest) -> Value:
+    return GRAPHS[request.param]()
+
+
+def same_float(a: float, b: float) -> bool:
+    """The same float: equal bit for bit, except that 0.0 and -0.0 count as the same (backward() adds to 0.0)."""
+    if a == 0 and b == 0:
+        return True
+    return struct.pack("<d", a) == struct.pack("<d", b)
+
+
+def backward_gradients(root: Value) -> dict[Value, float]:
+    """Every Value's .grad after zero_grad() and one backward()."""
+    order = topological_order(root)
+    for v in order:
+        v.grad = 0.0
+    root.backward()
+    return {v: v.grad for v in order}
+
+
+# ---------------------------------------------------------------- backward_steps
+
+
+def test_final_gradients_are_backwards_bit_for_bit(root: Value) -> None:
+    steps = backward_steps(root)
+    expected = backward_gradients(root)
+    got = final_gradients(root, steps)
+    assert set(got) == set(expected)  # every Value is reached
+    for v, grad in expected.items():
+        assert same_float(got[v], grad), (v, got[v], grad)
+
+
+def test_steps_follow_reversed_topological_order_one_per_interior_node(root: Value) -> None:
+    steps = backward_steps(root)
+    assert [s.node for s in steps] == [v for v in reversed(topological_order(root)) if v.parents]
+    for step in steps:
+        assert isinstance(step, Step)
+        assert [part.parent for part in step.contributions] == list(step.node.parents)
+
+
+def test_no_grad_is_read_or_changed(root: Value) -> None:
+    order = topological_order(root)
+    rng = random.Random(0)
+    before = [rng.uniform(-5, 5) for _ in order]  # arbitrary stale gradients, as after other passes
+    for v, g in zip(order, before):
+        v.grad = g
+    steps = backward_steps(root)
+    assert [v.grad for v in order] == before
+    fresh = backward_gradients(root)  # the steps ignored the stale gradients: this pass alone
+    assert all(same_float(final_gradients(root, steps)[v], fresh[v]) for v in order)
+
+
+def test_step_gradient_is_complete_and_contributions_add_up(root: Value) -> None:
+    steps = backward_steps(root)
+    final = final_gradients(root, steps)
+    running: dict[Value, float] = {root: 1.0}
+    for step in steps:
+        # A node's step comes after every contribution to it: its gradient is its final one.
+        assert step.grad == running[step.node] == final[step.node]
+        added: dict[Value, float] = {}
+        for part in step.contributions:
+            added[part.parent] = added.get(part.parent, 0.0) + part.contribution
+        for part in step.contributions:
+            before = running.get(part.parent)
+            expected = added[part.parent] if before is None else before + added[part.parent]
+            assert part.total == pytest.approx(expected, rel=1e-14, abs=1e-300)
+        running.update({part.parent: part.total for part in step.contributions})
+    assert running == final
+
+
+def test_contribution_is_gradient_times_local_derivative(root: Value) -> None:
+    for step in backward_steps(root):
+        for part in step.contributions:
+            assert part.contribution == pytest.approx(step.grad * part.local, rel=1e-12, abs=1e-300)
+
+
+def test_local_derivatives_match_central_finite_differences(root: Value) -> None:
+    checked = 0
+    for step in backward_steps(root):
+        node = step.node
+        assert node.op is not None
+        inputs = [p.data for p in node.parents]
+        for i, part in enumerate(step.contributions):
+            h = 1e-6 * max(1.0, abs(inputs[i]))
+            up, down = list(inputs), list(inputs)
+            up[i] += h
+            down[i] -= h
+            numeric = (node.op.forward(*up) - node.op.forward(*down)) / (2 * h)
+            assert part.local == pytest.approx(numeric, rel=1e-5, abs=1e-7), (node.op.name, i)
+            checked += 1
+    assert checked == sum(len(v.parents) for v in topological_order(root))
+
+
+def test_uses_the_one_general_walk(monkeypatch: pytest.MonkeyPatch) -> None:
+    calls = []
+    walk = engine.steps.backward_pass
+
+    def spy(*args, **kwargs):
+        calls.append(args)
+        return walk(*args, **kwargs)
+
+    monkeypatch.setattr(engine.steps, "backward_pass", spy)
+    backward_steps(micrograd_expression())
+    assert len(calls) == 1
+
+
+def test_a_leaf_takes_no_step() -> None:
+    x = Value(2.0, label="x")
+    assert backward_steps(x) == []
+    assert final_gradients(x, []) == {x: 1.0}
+    assert explain(x) == "dx/dx = 1"
+
+
+def test_bad_input_is_a_type_error() -> None:
+    with pytest.raises(TypeError, match="backward_steps expects a Value.*float"):
+        backward_steps(2.0)  # type: ignore[arg-type]
+    with pytest.raises(TypeError, match="explain expects a Value.*list"):
+        explain([Value(1.0)])  # type: ignore[arg-type]
+
+
+def test_a_failing_rule_raises_as_backward_does() -> None:
+    x = Value(0.0, label="x")
+    y = x.sqrt()  # d sqrt(x)/dx = 1 / (2 sqrt(x)): division by zero at 0
+    with pytest.raises(ZeroDivisionError, match=r"derivative of sqrt\(x = 0.0\)"):
+        backward_steps(y)
+
+
+# ---------------------------------------------------------------- explain
+
+LINE = re.compile(r"^dL/d(\S+) \+= dL/d(\S+) · ∂(\S+)/∂(\S+) = (\S+) · (\S+) = (\S+)(?:  \(after this step: (\S+)\))?$")
+
+
+def test_transcript_of_the_seed_network_reads_like_the_issue() -> None:
+    model = nn.SeedNetwork("sigmoid", seed=0)  # fused neurons: y_hat = linear(w3, h2, b3), one node
+    x, y = Value(0.5, label="x"), Value(1.0, label="y")
+    (h1,) = model.layers[0]([x])
+    (h2,) = model.layers[1]([h1])
+    (y_hat,) = model.layers[2]([h2])
+    h1.label, h2.label, y_hat.label = "h1", "h2", "ŷ"
+    loss = nn.mse_loss(y_hat, y)
+    loss.label = "L"
+    lines = explain(loss).splitlines()
+    assert lines[0] == "dL/dL = 1"
+    g, local = -2 * (y.data - y_hat.data), h2.data  # dL/dŷ for one sample, and ∂ŷ/∂w3 = h2
+    expected = f"dL/dw3 += dL/dŷ · ∂ŷ/∂w3 = {_number(g)} · {_number(local)} = {_number(g * local)}"
+    assert expected in lines
+    assert "dL/dw3 += dL/dŷ · ∂ŷ/∂w3 = -3.241 · 0.3904 = -1.265" in lines  # the issue's example, to the digit
+
+
+def test_one_line_per_contribution_with_the_steps_numbers(root: Value) -> None:
+    root.label = "L"
+    steps = backward_steps(root)
+    lines = explain(root).splitlines()
+    assert lines[0] == "dL/dL = 1"
+    parts = [(step, part) for step in steps for part in step.contributions]
+    assert len(lines) == 1 + len(parts)
+    for line, (step, part) in zip(lines[1:], parts):
+        match = LINE.match(line)
+        assert match, line
+        parent, node, node_again, parent_again, g, local, contribution, total = match.groups()
+        assert (node_again, parent_again) == (node, parent)
+        assert (g, local, contribution) == (_number(step.grad), _number(part.local), _number(part.contribution))
+        assert total == (None if part.total == part.contribution else _number(part.total))
+
+
+def test_names_are_labels_else_the_diagrams_node_names() -> None:
+    x = Value(1.5, label="x")
+    twin_a, twin_b = Value(2.0, label="w"), Value(3.0, label="w")  # a shared label cannot name one Value
+    root = (x * twin_a + twin_b).tanh()
+    root.label = "out"
+    text = explain(root)
+    order = topological_order(root)
+    source = draw_dot(root).source
+    names_used = set(re.findall(r"/d(\S+) ", text)) | set(re.findall(r"∂\S+/∂(\S+) ", text))
+    for name in names_used - {"x", "out"}:
+        assert re.fullmatch(r"v\d+", name), name
+        i = int(name[1:])
+        assert f"\t{name} [" in source  # the diagram draws that Value under the same name
+        assert order[i].label in ("", "w")
+    assert {"v1", "v3"} <= names_used  # the two w's, by position
+    assert "x" in names_used
+
+
+def test_numbers_have_four_significant_digits() -> None:
+    x = Value(3.14159265, label="p")
+    root = x * Value(-123456.0, label="q")
+    root.label = "r"
+    assert explain(root).splitlines()[1:] == [
+        "dr/dp += dr/dr · ∂r/∂p = 1 · -1.235e+05 = -1.235e+05",
+        "dr/dq += dr/dr · ∂r/∂q = 1 · 3.142 = 3.142",
+    ]
+
+
+def test_x_times_x_shows_both_contributions_and_the_total() -> None:
+    assert explain(square()).splitlines() == [
+        "dy/dy = 1",
+        "dy/dx += dy/dy · ∂y/∂x = 1 · 3 = 3  (after this step: 6)",
+        "dy/dx += dy/dy · ∂y/∂x = 1 · 3 = 3  (after this step: 6)",
+    ]
+
+
+def test_notes_are_printed_under_each_line_that_reaches_their_value() -> None:
+    root = micrograd_expression()
+    order = {v.label: v for v in topological_order(root)}
+    text = explain(root, notes={order["a"]: "first line\nsecond line", order["d"]: "d note"})
+    lines = text.splitlines()
+    a_line = next(i for i, line in enumerate(lines) if line.startswith("dL/da +="))
+    assert lines[a_line + 1 : a_line + 3] == ["    first line", "    second line"]
+    d_line = next(i for i, line in enumerate(lines) if line.startswith("dL/dd +="))
+    assert lines[d_line + 1] == "    d note"
+    assert len(lines) == 1 + 6 + 3
+
+
+def test_bad_notes_are_named() -> None:
+    root = micrograd_expression()
+    with pytest.raises(TypeError, match="notes must be a mapping"):
+        explain(root, notes=["a"])  # type: ignore[arg-type]
+    with pytest.raises(ValueError, match="not in the graph"):
+        explain(root, notes={Value(1.0): "elsewhere"})
+    with pytest.raises(TypeError, match="note for .* must be a str"):
+        explain(root, notes={root: 3})  # type: ignore[dict-item]
+    with pytest.raises(TypeError, match="keyed by Values"):
+        explain(root, notes={"L": "text"})  # type: ignore[dict-item]
+
+
+def test_a_graph_over_the_limit_gets_draw_dots_refusal() -> None:
+    root = mlp_loss()
+    size = len(topological_order(root))
+    with pytest.raises(ValueError) as refused_draw:
+        draw_dot(root, max_nodes=size - 1)
+    with pytest.raises(ValueError) as refused_explain:
+        explain(root, max_nodes=size - 1)
+    assert str(refused_explain.value) == str(refused_draw.value).replace("draw_dot", "explain")
+    assert f"max_nodes={size}" in str(refused_explain.value)
+    assert explain(root, max_nodes=size).startswith("dv")
+    with pytest.raises(ValueError, match="explain: max_nodes must be a positive whole number"):
+        explain(root, max_nodes=0)
+
+
+def test_non_finite_numbers_are_spelled_out() -> None:
+    x = Value(math.inf, label="x")
+    root = x * Value(2.0, label="two")
+    root.label = "r"
+    assert "dr/dtwo += dr/dr · ∂r/∂two = 1 · inf = inf" in explain(root)
