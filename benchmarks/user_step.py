@@ -112,16 +112,23 @@ def timed_rounds(steps: dict[str, Callable[[], None]], rounds: int, per_round: i
     """Seconds per step of each library, one value per round; libraries alternate their order round by round."""
     for step in steps.values():
         step()
+    if not naive:
+        gc.collect()
+        gc.freeze()  # the libraries' modules and models are not garbage: no collection needs to look at them
     times: dict[str, list[float]] = {name: [] for name in steps}
     names = list(steps)
     for r in range(rounds):
         for name in names if r % 2 == 0 else names[::-1]:
+            if not naive:
+                gc.collect()  # the other library's garbage is collected now, not on this one's clock
             start = time.perf_counter()
             for _ in range(per_round):
                 steps[name]()
             if not naive:
-                gc.collect()  # inside the timing: this library's garbage is collected on its own clock
+                gc.collect()  # ... and this library's own garbage on its own clock
             times[name].append((time.perf_counter() - start) / per_round)
+    if not naive:
+        gc.unfreeze()
     return times
 
 

@@ -45,17 +45,19 @@ def topological_order(root: Value) -> list[Value]:
             emit(pop())
         elif node not in expanded:
             expand(node)
-            # Parents are pushed last-first, so they are visited (and emitted) in input order.
+            # Parents are pushed last-first, so they are visited (and emitted) in input order; one already
+            # expanded (a weight every sample reads) would be skipped when popped, so it is not pushed.
             if node._more is not None:
                 push(node)
                 push(True)
-                stack.extend(reversed(node._more))
+                stack.extend([p for p in reversed(node._more) if p not in expanded])
             elif node._first is not None:
                 push(node)
                 push(True)
-                if node._second is not None:
+                if node._second is not None and node._second not in expanded:
                     push(node._second)
-                push(node._first)
+                if node._first not in expanded:
+                    push(node._first)
             else:
                 emit(node)
     return order

@@ -45,8 +45,8 @@ def _as_float(data: Any, what: str = "Value") -> float:
     """Convert a real number (int, float, numpy real scalar) to float, else raise TypeError."""
     if type(data) is float:
         return data
-    if isinstance(data, numbers.Real) and not isinstance(data, np.ndarray):
-        return float(data)
+    if isinstance(data, (float, int)) or (isinstance(data, numbers.Real) and not isinstance(data, np.ndarray)):
+        return float(data)  # a numpy float64 is a float: the quick check spares it the slower one
     raise TypeError(
         f"{what} expects a real number (int, float or numpy real scalar), got {type(data).__name__}: {data!r:.60}"
     )
