@@ -1,6 +1,13 @@
 """valuegrad's neural networks: modules, the seed's network 1.1, losses and optimizers."""
 
-from nn.losses import binary_cross_entropy, binary_cross_entropy_with_logits, hinge_loss, mse_loss
+from nn.losses import (
+    binary_cross_entropy,
+    binary_cross_entropy_with_logits,
+    cross_entropy,
+    hinge_loss,
+    mse_loss,
+    softmax,
+)
 from nn.module import MLP, Layer, Module, Neuron
 from nn.optim import SGD, Adam, Optimizer
 from nn.seed_network import SeedNetwork
@@ -16,6 +23,8 @@ __all__ = [
     "SeedNetwork",
     "binary_cross_entropy",
     "binary_cross_entropy_with_logits",
+    "cross_entropy",
     "hinge_loss",
     "mse_loss",
+    "softmax",
 ]
