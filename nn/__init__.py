@@ -9,13 +9,14 @@ from nn.losses import (
     softmax,
 )
 from nn.module import MLP, Layer, Module, Neuron
-from nn.optim import SGD, Adam, Optimizer
+from nn.optim import SGD, Adam, AdamW, Optimizer
 from nn.seed_network import SeedNetwork
 
 __all__ = [
     "MLP",
     "SGD",
     "Adam",
+    "AdamW",
     "Layer",
     "Module",
     "Neuron",
