@@ -1,5 +1,6 @@
-"""valuegrad's neural networks: modules, the seed's network 1.1, losses and optimizers."""
+"""valuegrad's neural networks: modules, the seed's network 1.1, losses, optimizers, checkpoints."""
 
+from nn.checkpoint import load
 from nn.losses import (
     binary_cross_entropy,
     binary_cross_entropy_with_logits,
@@ -26,6 +27,7 @@ __all__ = [
     "binary_cross_entropy_with_logits",
     "cross_entropy",
     "hinge_loss",
+    "load",
     "mse_loss",
     "softmax",
 ]
