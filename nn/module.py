@@ -2,8 +2,9 @@
 
 Parameters are plain Values whose `label` is their dotted name
 (`layer1.neuron3.w2`), so diagrams and error messages can say which is which.
-An MLP also reads and writes its parameters as one array per layer (`state_dict`)
-and saves itself to a file (nn/checkpoint.py).
+An MLP also reads and writes its parameters as one array per layer (`state_dict`),
+saves itself to a file (nn/checkpoint.py) and converts to and from a PyTorch
+`Sequential` (nn/torch_bridge.py).
 """
 
 from __future__ import annotations
@@ -241,8 +242,8 @@ class MLP(Module):
     def __repr__(self) -> str:
         return f"MLP of [{', '.join(str(layer) for layer in self.layers)}]"
 
-    # Parameters as arrays and files. The work is done in nn/checkpoint.py, imported when called:
-    # it builds MLPs, so it imports this module.
+    # Parameters as arrays, files and PyTorch. The work is done in nn/checkpoint.py and nn/torch_bridge.py,
+    # imported when called: both build MLPs, so they import this module.
 
     def state_dict(self) -> dict[str, np.ndarray]:
         """Names to new float64 arrays: `layer1.weight` (shape nout x nin), `layer1.bias` (nout,), ... per layer."""
@@ -266,6 +267,26 @@ class MLP(Module):
         from nn import checkpoint
 
         return checkpoint.save(self, path)
+
+    def to_torch(self) -> Any:
+        """A float64 `torch.nn.Sequential` of Linear layers and activation modules computing the same function.
+
+        Raises ImportError, saying how to install it, when PyTorch is not installed.
+        """
+        from nn import torch_bridge
+
+        return torch_bridge.to_torch(self)
+
+    @classmethod
+    def from_torch(cls, sequential: Any) -> Self:
+        """The MLP computing what a `torch.nn.Sequential` of Linear and ReLU/Tanh/Sigmoid modules computes.
+
+        The Sequential must alternate Linear layers with one kind of activation (or none) and end
+        with a Linear layer, as an MLP does; any other module or order raises ValueError naming it.
+        """
+        from nn import torch_bridge
+
+        return torch_bridge.from_torch(cls, sequential)
 
     @classmethod
     def _state_names(cls, n_layers: int) -> list[tuple[str, str]]:
