@@ -8,7 +8,7 @@ import time
 from pathlib import Path
 
 # In the order a learner meets them: the seed's network, its gradients, its training,
-# vanishing gradients (seed 1.2), micrograd's classic demo, then second derivatives.
+# vanishing gradients (seed 1.2), micrograd's classic demo, second derivatives, then real data.
 DEMOS = [
     ("diagram", "the seed's network 1.1 drawn after one backward pass"),
     ("seed_gradients", "seed 1.1: hand-derived gradients (as written / corrected) against autograd"),
@@ -16,6 +16,7 @@ DEMOS = [
     ("vanishing_gradients", "seed 1.2: first-layer gradient against depth, with the bound"),
     ("moons", "micrograd's classic demo: an MLP classifies two moons"),
     ("newton", "higher-order gradients: Newton's method"),
+    ("digits", "real data: handwritten digits, valuegrad against scikit-learn's MLPClassifier"),
 ]
 
 
