@@ -84,7 +84,7 @@ def check_architecture(spec: object, where: str = "architecture") -> dict[str, A
             f"{where}: version {spec['version']!r} is not supported; this valuegrad reads version {VERSION}"
         )
     kinds = _kinds()
-    if spec["kind"] not in kinds:
+    if not isinstance(spec["kind"], str) or spec["kind"] not in kinds:
         raise ValueError(
             f"{where}: unknown kind of model {spec['kind']!r}; expected one of {', '.join(map(repr, kinds))}"
         )
@@ -95,7 +95,7 @@ def check_architecture(spec: object, where: str = "architecture") -> dict[str, A
         or not all(isinstance(n, int) and not isinstance(n, bool) and n >= 1 for n in sizes)
     ):
         raise ValueError(f"{where}: sizes must be a list of at least two positive whole numbers, got {sizes!r}")
-    if spec["activation"] not in ACTIVATIONS:
+    if not isinstance(spec["activation"], str) or spec["activation"] not in ACTIVATIONS:
         raise ValueError(
             f"{where}: unknown activation {spec['activation']!r}; expected one of {', '.join(map(repr, ACTIVATIONS))}"
         )
@@ -195,6 +195,8 @@ def save(model: MLP, path: str | os.PathLike[str]) -> Path:
     path = Path(path)
     spec = architecture(model)
     state = checked_state(state_dict(model), state_shapes(type(model), spec["sizes"]), f"save({str(path)!r})")
+    if not path.parent.is_dir():
+        raise FileNotFoundError(f"save({str(path)!r}): the folder {str(path.parent)!r} does not exist")
     temporary = path.parent / f".{path.name}.{secrets.token_hex(8)}.tmp"
     # O_EXCL: never reuse an existing file; mode 0o666 less the umask, as for any new file (mkstemp would give 0o600).
     descriptor = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_BINARY", 0), 0o666)

@@ -248,6 +248,12 @@ def test_a_process_killed_before_the_rename_leaves_the_old_file_whole(tmp_path: 
     assert len(leftovers) == 1 and leftovers[0].name.startswith(".m.npz.")  # the new archive, never renamed
 
 
+def test_save_into_a_missing_folder_names_the_folder(tmp_path: Path) -> None:
+    with pytest.raises(FileNotFoundError, match=r"the folder '.*nowhere' does not exist"):
+        nn.MLP(2, [1]).save(tmp_path / "nowhere" / "m.npz")
+    assert list(tmp_path.iterdir()) == []
+
+
 def test_save_refuses_non_finite_parameters_and_other_kinds_of_model(tmp_path: Path) -> None:
     path = tmp_path / "m.npz"
     model = nn.MLP(2, [2, 1], seed=0)
@@ -429,7 +435,9 @@ BAD_ARCHITECTURES = [
         r"unknown kind of model 'Transformer'; expected one of 'MLP', 'SeedNetwork'",
         id="unknown kind",
     ),
+    pytest.param(set_field("kind", ["MLP"]), r"unknown kind of model \['MLP'\]", id="kind not a string"),
     pytest.param(set_field("activation", "gelu"), r"unknown activation 'gelu'", id="unknown activation"),
+    pytest.param(set_field("activation", {"relu": 1}), r"unknown activation \{'relu': 1\}", id="activation object"),
     pytest.param(set_field("format", "keras"), r"format 'keras' is not a valuegrad checkpoint's", id="other format"),
     pytest.param(
         set_field("version", 2), r"version 2 is not supported; this valuegrad reads version 1", id="newer version"
