@@ -1,14 +1,23 @@
-"""valuegrad's neural networks: modules, the seed's network 1.1, losses and optimizers."""
+"""valuegrad's neural networks: modules, the seed's network 1.1, losses, optimizers, checkpoints."""
 
-from nn.losses import binary_cross_entropy, binary_cross_entropy_with_logits, hinge_loss, mse_loss
+from nn.checkpoint import load
+from nn.losses import (
+    binary_cross_entropy,
+    binary_cross_entropy_with_logits,
+    cross_entropy,
+    hinge_loss,
+    mse_loss,
+    softmax,
+)
 from nn.module import MLP, Layer, Module, Neuron
-from nn.optim import SGD, Adam, Optimizer
+from nn.optim import SGD, Adam, AdamW, Optimizer
 from nn.seed_network import SeedNetwork
 
 __all__ = [
     "MLP",
     "SGD",
     "Adam",
+    "AdamW",
     "Layer",
     "Module",
     "Neuron",
@@ -16,6 +25,9 @@ __all__ = [
     "SeedNetwork",
     "binary_cross_entropy",
     "binary_cross_entropy_with_logits",
+    "cross_entropy",
     "hinge_loss",
+    "load",
     "mse_loss",
+    "softmax",
 ]

@@ -2,18 +2,30 @@
 
 Predictions and targets may be lists, tuples, numpy arrays or any other iterable
 of Values and numbers, or a single Value or number for one sample.
+
+Multi-class: `softmax` turns one sample's logits into probabilities and
+`cross_entropy` is the loss of one sample's logits against its class (an index,
+or a list of class probabilities such as a one-hot list).
 """
 
 from __future__ import annotations
 
+import math
 from collections.abc import Iterable, Mapping, Set
 from typing import Union
 
-from engine import Value
+import numpy as np
+
+from engine import Value, linear, logsumexp
 from engine.value import _as_float
 
 Scalar = Union[Value, int, float]
 Scalars = Union[Iterable[Scalar], Scalar]
+# A class: its index, or one probability per class (a one-hot list for a single class).
+Target = Union[int, np.integer, Iterable[Scalar]]
+
+# How far from 1 the class probabilities of a target may sum (rounding in a computed distribution).
+PROBABILITY_SUM_TOLERANCE = 1e-9
 
 
 def _as_list(items: Scalars, what: str, who: str) -> list[Value]:
@@ -77,3 +89,94 @@ def _check_targets(targets: list[Value], who: str) -> None:
     for y in targets:
         if not 0.0 <= y.data <= 1.0:
             raise ValueError(f"{who}: targets must lie in [0, 1], got {y.data!r}")
+
+
+def softmax(logits: Scalars) -> list[Value]:
+    """The probabilities e^(z_i) / sum_j e^(z_j) of one sample's logits, as Values that sum to 1.
+
+    Computed as e^(z_i - logsumexp(z)): every exponent is at most 0, so no logit, however
+    large, overflows, and the graph has one logsumexp node whose derivative is this softmax.
+    """
+    zs = _as_list(logits, "logits", "softmax")
+    if not zs:
+        raise ValueError("softmax: expected at least one logit, got none")
+    total = logsumexp(*zs)
+    return [(z - total).exp() for z in zs]
+
+
+def cross_entropy(logits: Scalars, target: Target) -> Value:
+    """The cross-entropy of one sample: logsumexp(logits) - sum_k target_k * logits_k.
+
+    `logits` is one sample's list of scores (Values or numbers), one per class. `target` is
+    either the class index, an int in range(len(logits)), or a list of class probabilities of
+    the same length (one-hot for a single class). The loss is -log softmax(logits)[target] for
+    an index, and its gradient with respect to the logits is softmax(logits) - target. Large
+    logits (e.g. +-1000) neither overflow nor lose precision: `engine.logsumexp` subtracts the
+    largest logit before exponentiating.
+
+    Checked: an index must be an int (not a bool or float) in range; a list must have one entry
+    per logit; entries given as numbers must be finite and non-negative and, when all entries
+    are numbers, sum to 1 within 1e-9. Anything else raises TypeError or ValueError naming it.
+
+    Not checked: entries given as Values. Inside `engine.vectorize` a target Value stands for a
+    whole column of the batch, so its `.data` is not the sample's probability, and comparing it
+    would be sample-dependent control flow (the vectorize guard rightly refuses it); such a
+    target is used as given, so check the arrays you pass to the vectorized function instead
+    (rows of a one-hot matrix are). Its length is checked. An index cannot be a Value: to send a
+    class through `vectorize`, pass it as one-hot columns.
+    """
+    zs = _as_list(logits, "logits", "cross_entropy")
+    if not zs:
+        raise ValueError("cross_entropy: expected at least one logit, got none")
+    if isinstance(target, (int, np.integer)) and not isinstance(target, bool):
+        k = int(target)
+        if not 0 <= k < len(zs):
+            raise ValueError(
+                f"cross_entropy: target class {k} is out of range for {len(zs)} logits; expected 0 to {len(zs) - 1}"
+            )
+        return logsumexp(*zs) - zs[k]
+    weights = _class_probabilities(target, len(zs))
+    # sum_k t_k z_k as one fused node; numeric zeros (the rest of a one-hot list) add nothing and are left out.
+    kept = [(t, z) for t, z in zip(weights, zs) if isinstance(t, Value) or t != 0.0]
+    return logsumexp(*zs) - linear(*[t for t, _ in kept], *[z for _, z in kept], 0.0)
+
+
+def _class_probabilities(target: object, n_classes: int) -> list[Value | float]:
+    """A cross-entropy target given as a list: one entry per class, numbers checked, Values passed through."""
+    if isinstance(target, Value):
+        raise TypeError(
+            "cross_entropy: target must be a class index (int) or a list of class probabilities, got a Value;"
+            " to pass a class through engine.vectorize, give it as one-hot columns"
+        )
+    if (
+        isinstance(target, (str, bytes, Set, Mapping))
+        or not isinstance(target, Iterable)
+        or getattr(target, "ndim", 1) == 0
+    ):
+        raise TypeError(
+            "cross_entropy: target must be a class index (int) or a list of class probabilities,"
+            f" got {type(target).__name__}: {target!r:.60}"
+        )
+    entries = list(target)
+    if len(entries) != n_classes:
+        raise ValueError(
+            f"cross_entropy: target has {len(entries)} class probabilities but there are {n_classes} logits;"
+            " expected one per logit"
+        )
+    weights: list[Value | float] = []
+    for k, entry in enumerate(entries):
+        if isinstance(entry, Value):
+            weights.append(entry)
+            continue
+        p = _as_float(entry, "cross_entropy: each target probability")
+        if not math.isfinite(p) or p < 0.0:
+            raise ValueError(
+                f"cross_entropy: target probabilities must be finite and non-negative, got {p!r} for class {k}"
+            )
+        weights.append(p)
+    if not any(isinstance(w, Value) for w in weights):
+        total = math.fsum(w for w in weights if isinstance(w, float))
+        if abs(total - 1.0) > PROBABILITY_SUM_TOLERANCE:
+            within = PROBABILITY_SUM_TOLERANCE
+            raise ValueError(f"cross_entropy: target probabilities must sum to 1 (within {within:g}), got {total!r}")
+    return weights

@@ -2,13 +2,18 @@
 
 Parameters are plain Values whose `label` is their dotted name
 (`layer1.neuron3.w2`), so diagrams and error messages can say which is which.
+An MLP also reads and writes its parameters as one array per layer (`state_dict`),
+saves itself to a file (nn/checkpoint.py) and converts to and from a PyTorch
+`Sequential` (nn/torch_bridge.py).
 """
 
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
-from typing import Union
+import os
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any, Self, Union
 
 import numpy as np
 
@@ -246,3 +251,63 @@ class MLP(Module):
 
     def __repr__(self) -> str:
         return f"MLP of [{', '.join(str(layer) for layer in self.layers)}]"
+
+    # Parameters as arrays, files and PyTorch. The work is done in nn/checkpoint.py and nn/torch_bridge.py,
+    # imported when called: both build MLPs, so they import this module.
+
+    def state_dict(self) -> dict[str, np.ndarray]:
+        """Names to new float64 arrays: `layer1.weight` (shape nout x nin), `layer1.bias` (nout,), ... per layer."""
+        from nn import checkpoint
+
+        return checkpoint.state_dict(self)
+
+    def load_state_dict(self, state: Mapping[str, Any]) -> None:
+        """Set every parameter from arrays named as in `state_dict()`.
+
+        Every name, shape and value is checked before anything changes: a missing or unexpected
+        name, a wrong shape (the message gives the expected and the given shape), a non-numeric
+        dtype or a non-finite value raises ValueError and leaves the model as it was.
+        """
+        from nn import checkpoint
+
+        checkpoint.load_state_dict(self, state)
+
+    def save(self, path: str | os.PathLike[str]) -> Path:
+        """Write the architecture and every parameter to one `.npz` file, atomically (see `nn.load`)."""
+        from nn import checkpoint
+
+        return checkpoint.save(self, path)
+
+    def to_torch(self) -> Any:
+        """A float64 `torch.nn.Sequential` of Linear layers and activation modules computing the same function.
+
+        Raises ImportError, saying how to install it, when PyTorch is not installed.
+        """
+        from nn import torch_bridge
+
+        return torch_bridge.to_torch(self)
+
+    @classmethod
+    def from_torch(cls, sequential: Any) -> Self:
+        """The MLP computing what a `torch.nn.Sequential` of Linear and ReLU/Tanh/Sigmoid modules computes.
+
+        The Sequential must alternate Linear layers with one kind of activation (or none) and end
+        with a Linear layer, as an MLP does; any other module or order raises ValueError naming it.
+        """
+        from nn import torch_bridge
+
+        return torch_bridge.from_torch(cls, sequential)
+
+    @classmethod
+    def _state_names(cls, n_layers: int) -> list[tuple[str, str]]:
+        """The state dict's (weight, bias) names, layer by layer."""
+        return [(f"layer{i}.weight", f"layer{i}.bias") for i in range(1, n_layers + 1)]
+
+    @classmethod
+    def _check_sizes(cls, sizes: Sequence[int], where: str) -> None:
+        """ValueError unless this kind of model can have these sizes (inputs, then each layer's outputs)."""
+
+    @classmethod
+    def _from_sizes(cls, sizes: Sequence[int], activation: str, *, fused: bool = True) -> Self:
+        """A new model with these sizes (inputs, then each layer's outputs) and hidden activation."""
+        return cls(sizes[0], list(sizes[1:]), activation, fused=fused)

@@ -41,18 +41,25 @@ class Optimizer:
 
 
 class SGD(Optimizer):
-    """Stochastic gradient descent with momentum (PyTorch's form):
-    v <- momentum * v + grad;  p <- p - lr * v.
+    """Stochastic gradient descent with momentum and weight decay (PyTorch's form):
+    g <- grad + weight_decay * p;  v <- momentum * v + g;  p <- p - lr * v.
+
+    `weight_decay` adds the gradient of (weight_decay / 2) * p^2 (L2 regularisation) to every
+    parameter's gradient, as `torch.optim.SGD(weight_decay=...)` does.
     """
 
-    def __init__(self, parameters: Iterable[Value], lr: float = 0.01, momentum: float = 0.0) -> None:
+    def __init__(
+        self, parameters: Iterable[Value], lr: float = 0.01, momentum: float = 0.0, weight_decay: float = 0.0
+    ) -> None:
         super().__init__(parameters, lr)
         self.momentum = self._number("momentum", momentum, low=0.0, high=1.0)
+        self.weight_decay = self._number("weight_decay", weight_decay, low=0.0)
         self.velocity = [0.0] * len(self.parameters)
 
     def step(self) -> None:
         for i, p in enumerate(self.parameters):
-            self.velocity[i] = self.momentum * self.velocity[i] + p.grad
+            g = p.grad + self.weight_decay * p.data if self.weight_decay else p.grad
+            self.velocity[i] = self.momentum * self.velocity[i] + g
             p.data -= self.lr * self.velocity[i]
 
 
@@ -86,3 +93,30 @@ class Adam(Optimizer):
             m_hat = self.m[i] / correction1
             v_hat = self.v[i] / correction2
             p.data -= self.lr * m_hat / (math.sqrt(v_hat) + self.eps)
+
+
+class AdamW(Adam):
+    """Adam with decoupled weight decay (Loshchilov & Hutter, 2019), as `torch.optim.AdamW`.
+
+    Each step first shrinks every parameter, p <- p (1 - lr * weight_decay), then takes
+    Adam's step from the gradient alone. The decay is kept out of the moment estimates, so
+    it is not rescaled by them as an L2 term in the gradient would be. The defaults are
+    PyTorch's, weight_decay=0.01 included.
+    """
+
+    def __init__(
+        self,
+        parameters: Iterable[Value],
+        lr: float = 0.001,
+        betas: tuple[float, float] = (0.9, 0.999),
+        eps: float = 1e-8,
+        weight_decay: float = 0.01,
+    ) -> None:
+        super().__init__(parameters, lr, betas, eps)
+        self.weight_decay = self._number("weight_decay", weight_decay, low=0.0)
+
+    def step(self) -> None:
+        shrink = 1.0 - self.lr * self.weight_decay
+        for p in self.parameters:
+            p.data *= shrink
+        super().step()

@@ -10,6 +10,7 @@ w2, b2, w3, b3. With wider layers, w_i is a matrix and its entries are named
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import Self
 
 from engine import Value
 from nn.module import MLP, Input
@@ -41,6 +42,24 @@ class SeedNetwork(MLP):
                     named.append((f"w{i}" if single else f"w{i}[{j},{k}]", w))
                 named.append((f"b{i}" if len(layer.neurons) == 1 else f"b{i}[{j}]", neuron.b))
         return named
+
+    @classmethod
+    def _state_names(cls, n_layers: int) -> list[tuple[str, str]]:
+        """The seed's notation: w1 (a widths[0] x nin matrix), b1, w2, b2, w3, b3."""
+        return [(f"w{i}", f"b{i}") for i in range(1, n_layers + 1)]
+
+    @classmethod
+    def _check_sizes(cls, sizes: Sequence[int], where: str) -> None:
+        if len(sizes) != 4 or sizes[-1] != 1:
+            raise ValueError(
+                f"{where}: network 1.1 has sizes [nin, width1, width2, 1] (two hidden layers and one output),"
+                f" got {list(sizes)}"
+            )
+
+    @classmethod
+    def _from_sizes(cls, sizes: Sequence[int], activation: str, *, fused: bool = True) -> Self:
+        cls._check_sizes(sizes, "SeedNetwork")
+        return cls(activation, widths=sizes[1:3], nin=sizes[0], fused=fused)
 
     def __call__(self, x: Sequence[Input] | Input) -> Value:
         """y_hat for one sample; a scalar x may be given bare when nin == 1."""

@@ -105,13 +105,13 @@ def test_report_shows_each_kind_of_file_with_relative_links(tmp_path: Path) -> N
     (tmp_path / "seed_gradients.csv").write_text("activation,parameter,autograd\nsigmoid,w1,0.123456789\n")
     (tmp_path / "seed_network_transcript.txt").write_text("dL/dL = 1\n<script>\n")
     (tmp_path / "mlp_2_3_1_explorer.html").write_text("<title>A small MLP</title>")
-    (tmp_path / "digits_confusion.png").write_bytes(b"\x89PNG\r\n\x1a\n")  # a demo with no entry yet
+    (tmp_path / "unknown_demo.png").write_bytes(b"\x89PNG\r\n\x1a\n")  # a file no section claims
     page = report.main(tmp_path)[0].read_text(encoding="utf-8")
     assert '<img src="./newton.png"' in page
     assert "<td>sigmoid</td><td>w1</td><td>0.123457</td>" in page
     assert "<pre>dL/dL = 1\n&lt;script&gt;</pre>" in page
     assert '<a href="./mlp_2_3_1_explorer.html">A small MLP</a>' in page
-    assert '<h2 id="others">Other files</h2>' in page and 'href="./digits_confusion.png"' in page
+    assert '<h2 id="others">Other files</h2>' in page and 'href="./unknown_demo.png"' in page
     links = re.findall(r'(?:href|src)="([^"]*)"', page)
     assert links and all(link.startswith(("./", "#", "data:", "../")) for link in links), links
     assert not re.search(r"(?i)https?:", page)
