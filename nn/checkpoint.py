@@ -23,11 +23,11 @@ import os
 import secrets
 from collections.abc import Callable, Mapping
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import numpy as np
 
-from nn.module import ACTIVATIONS
+from nn.activations import ACTIVATIONS
 
 if TYPE_CHECKING:
     from nn.module import MLP
@@ -38,17 +38,21 @@ ARCHITECTURE = "architecture"  # the archive entry that holds the architecture's
 ARCHITECTURE_FIELDS = ("format", "version", "kind", "sizes", "activation", "fused")
 
 Shapes = dict[str, tuple[int, ...]]
+Model = TypeVar("Model", bound="MLP")
 
 # np.savez(file, **arrays); typed loosely because its stubs read an array named like a keyword as that keyword.
 _savez: Callable[..., None] = np.savez
 
 
-def _kinds() -> dict[str, type[MLP]]:
-    """The models a checkpoint can hold, by the name stored as its `kind`."""
-    from nn.module import MLP
-    from nn.seed_network import SeedNetwork
+# The models a checkpoint can hold, by the name stored as its `kind`: filled by the classes themselves
+# (nn/module.py and nn/seed_network.py), which sit above this file.
+KINDS: dict[str, type[MLP]] = {}
 
-    return {"MLP": MLP, "SeedNetwork": SeedNetwork}
+
+def storable(cls: type[Model]) -> type[Model]:
+    """Class decorator: models of this class can be saved and loaded, under the class's name."""
+    KINDS[cls.__name__] = cls
+    return cls
 
 
 # --- architecture ---------------------------------------------------------------------------------------------
@@ -57,7 +61,7 @@ def _kinds() -> dict[str, type[MLP]]:
 def architecture(model: MLP) -> dict[str, Any]:
     """What it takes to rebuild `model` (without its parameters), as stored in a checkpoint."""
     kind = type(model).__name__
-    if _kinds().get(kind) is not type(model):
+    if KINDS.get(kind) is not type(model):
         raise TypeError(f"checkpoints hold MLP or SeedNetwork models, got {kind}")
     return {
         "format": FORMAT,
@@ -83,7 +87,7 @@ def check_architecture(spec: object, where: str = "architecture") -> dict[str, A
         raise ValueError(
             f"{where}: version {spec['version']!r} is not supported; this valuegrad reads version {VERSION}"
         )
-    kinds = _kinds()
+    kinds = KINDS
     if not isinstance(spec["kind"], str) or spec["kind"] not in kinds:
         raise ValueError(
             f"{where}: unknown kind of model {spec['kind']!r}; expected one of {', '.join(map(repr, kinds))}"
@@ -107,7 +111,7 @@ def check_architecture(spec: object, where: str = "architecture") -> dict[str, A
 
 def build(spec: dict[str, Any]) -> MLP:
     """A new model of the kind and sizes that a checked architecture describes (parameters freshly drawn)."""
-    cls = _kinds()[spec["kind"]]
+    cls = KINDS[spec["kind"]]
     return cls._from_sizes(spec["sizes"], spec["activation"], fused=spec["fused"])
 
 
@@ -256,7 +260,7 @@ def load(path: str | os.PathLike[str]) -> MLP:
     except json.JSONDecodeError as error:
         raise ValueError(f"{where}: {ARCHITECTURE!r} is not valid JSON: {error}") from error
     spec = check_architecture(spec, f"{where}: {ARCHITECTURE}")
-    kind = _kinds()[spec["kind"]]
+    kind = KINDS[spec["kind"]]
     checked = checked_state(arrays, state_shapes(kind, spec["sizes"]), where)  # before any model is built
     model = build(spec)
     load_state_dict(model, checked, where)

@@ -9,7 +9,6 @@ saves itself to a file (nn/checkpoint.py) and converts to and from a PyTorch
 
 from __future__ import annotations
 
-import math
 import os
 from collections.abc import Mapping, Sequence
 from pathlib import Path
@@ -17,29 +16,11 @@ from typing import Any, Self, Union
 
 import numpy as np
 
-from engine import Op, Value, linear, relu, sigmoid, tanh
+from engine import Value, linear
+from nn import checkpoint, torch_bridge
+from nn.activations import ACTIVATIONS, check_activation, init_limit
 
 Input = Union[Value, int, float]
-
-# The activations known by name: engine operations (None = linear, no node).
-ACTIVATIONS: dict[str, Op | None] = {"relu": relu, "tanh": tanh, "sigmoid": sigmoid, "linear": None}
-
-
-def check_activation(activation: str) -> str:
-    if activation not in ACTIVATIONS:
-        raise ValueError(f"unknown activation {activation!r}: expected one of {', '.join(map(repr, ACTIVATIONS))}")
-    return activation
-
-
-def init_limit(activation: str, nin: int) -> float:
-    """Half-width of the uniform initialisation for a neuron with `nin` inputs.
-
-    relu: He (variance 2/nin), so the signal keeps its size through relu layers;
-    tanh, sigmoid, linear: LeCun (variance 1/nin), so pre-activations stay near
-    the responsive part of the curve. U(-a, a) has variance a^2/3.
-    """
-    variance = 2.0 / nin if activation == "relu" else 1.0 / nin
-    return math.sqrt(3.0 * variance)
 
 
 class Module:
@@ -192,6 +173,7 @@ class Layer(Module):
         return f"Layer of [{', '.join(str(n) for n in self.neurons)}]"
 
 
+@checkpoint.storable
 class MLP(Module):
     """A multi-layer perceptron: `nin` inputs, then one layer per entry of `nouts`.
 
@@ -252,13 +234,10 @@ class MLP(Module):
     def __repr__(self) -> str:
         return f"MLP of [{', '.join(str(layer) for layer in self.layers)}]"
 
-    # Parameters as arrays, files and PyTorch. The work is done in nn/checkpoint.py and nn/torch_bridge.py,
-    # imported when called: both build MLPs, so they import this module.
+    # Parameters as arrays, files and PyTorch: the work is done in nn/checkpoint.py and nn/torch_bridge.py.
 
     def state_dict(self) -> dict[str, np.ndarray]:
         """Names to new float64 arrays: `layer1.weight` (shape nout x nin), `layer1.bias` (nout,), ... per layer."""
-        from nn import checkpoint
-
         return checkpoint.state_dict(self)
 
     def load_state_dict(self, state: Mapping[str, Any]) -> None:
@@ -268,14 +247,10 @@ class MLP(Module):
         name, a wrong shape (the message gives the expected and the given shape), a non-numeric
         dtype or a non-finite value raises ValueError and leaves the model as it was.
         """
-        from nn import checkpoint
-
         checkpoint.load_state_dict(self, state)
 
     def save(self, path: str | os.PathLike[str]) -> Path:
         """Write the architecture and every parameter to one `.npz` file, atomically (see `nn.load`)."""
-        from nn import checkpoint
-
         return checkpoint.save(self, path)
 
     def to_torch(self) -> Any:
@@ -283,8 +258,6 @@ class MLP(Module):
 
         Raises ImportError, saying how to install it, when PyTorch is not installed.
         """
-        from nn import torch_bridge
-
         return torch_bridge.to_torch(self)
 
     @classmethod
@@ -294,8 +267,6 @@ class MLP(Module):
         The Sequential must alternate Linear layers with one kind of activation (or none) and end
         with a Linear layer, as an MLP does; any other module or order raises ValueError naming it.
         """
-        from nn import torch_bridge
-
         return torch_bridge.from_torch(cls, sequential)
 
     @classmethod

@@ -13,9 +13,11 @@ from collections.abc import Sequence
 from typing import Self
 
 from engine import Value
+from nn import checkpoint
 from nn.module import MLP, Input
 
 
+@checkpoint.storable
 class SeedNetwork(MLP):
     """Network 1.1 of the seed: two hidden layers with activation g, a linear output."""
 

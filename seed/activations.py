@@ -13,14 +13,14 @@ import numpy as np
 from numpy.typing import ArrayLike
 
 from engine import Op
-from nn.module import ACTIVATIONS
+from nn.activations import ACTIVATIONS
 
 Activation = Union[str, Op]
 Array = np.ndarray
 
 
 def activation_op(activation: Activation) -> Op:
-    """The engine operation g for an activation given as an Op or by a name from `nn.module.ACTIVATIONS`.
+    """The engine operation g for an activation given as an Op or by a name from `nn.activations.ACTIVATIONS`.
 
     Only the names with an operation count ("linear" has none: it has no g to differentiate).
     """
