@@ -134,10 +134,9 @@ def _linear(*args: Any) -> Any:
 
 
 def _linear_rule(g: Any, out: Any, *args: Any) -> list[Any]:
-    # d(b + sum w_i x_i)/dw_i = x_i, /dx_i = w_i, /db = 1
+    # d(b + sum w_i x_i)/dw_i = x_i, /dx_i = w_i, /db = 1: the inputs' values, then the weights', then 1
     n = len(args) // 2
-    weights, inputs = args[:n], args[n:-1]
-    return [g * d for d in (*inputs, *weights, 1)]
+    return [g * d for d in args[n:-1] + args[:n]] + [g]
 
 
 def _linear_layer(weights: Any, inputs: Any, bias: Any) -> Any:

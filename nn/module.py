@@ -108,22 +108,22 @@ class Neuron(Module):
         return self._apply(_as_values(x))
 
     def _apply(self, x: list[Value]) -> Value:
-        """The neuron on `nin` Values (checked by the caller, once for a whole layer)."""
+        """The neuron on `nin` Values (checked by the caller, once for a whole layer); its nodes get its scope."""
+        scope = self.scope
         if self.fused:
             z = linear.record_values(*self.w, *x, self.b)
-            made = [z]
+            z.scope = scope
         else:
-            z, made = self.b, []
+            z = self.b
             for w, xi in zip(self.w, x):
                 product = w * xi
                 z = z + product
-                made += (product, z)
+                product.scope = z.scope = scope
         g = ACTIVATIONS[self.activation]
-        out = z if g is None else g.record1(z)
-        if out is not z:
-            made.append(out)
-        for node in made:
-            node.scope = self.scope
+        if g is None:
+            return z
+        out = g.record1(z)
+        out.scope = scope
         return out
 
     def __repr__(self) -> str:
