@@ -1,0 +1,53 @@
+"""The benchmarks' yardstick computes what it is compared with: hand-written numpy against the scalar path.
+
+benchmarks/hand_numpy.py derives every gradient by hand; if it computed less (a missing layer's
+gradient) or something else, `make bench`'s ratios against it would mean nothing.
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+import nn
+from engine import Value
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "benchmarks"))
+import hand_numpy  # noqa: E402
+
+
+def scalar_path(model: nn.MLP, terms: list[Value]) -> tuple[float, list[float]]:
+    model.zero_grad()
+    loss = sum(terms[1:], terms[0]) / len(terms)
+    loss.backward()
+    return loss.data, [p.grad for p in model.parameters()]
+
+
+def flat(grads: hand_numpy.Layers) -> list[float]:
+    """The hand-written gradients in the order of model.parameters(): per neuron, its weights then its bias."""
+    return [x for W, b in grads for row, bias in zip(W, b) for x in (*row, bias)]
+
+
+def test_squared_error_step_matches_the_scalar_path() -> None:
+    rng = np.random.default_rng(0)
+    X, y = rng.normal(size=(12, 2)), rng.normal(size=12)
+    model = nn.MLP(2, [5, 4, 1], activation="relu", seed=1)
+    loss, grads = hand_numpy.relu_squared_error_step(hand_numpy.layers_of(model), X, y)
+    expected_loss, expected = scalar_path(model, [(model(list(x)) - t) ** 2 for x, t in zip(X.tolist(), y)])
+    assert loss == pytest.approx(expected_loss, rel=1e-12)
+    np.testing.assert_allclose(flat(grads), expected, rtol=1e-10, atol=1e-14)
+
+
+def test_cross_entropy_step_matches_the_scalar_path() -> None:
+    rng = np.random.default_rng(2)
+    X, labels = rng.uniform(0, 1, size=(9, 6)), rng.integers(0, 4, 9)
+    targets = np.eye(4)[labels]
+    model = nn.MLP(6, [5, 4], activation="relu", seed=3)
+    loss, grads = hand_numpy.relu_cross_entropy_step(hand_numpy.layers_of(model), X, targets)
+    terms = [nn.cross_entropy(model(list(x)), int(label)) for x, label in zip(X.tolist(), labels)]
+    expected_loss, expected = scalar_path(model, terms)
+    assert loss == pytest.approx(expected_loss, rel=1e-12)
+    np.testing.assert_allclose(flat(grads), expected, rtol=1e-10, atol=1e-14)
