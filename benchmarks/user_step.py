@@ -41,7 +41,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))  # measure this working tree
 sys.path.insert(0, str(ROOT / "benchmarks"))
 
-from bench import DEPTHS, elementary_loss, leaf_maker, moons  # noqa: E402
+from bench import DEPTHS, elementary_step, leaf_maker, moons  # noqa: E402
 
 LEARNING_RATE = 0.001
 GOALS = {  # as in make bench: at least this many times faster (or fewer bytes)
@@ -80,30 +80,6 @@ def nn_step(library: str) -> Callable[[], None]:
         loss.backward()
         for p in model.parameters():
             p.data -= LEARNING_RATE * p.grad
-
-    return step
-
-
-def elementary_step(library: str) -> Callable[[], None]:
-    """micrograd's 2-16-16-1 net written with +, * and relu only, forward over 50 samples and backward."""
-    leaf = leaf_maker(library)
-    rng = random.Random(0)
-    sizes = [2, 16, 16, 1]
-    layers = [
-        [([leaf(rng.uniform(-1.0, 1.0)) for _ in range(nin)], leaf(0.0)) for _ in range(nout)]
-        for nin, nout in zip(sizes, sizes[1:])
-    ]
-    data = moons()
-    inputs = [[leaf(v) for v in x] for x, _ in data]
-    minus_targets = [leaf(-y) for _, y in data]
-    leaves = [p for layer in layers for weights, bias in layer for p in (*weights, bias)]
-    leaves += [v for x in inputs for v in x] + minus_targets
-    zero = None if library == "torch" else 0.0
-
-    def step() -> None:
-        for p in leaves:
-            p.grad = zero
-        elementary_loss(layers, inputs, minus_targets).backward()
 
     return step
 
@@ -168,8 +144,8 @@ def main() -> None:
     rounds, per_round = (3, 5) if args.quick else (7, 10)
     print(f"One process, wall clock, {rounds} rounds of {per_round} steps{' (naive: no gc.collect)' * args.naive}")
     results: dict[str, tuple[float, str]] = {}
-    times = timed_rounds({lib: elementary_step(lib) for lib in ("valuegrad", "micrograd", "torch")}, rounds,
-                         per_round, args.naive)  # fmt: skip
+    elementary = {lib: elementary_step(lib)[0] for lib in ("valuegrad", "micrograd", "torch")}  # as make bench runs it
+    times = timed_rounds(elementary, rounds, per_round, args.naive)
     for peer in ("micrograd", "torch"):
         results[f"elementary graph vs {peer}"] = (
             ratio(times, "valuegrad", peer),
