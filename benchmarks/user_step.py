@@ -15,9 +15,12 @@ make_moons gives them:
 
 Garbage: micrograd's graphs are reference cycles that only Python's cyclic
 collector frees, and in one process a collection runs whenever it is due,
-often while the *other* library is being timed. So each timed round ends with
-`gc.collect()` inside the timing: every library pays for the garbage it made,
-and no library pays for another's. `--naive` leaves that out, as a quick
+often while the *other* library is being timed. So once everything is set up,
+`gc.freeze()` takes the libraries' own modules and models out of every
+collection, and each timed round starts with `gc.collect()` outside the timing
+(the other library's leftovers) and ends with `gc.collect()` inside it (this
+library's own): every library pays for the garbage it made, and no library
+pays for another's. `--naive` leaves that out, as a quick
 notebook comparison would; benchmarks/README.md ("Two harnesses") shows what
 that does to the numbers.
 """

@@ -74,8 +74,7 @@ def backward_pass(
     node: its `.data` (floats), the node itself (Values: the rules record a
     graph of their own) or its array. Children come before parents, so a
     node's gradient is complete before its rule hands it on; a parent reached
-    twice adds both contributions. A rule may give None for an input that needs
-    no gradient (vectorize's first layers, whose inputs are data).
+    twice adds both contributions.
     """
     grads = {order[-1]: seed}
     for node in reversed(order):
@@ -87,15 +86,27 @@ def backward_pass(
             contributions = node.op.rule(g, value_of(node), *[value_of(p) for p in parents])
         except (ArithmeticError, ValueError) as error:
             _raise_in_context(error, f"derivative of {node.op.name}", parents)
+        check_count(node.op.name, contributions, len(parents))
+        totals = []  # each parent's gradient right after its contribution (a parent may appear twice: x * x)
         for parent, contribution in zip(parents, contributions):
-            if contribution is not None:
-                grads[parent] = grads[parent] + contribution if parent in grads else contribution
+            grads[parent] = grads[parent] + contribution if parent in grads else contribution
+            totals.append(grads[parent])
         if on_step is not None:
-            on_step(node, g, contributions, [grads.get(p) for p in parents])
+            on_step(node, g, contributions, totals)
     return grads
 
 
-def _data(node: Value) -> float:
+def check_count(op_name: str, contributions: Sequence[Any], inputs: int) -> None:
+    """A derivative rule gives one gradient per input; anything else is a TypeError naming the operation."""
+    if len(contributions) != inputs:
+        raise TypeError(
+            f"the derivative rule of {op_name} gave {len(contributions)} gradient(s) for {inputs} input(s); "
+            "a rule returns one gradient per input"
+        )
+
+
+def data_of(node: Value) -> float:
+    """What a rule gets for a node on the float path (`backward_pass`'s `value_of`)."""
     return node.data
 
 
@@ -112,7 +123,7 @@ def backward(root: Value) -> None:
     """
     order = topological_order(root)
     if current().checking:  # inside detect_anomaly(): the general walk, checking every gradient
-        grads = backward_pass(order, 1.0, _data, check_gradients)
+        grads = backward_pass(order, 1.0, data_of, check_gradients)
         for node in order:
             g = grads.get(node, 0.0)
             node.grad = node.grad + g if node.op is None else g
@@ -154,7 +165,9 @@ def _fast_chain_rule(order: list[Value]) -> None:
                 a.grad += grad_a
             else:
                 parents: Any = node._more
-                for parent, g in zip(parents, op.rule(node.grad, node.data, *[p.data for p in parents])):
+                grads = op.rule(node.grad, node.data, *[p.data for p in parents])
+                check_count(op.name, grads, len(parents))
+                for parent, g in zip(parents, grads):
                     parent.grad += g
     except (ArithmeticError, ValueError) as error:
         _raise_in_context(error, f"derivative of {node._op}", node.parents)
@@ -180,7 +193,7 @@ def grad(output: Value, inputs: Iterable[Value], create_graph: bool = False) -> 
         if create_graph:
             grads = backward_pass(order, Value(1.0), _itself, check)
         else:
-            grads = backward_pass(order, 1.0, _data, check)
+            grads = backward_pass(order, 1.0, data_of, check)
     # A rule may hand back a plain number (e.g. a constant 0): give every result the promised type.
     as_result = _as_value if create_graph else float
     return [as_result(grads.get(x, 0.0)) for x in inputs]

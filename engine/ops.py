@@ -139,27 +139,18 @@ def _linear_rule(g: Any, out: Any, *args: Any) -> list[Any]:
     return [g * d for d in args[n:-1] + args[:n]] + [g]
 
 
-def _linear_layer(weights: Any, inputs: Any, bias: Any) -> Any:
-    """`_linear` for a layer over a batch: G neurons that read the same n inputs, as matrices.
-
-    weights (G, n) holds each neuron's w_i, inputs (n, N) each sample's x_i, bias (G, 1); the result is (G, N).
-    """
+# The row `linear` below for a layer over a batch, as engine.vectorize runs one sample's neurons that read the same
+# inputs: in matrix form, with its rule summed over the samples and the neurons. Not a row of the table (its
+# inputs are matrices); tests check both against the row's forward and rule, sample by sample and neuron by neuron.
+def linear_layer(weights: Any, inputs: Any, bias: Any) -> Any:
+    """`_linear` for G neurons that read the same n inputs: weights (G, n), inputs (n, N), bias (G, 1) -> (G, N)."""
     return weights @ inputs + bias
 
 
-def _linear_layer_rule(
-    g: Any, out: Any, weights: Any, inputs: Any, bias: Any, inputs_need_gradient: bool = True
-) -> tuple[Any, Any, Any]:
+def linear_layer_rule(g: Any, out: Any, weights: Any, inputs: Any, bias: Any) -> tuple[Any, Any, Any]:
     """`_linear_rule` for a layer: w_i gets g x_i summed over the samples, x_i gets g w_i summed over the
-    neurons that read it, b gets g summed over the samples. The inputs' gradient is None when not needed
-    (a first layer reads the data), as PyTorch's custom Functions return None for inputs without grad."""
-    return g @ inputs.T, weights.T @ g if inputs_need_gradient else None, g.sum(axis=1, keepdims=True)
-
-
-# How engine.vectorize runs one sample's `linear` neurons that read the same inputs over a whole batch: the row
-# `linear` below in matrix form. Not a row of the table (its inputs are matrices); tests check its rule against
-# the row's, summed over samples and neurons.
-LINEAR_LAYER = Op("linear layer", _linear_layer, _linear_layer_rule, _linear_layer)
+    neurons that read it, b gets g summed over the samples."""
+    return g @ inputs.T, weights.T @ g, g.sum(axis=1, keepdims=True)
 
 
 # fmt: off

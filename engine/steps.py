@@ -38,7 +38,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from engine.backprop import backward_pass, topological_order
+from engine.backprop import backward_pass, data_of, topological_order
 from engine.diagram import DEFAULT_MAX_NODES, _number, check_size, value_id
 from engine.value import Value
 
@@ -80,12 +80,8 @@ def backward_steps(root: Value) -> list[Step]:
         parts = zip(node.parents, local, contributions, totals)
         steps.append(Step(node, g, tuple(Contribution(p, float(d), c, t) for p, d, c, t in parts)))
 
-    backward_pass(topological_order(root), 1.0, _data, record)
+    backward_pass(topological_order(root), 1.0, data_of, record)
     return steps
-
-
-def _data(node: Value) -> float:
-    return node.data
 
 
 def final_gradients(root: Value, steps: Sequence[Step]) -> dict[Value, float]:
@@ -130,7 +126,7 @@ def transcript_lines(step: Step, name: Mapping[Value, str], root_name: str) -> l
             f"d{root_name}/d{parent} += d{root_name}/d{node} · ∂{node}/∂{parent}"
             f" = {_number(step.grad)} · {_number(part.local)} = {_number(part.contribution)}"
         )
-        if part.total != part.contribution:  # the parent had a gradient already (or x * x: both halves)
+        if part.total != part.contribution:  # the parent had a gradient already (x * x: from the first half)
             line += f"  (after this step: {_number(part.total)})"
         lines.append(line)
     return lines

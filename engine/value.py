@@ -240,7 +240,7 @@ class Op:
         return _record_unusual(self, data, x, y)
 
     def record_values(self, *operands: Value) -> Value:
-        """Record the node of an operation on any number of Values, unchecked (nn's neurons check once per layer)."""
+        """Record the node of an operation on Values only (nn's neurons, whose inputs a layer checked once)."""
         try:
             data = self.forward(*[v.data for v in operands])
         except (ArithmeticError, ValueError) as error:
@@ -282,7 +282,11 @@ def _operation_text(op_name: str, operands: Sequence[Any]) -> str:
 
 def _raise_in_context(error: Exception, op_name: str, operands: Sequence[Any]) -> NoReturn:
     """Raise `error` again, of the same type, with the operation and its operands in front of its message."""
-    message = f"{_operation_text(op_name, operands)}: {error}"
+    _raise_with_message(error, f"{_operation_text(op_name, operands)}: {error}")
+
+
+def _raise_with_message(error: Exception, message: str) -> NoReturn:
+    """Raise `error` again, of the same type, with `message` (a note on it when its class cannot be rebuilt)."""
     try:
         wrapped = type(error)(message)
     except Exception:  # an exception class with a constructor of its own: keep it, add a note

@@ -13,7 +13,7 @@ and one column per sample:
   become one group, evaluated by one call of the operation's numpy forward on
   stacked operands (all 16 relus of a layer: one `np.maximum`);
 - `linear` nodes that read the same inputs with parameters as weights (one
-  layer of an nn model) become one matrix product, `LINEAR_LAYER` in
+  layer of an nn model) become one matrix product, `linear_layer` in
   engine/ops.py;
 - a `take` node gathers a group's operands from the rows of the nodes that
   made them (or from the arguments, or from the parameters and constants).
@@ -34,15 +34,15 @@ import ctypes
 import ctypes.util
 import inspect
 import platform
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from typing import Any, NoReturn
 
 import numpy as np
 
-from engine.backprop import backward_pass, grad, topological_order
+from engine.backprop import backward_pass, check_count, grad, topological_order
 from engine.modes import changed, current, no_grad
-from engine.ops import LINEAR_LAYER, linear
-from engine.value import Op, Value
+from engine.ops import linear, linear_layer, linear_layer_rule
+from engine.value import Op, Value, _raise_with_message
 
 REDUCTIONS = ("mean", "sum")
 # glibc's mallopt parameters (malloc.h), and the values `_keep_freed_memory_for_reuse` sets.
@@ -65,8 +65,18 @@ def vectorize(fn: Callable[..., Any]) -> Vectorized:
       `lambda x: x * x.data` the factor is the first sample's x for every sample.
     - The leaves `fn` reads but does not receive (a model's parameters,
       constants) are read afresh at every call, so optimizer updates between
-      calls are seen. A model that changes shape after `vectorize` (a new layer,
-      other parameters) needs a new `vectorize`.
+      calls are seen; comparing them while `fn` is recorded is refused too, and
+      reading their `.data` inside `fn` bakes in the value at recording. A model
+      that changes shape after `vectorize` (a new layer, other parameters) needs
+      a new `vectorize`.
+    - Bad math raises what the scalar path raises for the first failing sample:
+      where numpy flags a division by zero, an overflow or an invalid value, fn is
+      run on the scalar path sample by sample to decide. A legitimate inf (from
+      `+ - *` overflow) therefore costs that scalar run at every call.
+    - On glibc the first recording makes the process keep freed memory for the
+      next replay instead of returning it to the system (up to 64 MB; see
+      `_keep_freed_memory_for_reuse`): without it every replay re-faults its
+      arrays' pages, which doubled the replay's time here.
     """
     return Vectorized(fn)
 
@@ -80,7 +90,6 @@ class Vectorized:
         self.fn = fn
         self.names = _parameter_names(fn)
         self._tape: _Tape | None = None
-        self._buffer = np.empty((0, 0))
 
     def __repr__(self) -> str:
         return f"engine.vectorize({getattr(self.fn, '__name__', self.fn)})"
@@ -114,7 +123,8 @@ class Vectorized:
         values = tape.forward(batch, self)
         n = batch.shape[1]
         per_sample = tape.output_column(values, 0, n)
-        total = float(per_sample.sum()) if reduce == "sum" else float(per_sample.mean())
+        with np.errstate(over="ignore"):  # a sum that overflows is inf, as on the scalar path
+            total = float(per_sample.sum()) if reduce == "sum" else float(per_sample.mean())
         gradients = tape.backward(values, 1.0 / n if reduce == "mean" else 1.0, batch, self)
         for leaf, g in zip(tape.free, gradients.tolist()):
             leaf.grad += g
@@ -159,9 +169,7 @@ class Vectorized:
             shown = ", ".join(f"{name}: {n}" for name, n in lengths.items())
             raise ValueError(f"{self!r}: arguments must hold the same number of samples, got {shown}")
         n = next(iter(lengths.values()), 1)
-        if self._buffer.shape != (len(rows), n):
-            self._buffer = np.empty((len(rows), n))
-        batch = self._buffer
+        batch = np.empty((len(rows), n))
         for i, row in enumerate(rows):
             batch[i] = row
         return batch
@@ -173,8 +181,8 @@ class Vectorized:
         if self._tape is None:
             _keep_freed_memory_for_reuse()
             arguments = [Value(float(x), label=self._name(i)) for i, x in enumerate(batch[:, 0])]
-            # Recorded even inside no_grad(); comparisons that depend on the arguments are refused.
-            with changed(recording=True, tracing=_control_flow_guard(arguments, self)):
+            # Recorded even inside no_grad(); comparisons of Values are refused (see _refuse_comparison).
+            with changed(recording=True, tracing=_comparison_guard(arguments, self)):
                 try:
                     out = self.fn(*arguments)
                 except (ArithmeticError, ValueError) as error:
@@ -191,7 +199,7 @@ class Vectorized:
 
     # -- the scalar path, asked when numpy reports a problem ------------------------------------------------
 
-    def raise_first_failing_sample(self, batch: np.ndarray, with_gradients: bool) -> None:
+    def _raise_first_failing_sample(self, batch: np.ndarray, with_gradients: bool) -> None:
         """Evaluate fn on the scalar path one sample at a time and raise the first sample's error, if any.
 
         Called when numpy flags a division by zero, an overflow or an invalid
@@ -205,7 +213,8 @@ class Vectorized:
             arguments = [Value(float(x), label=self._name(j)) for j, x in enumerate(batch[:, i])]
             try:
                 if with_gradients:
-                    grad(self.fn(*arguments), free)
+                    with changed(recording=True):  # the scalar path records, also when called inside no_grad()
+                        grad(self.fn(*arguments), free)
                 else:
                     with no_grad():
                         self.fn(*arguments)
@@ -237,9 +246,8 @@ class _Take:
 
     name = "take"
 
-    def __init__(self, rows: np.ndarray, source_rows: int) -> None:
+    def __init__(self, rows: np.ndarray) -> None:
         self.rows = rows
-        self.source_rows = source_rows
         flat = rows.ravel()
         start = int(flat[0]) if len(flat) else 0
         consecutive = np.array_equal(flat, np.arange(start, start + len(flat)))
@@ -276,20 +284,21 @@ class _Group:
         self.slots = slots
         self.members = members
         # A parent with one column per sample gives the width of the result; none: one column for every sample.
-        self.wide = batched.index(True) if True in batched else None
+        self.batched_parent = batched.index(True) if True in batched else None
 
     def operands(self, parents: Sequence[np.ndarray]) -> list[np.ndarray]:
         return [parents[j][q] for j, q in self.slots]
 
     def forward(self, *parents: np.ndarray) -> np.ndarray:
         out = np.asarray(self.op.array_forward(*self.operands(parents)), dtype=float)
-        width = parents[self.wide].shape[-1] if self.wide is not None else 1
+        width = parents[self.batched_parent].shape[-1] if self.batched_parent is not None else 1
         if out.shape != (self.members, width):
             out = np.broadcast_to(out, (self.members, width))
         return out
 
     def rule(self, g: np.ndarray, out: np.ndarray, *parents: np.ndarray) -> list[np.ndarray]:
         contributions = self.op.rule(g, out, *self.operands(parents))
+        check_count(self.op.name, contributions, len(self.slots))
         per_parent: list[list[np.ndarray]] = [[] for _ in parents]
         for (j, _), c in zip(self.slots, contributions):
             per_parent[j].append(_fit(c, (self.members, parents[j].shape[-1])))
@@ -297,21 +306,16 @@ class _Group:
 
 
 class _Layer:
-    """`LINEAR_LAYER` (engine/ops.py) on takes: weights (G, n, 1), inputs (1, n, N), biases (1, G, 1)."""
+    """`linear_layer` and its rule (engine/ops.py) on takes: weights (G, n, 1), inputs (1, n, N), biases (1, G, 1)."""
 
     name = "linear layer"
 
-    def __init__(self) -> None:
-        self.inputs_need_gradient = True  # set once the tape knows (False when the inputs are data)
-
     def forward(self, weights: np.ndarray, inputs: np.ndarray, biases: np.ndarray) -> np.ndarray:
-        return LINEAR_LAYER.array_forward(weights[:, :, 0], inputs[0], biases[0])
+        return linear_layer(weights[:, :, 0], inputs[0], biases[0])
 
     def rule(self, g: np.ndarray, out: np.ndarray, weights: np.ndarray, inputs: np.ndarray, biases: np.ndarray) -> Any:
-        d_weights, d_inputs, d_biases = LINEAR_LAYER.rule(
-            g, out, weights[:, :, 0], inputs[0], biases[0], inputs_need_gradient=self.inputs_need_gradient
-        )
-        return d_weights[:, :, None], None if d_inputs is None else d_inputs[None], d_biases[None]
+        d_weights, d_inputs, d_biases = linear_layer_rule(g, out, weights[:, :, 0], inputs[0], biases[0])
+        return d_weights[:, :, None], d_inputs[None], d_biases[None]
 
 
 def _fit(c: Any, shape: tuple[int, int]) -> np.ndarray:
@@ -334,12 +338,12 @@ class _Tape:
         order = _order_of(outputs)
         argument_rows = {v: i for i, v in enumerate(arguments)}
         self.free = [v for v in order if v.op is None and v not in argument_rows]  # parameters and constants
-        self.columns = _Node(None, (), arguments, batched=True)
-        self.scalars = _Node(None, (), self.free, batched=False)
+        self.argument_values = _Node(None, (), arguments, batched=True)
+        self.free_values = _Node(None, (), self.free, batched=False)
         # Where each scalar node's values live: (node of the batched graph, row).
-        self.place: dict[Value, tuple[_Node, int]] = {v: (self.columns, i) for v, i in argument_rows.items()}
-        self.place.update({v: (self.scalars, i) for i, v in enumerate(self.free)})
-        self.nodes: list[_Node] = [self.columns, self.scalars]
+        self.place: dict[Value, tuple[_Node, int]] = {v: (self.argument_values, i) for v, i in argument_rows.items()}
+        self.place.update({v: (self.free_values, i) for i, v in enumerate(self.free)})
+        self.nodes: list[_Node] = [self.argument_values, self.free_values]
         self._takes: dict[tuple[int, bytes, tuple[int, ...]], _Node] = {}
         levels: dict[Value, int] = {}
         by_level: dict[int, list[Value]] = {}
@@ -354,10 +358,12 @@ class _Tape:
             for key, members in buckets.items():
                 self._add_group(key, members)
         self.output_takes = [self._take(self.place[v][0], [[self.place[v][1]]]) for v in outputs]
-        self.needs_gradient = self._nodes_that_need_gradients()
-        # What backward walks: the nodes between the parameters and the (single) output, parents first.
+        # What backward walks: every node up to the (single) output, as the scalar path evaluates every rule,
+        # but for the leaves and the takes of arguments, which have no rule that could fail and no gradient to give.
         root = self.output_takes[0]
-        self.backward_order = [n for n in self.nodes[: self.nodes.index(root)] if n in self.needs_gradient] + [root]
+        leaves = (self.argument_values, self.free_values)
+        walked = [n for n in self.nodes[: self.nodes.index(root)] if n not in leaves]
+        self.backward_order = [n for n in walked if n.parents[0] is not self.argument_values] + [root]
 
     # -- lowering ---------------------------------------------------------------------------------------------
 
@@ -373,7 +379,7 @@ class _Tape:
         parents = v.parents
         n = len(parents) // 2
         weights_and_bias = (*parents[:n], parents[-1])
-        if any(self.place[p][0] is not self.scalars for p in weights_and_bias):
+        if any(self.place[p][0] is not self.free_values for p in weights_and_bias):
             return False
         return len({id(self.place[p][0]) for p in parents[n:-1]}) == 1
 
@@ -388,10 +394,10 @@ class _Tape:
 
     def _layer(self, members: list[Value]) -> _Node:
         n = len(members[0].parents) // 2
-        weights = self._take(self.scalars, [[self.place[p][1] for p in v.parents[:n]] for v in members])
+        weights = self._take(self.free_values, [[self.place[p][1] for p in v.parents[:n]] for v in members])
         inputs_node = self.place[members[0].parents[n]][0]
         inputs = self._take(inputs_node, [[self.place[p][1] for p in members[0].parents[n:-1]]])
-        biases = self._take(self.scalars, [[self.place[v.parents[-1]][1] for v in members]])
+        biases = self._take(self.free_values, [[self.place[v.parents[-1]][1] for v in members]])
         return _Node(_Layer(), (weights, inputs, biases), members, batched=inputs_node.batched)
 
     def _elementwise(self, members: list[Value]) -> _Node:
@@ -419,41 +425,30 @@ class _Tape:
         key = (id(node), array.tobytes(), array.shape)
         take = self._takes.get(key)
         if take is None:
-            take = _Node(_Take(array, len(node.members)), (node,), (), batched=node.batched)
+            take = _Node(_Take(array), (node,), (), batched=node.batched)
             self._takes[key] = take
             self.nodes.append(take)
         return take
-
-    def _nodes_that_need_gradients(self) -> set[_Node]:
-        """The nodes between the parameters (`scalars`) and an output: the only ones backward visits."""
-        needs = {self.scalars}
-        for node in self.nodes:
-            if any(p in needs for p in node.parents):
-                needs.add(node)
-            if isinstance(node.op, _Layer):
-                node.op.inputs_need_gradient = node.parents[1] in needs
-        return needs
 
     # -- replay ---------------------------------------------------------------------------------------------------
 
     def forward(self, batch: np.ndarray, owner: Vectorized) -> dict[_Node, np.ndarray]:
         """Every node's array for this batch. Where numpy flags a bad value, the scalar path decides (see
-        `Vectorized.raise_first_failing_sample`); inside `detect_anomaly()` so does any nan or inf."""
+        `Vectorized._raise_first_failing_sample`); inside `detect_anomaly()` so does any nan or inf."""
         try:
             with np.errstate(divide="raise", over="raise", invalid="raise"):
                 values = self._forward(batch)
         except (ArithmeticError, ValueError):
-            owner.raise_first_failing_sample(batch, with_gradients=False)
+            owner._raise_first_failing_sample(batch, with_gradients=False)
             with np.errstate(all="ignore"):  # no sample fails on the scalar path: its floats give these inf, nan too
                 values = self._forward(batch)
         if current().checking:
-            groups = [node for node in self.nodes if isinstance(node.op, (_Group, _Layer))]
-            self._check_finite(groups, values, batch, owner, "forward")
+            self._check_finite(self._groups(self.nodes), values, batch, owner, "forward")
         return values
 
     def _forward(self, batch: np.ndarray) -> dict[_Node, np.ndarray]:
         scalars = np.fromiter((v.data for v in self.free), dtype=float, count=len(self.free))
-        values = {self.columns: batch, self.scalars: scalars.reshape(-1, 1)}
+        values = {self.argument_values: batch, self.free_values: scalars.reshape(-1, 1)}
         for node in self.nodes[2:]:
             values[node] = node.op.forward(*[values[p] for p in node.parents])
         return values
@@ -472,12 +467,15 @@ class _Tape:
             with np.errstate(divide="raise", over="raise", invalid="raise"):
                 grads = backward_pass(order, seed, values.__getitem__)
         except (ArithmeticError, ValueError):
-            owner.raise_first_failing_sample(batch, with_gradients=True)
+            owner._raise_first_failing_sample(batch, with_gradients=True)
             with np.errstate(all="ignore"):
                 grads = backward_pass(order, seed, values.__getitem__)
+        gradients = np.asarray(grads.get(self.free_values, np.zeros((len(self.free), 1))), dtype=float)
         if current().checking:
-            self._check_finite([node for node in order if node in grads], grads, batch, owner, "backward")
-        return np.asarray(grads.get(self.scalars, np.zeros((len(self.free), 1))), dtype=float)[:, 0]
+            grads[self.free_values] = gradients  # the sum over the batch can overflow where no sample does
+            walked = self._groups(n for n in order if n in grads)
+            self._check_finite([*walked, self.free_values], grads, batch, owner, "backward")
+        return gradients[:, 0]
 
     def _check_finite(
         self, nodes: list[_Node], arrays: dict[_Node, Any], batch: np.ndarray, owner: Vectorized, pass_name: str
@@ -487,13 +485,22 @@ class _Tape:
             array = np.asarray(arrays[node])
             if np.isfinite(array).all():
                 continue
-            owner.raise_first_failing_sample(batch, with_gradients=pass_name == "backward")
-            place = np.argwhere(~np.isfinite(array))[0]
-            sample = f"sample {int(place[-1])}" if node.batched else "every sample"
+            owner._raise_first_failing_sample(batch, with_gradients=pass_name == "backward")
+            place = tuple(np.argwhere(~np.isfinite(array))[0])
+            if node is self.free_values:
+                where = f"the gradient of {self.free[place[0]].describe()}, summed over the batch, is"
+            else:
+                kind = "values" if pass_name == "forward" else "gradients"
+                sample = f"sample {int(place[-1])} of {batch.shape[1]}" if node.batched else "every sample"
+                where = f"the {kind} of the {node.op.name} nodes are, at {sample},"
             raise FloatingPointError(
-                f"{node.op.name}: gave {array[tuple(place)]!r} in the {pass_name} pass at {sample} of "
-                f"{batch.shape[1]} (detect_anomaly, engine.vectorize)"
+                f"{where} {array[place]!r} in the {pass_name} pass (detect_anomaly, engine.vectorize)"
             )
+
+    @staticmethod
+    def _groups(nodes: Iterable[_Node]) -> list[_Node]:
+        """The nodes that compute (groups and layers); a take only moves rows, checked where they come from."""
+        return [node for node in nodes if isinstance(node.op, (_Group, _Layer))]
 
 
 _memory_kept = False
@@ -542,16 +549,12 @@ def _parameter_names(fn: Callable[..., Any]) -> list[str]:
     return [p.name for p in parameters if p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD)]
 
 
-def _control_flow_guard(arguments: list[Value], owner: Vectorized) -> Callable[[Any, Any, str], None]:
-    """The check `Value`'s comparisons run while fn is recorded: refuse those that depend on a sample."""
+def _comparison_guard(arguments: list[Value], owner: Vectorized) -> Callable[[Any, Any, str], None]:
+    """What `Value`'s comparisons do while fn is recorded: refuse (see `_refuse_comparison`)."""
     argument_set = set(arguments)
 
     def guard(x: Any, other: Any, symbol: str) -> None:
-        for v in (x, other):
-            if isinstance(v, Value):
-                found = _argument_reached(v, argument_set)
-                if found is not None:
-                    _refuse_comparison(x, other, symbol, found, owner)
+        _refuse_comparison(x, other, symbol, argument_set, owner)
 
     return guard
 
@@ -570,24 +573,28 @@ def _argument_reached(v: Value, arguments: set[Value]) -> Value | None:
     return None
 
 
-def _refuse_comparison(x: Any, other: Any, symbol: str, argument: Value, owner: Vectorized) -> NoReturn:
-    shown = " ".join(o.label or "a Value" if isinstance(o, Value) else repr(o) for o in (x, other))
-    shown = shown.replace(" ", f" {symbol} ", 1)
+def _refuse_comparison(x: Any, other: Any, symbol: str, arguments: set[Value], owner: Vectorized) -> NoReturn:
+    """Raise TypeError: a comparison's outcome would be recorded once and replayed for every sample and call.
+
+    A Value that depends on an argument differs from sample to sample; one that depends only on
+    parameters differs from call to call (an optimizer changes them), so either outcome would go stale.
+    """
+    left, right = (o.label or "a Value" if isinstance(o, Value) else repr(o) for o in (x, other))
+    found = next((a for a in (_argument_reached(v, arguments) for v in (x, other) if isinstance(v, Value)) if a), None)
+    depends = (
+        f"a Value that depends on the argument {found.label}, which differs from sample to sample"
+        if found is not None
+        else "a Value of the parameters or constants, which an optimizer may change between calls"
+    )
     raise TypeError(
-        f"{owner!r}: `{shown}` compares a Value that depends on the argument {argument.label} while fn is recorded. "
-        "fn is recorded once, from the first sample, and replayed for every sample, so Python control flow "
-        "(if, while, max, min, sorted) cannot depend on a sample. Use the engine's operations, which act per "
-        "sample: relu, abs, or where(condition, a, b), which gives a where the condition is nonzero and b "
-        "elsewhere (for the condition a > b write (a - b).sign().relu())."
+        f"{owner!r}: `{left} {symbol} {right}` compares {depends}, while fn is recorded (in fn, or in a derivative "
+        "rule run by engine.grad inside it). fn is recorded once, from the first sample, and replayed for every "
+        "sample and call, so Python control flow (if, while, max, min, sorted) cannot depend on its Values. Use "
+        "the engine's operations, which act per sample: relu, abs, or engine.where(condition, a, b), which gives "
+        "a where the condition is nonzero and b elsewhere (for the condition a > b write engine.sign(a - b).relu())."
     )
 
 
 def _raise_at_sample(error: Exception, i: int, n: int) -> NoReturn:
     """Raise `error` again, of the same type, saying which sample of the batch it came from."""
-    message = f"{error} (engine.vectorize: sample {i} of {n})"
-    try:
-        wrapped = type(error)(message)
-    except Exception:
-        error.add_note(message)
-        raise error from None
-    raise wrapped from error
+    _raise_with_message(error, f"{error} (engine.vectorize: sample {i} of {n})")

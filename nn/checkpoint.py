@@ -46,12 +46,12 @@ _savez: Callable[..., None] = np.savez
 
 # The models a checkpoint can hold, by the name stored as its `kind`: filled by the classes themselves
 # (nn/module.py and nn/seed_network.py), which sit above this file.
-KINDS: dict[str, type[MLP]] = {}
+MODEL_KINDS: dict[str, type[MLP]] = {}
 
 
 def storable(cls: type[Model]) -> type[Model]:
     """Class decorator: models of this class can be saved and loaded, under the class's name."""
-    KINDS[cls.__name__] = cls
+    MODEL_KINDS[cls.__name__] = cls
     return cls
 
 
@@ -61,7 +61,7 @@ def storable(cls: type[Model]) -> type[Model]:
 def architecture(model: MLP) -> dict[str, Any]:
     """What it takes to rebuild `model` (without its parameters), as stored in a checkpoint."""
     kind = type(model).__name__
-    if KINDS.get(kind) is not type(model):
+    if MODEL_KINDS.get(kind) is not type(model):
         raise TypeError(f"checkpoints hold MLP or SeedNetwork models, got {kind}")
     return {
         "format": FORMAT,
@@ -87,7 +87,7 @@ def check_architecture(spec: object, where: str = "architecture") -> dict[str, A
         raise ValueError(
             f"{where}: version {spec['version']!r} is not supported; this valuegrad reads version {VERSION}"
         )
-    kinds = KINDS
+    kinds = MODEL_KINDS
     if not isinstance(spec["kind"], str) or spec["kind"] not in kinds:
         raise ValueError(
             f"{where}: unknown kind of model {spec['kind']!r}; expected one of {', '.join(map(repr, kinds))}"
@@ -111,7 +111,7 @@ def check_architecture(spec: object, where: str = "architecture") -> dict[str, A
 
 def build(spec: dict[str, Any]) -> MLP:
     """A new model of the kind and sizes that a checked architecture describes (parameters freshly drawn)."""
-    cls = KINDS[spec["kind"]]
+    cls = MODEL_KINDS[spec["kind"]]
     return cls._from_sizes(spec["sizes"], spec["activation"], fused=spec["fused"])
 
 
@@ -260,7 +260,7 @@ def load(path: str | os.PathLike[str]) -> MLP:
     except json.JSONDecodeError as error:
         raise ValueError(f"{where}: {ARCHITECTURE!r} is not valid JSON: {error}") from error
     spec = check_architecture(spec, f"{where}: {ARCHITECTURE}")
-    kind = KINDS[spec["kind"]]
+    kind = MODEL_KINDS[spec["kind"]]
     checked = checked_state(arrays, state_shapes(kind, spec["sizes"]), where)  # before any model is built
     model = build(spec)
     load_state_dict(model, checked, where)

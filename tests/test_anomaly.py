@@ -82,14 +82,14 @@ def test_backward_overflow_names_the_rule_its_operands_and_the_pass() -> None:
 
 def test_backward_overflow_while_adding_two_finite_contributions() -> None:
     # f = (x + x) * 1e308 = 2e8 with x = 1e-300; each of the two contributions to x.grad is 1e308,
-    # finite, and their sum overflows (x is both operands, 1 and 2: the first is named).
+    # finite, and their sum overflows (x is both operands: the second, whose addition overflows, is named).
     x = Value(1e-300, label="x")
     f = (x + x) * 1e308
     with pytest.raises(FloatingPointError) as caught, detect_anomaly():
         f.backward()
     message = str(caught.value)
     assert message.startswith("derivative of +(x = 1e-300, x = 1e-300)")
-    assert "made the gradient of operand 1 (x = 1e-300) inf by adding 1e+308" in message
+    assert "made the gradient of operand 2 (x = 1e-300) inf by adding 1e+308" in message
     assert "backward pass" in message
 
 
@@ -117,7 +117,7 @@ def test_grad_is_checked_in_the_backward_pass(create_graph: bool) -> None:
 
 def test_grad_is_checked_when_two_finite_contributions_overflow() -> None:
     x = Value(1e-300, label="x")
-    with pytest.raises(FloatingPointError, match="made the gradient of operand 1"), detect_anomaly():
+    with pytest.raises(FloatingPointError, match="made the gradient of operand 2"), detect_anomaly():
         engine.grad((x + x) * 1e308, [x])
 
 

@@ -127,8 +127,14 @@ def test_ops_are_generic_functions_on_floats_values_and_arrays() -> None:
 
 
 TABLE = {op.name: op for op in vars(engine).values() if isinstance(op, engine.Op)} | {"**3": engine.power(3)}
-# Three points per operation; `where`'s condition (its first input) is zero at one of them, so both branches are taken.
-POINTS = {"where": [[0.0, 1.7, 2.9], [1.0, 1.4, 2.6], [-2.0, 1.1, 2.3]]}
+# Three points per operation; `where`'s condition (its first input) is zero at one of them, so both branches are taken;
+# `**` at a zero base (with a zero exponent too) and a negative base with an integer exponent: the special
+# cases its rule writes with `where`, which must hold on arrays as on floats, without a numpy warning.
+POINTS = {
+    "where": [[0.0, 1.7, 2.9], [1.0, 1.4, 2.6], [-2.0, 1.1, 2.3]],
+    "**": [[0.0, 2.0], [0.0, 0.0], [-2.0, 3.0]],
+    "**3": [[0.0], [-2.0], [1.5]],
+}
 
 
 @pytest.mark.parametrize("name", sorted(TABLE))

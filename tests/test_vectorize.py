@@ -18,7 +18,7 @@ import pytest
 import engine
 import nn
 from engine import Value
-from engine.ops import LINEAR_LAYER
+from engine.ops import linear_layer, linear_layer_rule
 
 RTOL = 1e-12
 
@@ -282,7 +282,7 @@ def test_the_linear_layer_form_is_the_linear_rows_rule_summed_over_samples_and_n
     rng = np.random.default_rng(5)
     weights, inputs, bias = rng.normal(size=(4, 3)), rng.normal(size=(3, 6)), rng.normal(size=(4, 1))
     g = rng.normal(size=(4, 6))
-    out = LINEAR_LAYER.forward(weights, inputs, bias)
+    out = linear_layer(weights, inputs, bias)
     d_weights, d_inputs, d_bias = np.zeros((4, 3)), np.zeros((3, 6)), np.zeros((4, 1))
     for j in range(4):
         for s in range(6):
@@ -292,7 +292,7 @@ def test_the_linear_layer_form_is_the_linear_rows_rule_summed_over_samples_and_n
             d_weights[j] += local[:3]
             d_inputs[:, s] += local[3:6]
             d_bias[j] += local[6]
-    for actual, expected in zip(LINEAR_LAYER.rule(g, out, weights, inputs, bias), (d_weights, d_inputs, d_bias)):
+    for actual, expected in zip(linear_layer_rule(g, out, weights, inputs, bias), (d_weights, d_inputs, d_bias)):
         np.testing.assert_allclose(actual, expected, rtol=1e-13)
 
 
@@ -413,25 +413,113 @@ def test_detect_anomaly_names_the_operation_the_pass_and_the_sample() -> None:
 
 
 @pytest.mark.parametrize(
-    "fn",
+    ("fn", "shown", "depends"),
     [
-        lambda x, y: x.relu() if x > 0 else -x,
-        lambda x, y: max(x, y),
-        lambda x, y: sorted([x, y])[0],
-        lambda x, y: x if (x * 2 + 1) <= 3.0 else y,
+        (lambda x, y: x.relu() if x > 0 else -x, "`x > 0`", "the argument x"),
+        (lambda x, y: max(x, y), "`y > x`", "the argument y"),
+        (lambda x, y: sorted([x, y])[0], "`y < x`", "the argument y"),
+        (lambda x, y: x if (x * 2 + 1) <= 3.0 else y, "`a Value <= 3.0`", "the argument x"),
     ],
 )
-def test_control_flow_that_depends_on_a_sample_is_refused_while_recording(fn: Callable[..., Value]) -> None:
+def test_control_flow_that_depends_on_a_sample_is_refused_while_recording(
+    fn: Callable[..., Value], shown: str, depends: str
+) -> None:
     per_sample = engine.vectorize(fn)
     with pytest.raises(TypeError) as caught:
         per_sample(np.array([1.0, -1.0]), np.array([0.5, 0.5]))
     message = str(caught.value)
-    assert "depends on the argument" in message and "recorded once, from the first sample" in message
-    assert "relu" in message and "abs" in message and "where" in message
+    assert f"{shown} compares a Value that depends on {depends}" in message
+    assert "recorded once, from the first sample" in message
+    assert "relu, abs, or engine.where(condition, a, b)" in message
 
 
-def test_comparisons_of_values_that_do_not_depend_on_the_arguments_are_allowed() -> None:
+def test_the_suggested_condition_works_per_sample() -> None:
+    # The refusal's advice for `a > b`: engine.sign(a - b).relu() is 1 where a > b and 0 elsewhere.
+    per_sample = engine.vectorize(lambda a, b: engine.where(engine.sign(a - b).relu(), a, b))
+    np.testing.assert_array_equal(per_sample(np.array([1.0, 3.0, 2.0]), np.array([2.0, 1.0, 2.0])), [2.0, 3.0, 2.0])
+
+
+def test_comparisons_of_parameters_are_refused_too_since_an_optimizer_changes_them() -> None:
     w = Value(0.5, label="w")
     per_sample = engine.vectorize(lambda x: x * w if w > 0 else x)
-    np.testing.assert_array_equal(per_sample(np.array([2.0, 4.0])), [1.0, 2.0])
-    assert Value(1.0) < Value(2.0)  # and outside a recording, comparisons are as before
+    with pytest.raises(TypeError, match="`w > 0` compares a Value of the parameters or constants"):
+        per_sample(np.array([2.0, 4.0]))
+    assert Value(1.0) < Value(2.0)  # outside a recording, comparisons are as before
+
+
+def test_a_derivative_rule_that_compares_inside_fn_is_refused_naming_rules() -> None:
+    w = Value(0.5, label="w")
+    per_sample = engine.vectorize(lambda x: engine.grad((w * x).relu(), [w], create_graph=True)[0])
+    with pytest.raises(TypeError, match="in a derivative rule run by engine.grad inside it"):
+        per_sample(np.array([1.0, -1.0]))
+
+
+def test_backward_inside_no_grad_raises_the_scalar_paths_error() -> None:
+    w = Value(1.0, label="w")
+    per_sample = engine.vectorize(lambda x: (x * w).sqrt())
+    with engine.no_grad(), pytest.raises(ZeroDivisionError, match="derivative of sqrt.*sample 1 of 2"):
+        per_sample.backward(np.array([1.0, 0.0]))
+    assert w.grad == 0.0
+
+
+def test_a_derivative_toward_an_argument_is_evaluated_as_on_the_scalar_path() -> None:
+    w = Value(1.0, label="w")
+    per_sample = engine.vectorize(lambda x: x.sqrt() * w)
+    with pytest.raises(ZeroDivisionError, match="derivative of sqrt.*sample 1 of 2"):
+        per_sample.backward(np.array([1.0, 0.0]))
+    with pytest.raises(ZeroDivisionError):  # the oracle: the scalar path's backward fails there too
+        (Value(0.0).sqrt() * w).backward()
+    assert w.grad == 0.0
+
+
+def test_detect_anomaly_catches_a_gradient_that_overflows_only_summed_over_the_batch() -> None:
+    w = Value(1.0, label="w")
+    per_sample = engine.vectorize(lambda x: w * x)
+    with pytest.raises(FloatingPointError, match="gradient of w = 1.0, summed over the batch"), engine.detect_anomaly():
+        per_sample.backward(np.array([1e308, 1e308]), reduce="sum")
+    assert w.grad == 0.0
+
+
+def test_a_rule_with_too_few_gradients_is_refused_everywhere() -> None:
+    bad = engine.defop("bad", lambda x, y: x * y, lambda g, out, x, y: (g * y,))
+    x, y = Value(2.0), Value(3.0)
+    with pytest.raises(TypeError, match="rule of bad gave 1 gradient"):
+        engine.grad(bad(x, y), [x, y])
+    with pytest.raises(TypeError, match="rule of bad gave 1 gradient"), engine.detect_anomaly():
+        bad(x, y).backward()
+    with pytest.raises(TypeError, match="rule of bad gave 1 gradient"):
+        engine.vectorize(lambda a: bad(a, y)).backward(np.array([1.0, 2.0]))
+
+
+def test_two_threads_can_use_one_vectorized_function() -> None:
+    import threading
+
+    w = Value(2.0, label="w")
+    per_sample = engine.vectorize(lambda x: x * w)
+    wrong: list[int] = []
+
+    def work(offset: float) -> None:
+        for i in range(200):
+            xs = np.full(50, offset + i)
+            if not np.array_equal(per_sample(xs), 2.0 * xs):
+                wrong.append(i)
+
+    threads = [threading.Thread(target=work, args=(1000.0 * k,)) for k in range(2)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert wrong == []
+
+
+def test_a_zero_base_and_a_negative_base_replay_as_on_the_scalar_path() -> None:
+    x0, minus = Value(0.0, label="x0"), Value(-2.0, label="minus")
+
+    def fn(e: Value) -> Value:
+        return x0**e + minus**3 + x0**0 * e
+
+    columns = [np.array([1.0, 2.0, 3.0])]
+    per_sample = engine.vectorize(fn)
+    assert_close(per_sample(*columns), scalar_outputs(fn, columns))
+    total, grads = vectorized_gradients(per_sample, columns, [x0, minus])
+    assert_close([total, *grads], [*(lambda t, g: [t, *g])(*scalar_gradients(fn, columns, [x0, minus]))])
