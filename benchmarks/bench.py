@@ -254,6 +254,9 @@ def batched_step(case: str, engine: str) -> tuple[Callable[[], None], dict]:
 
         return vectorized, {}
     if engine == "numpy":
+        from engine.vectorize import _keep_freed_memory_for_reuse
+
+        _keep_freed_memory_for_reuse()  # the allocator setting vectorize makes for itself: like with like
         layers = hand_numpy.layers_of(model)
         if case == "digits":
             X, targets = np.column_stack(columns[: DIGITS_SHAPE[0]]), np.column_stack(columns[DIGITS_SHAPE[0] :])
