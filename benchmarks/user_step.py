@@ -33,7 +33,6 @@ import random
 import statistics
 import sys
 import time
-import tracemalloc
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -44,7 +43,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))  # measure this working tree
 sys.path.insert(0, str(ROOT / "benchmarks"))
 
-from bench import DEPTHS, elementary_step, leaf_maker, moons  # noqa: E402
+from bench import DEPTHS, bytes_per_node, chain_backward, elementary_step, moons  # noqa: E402
 
 LEARNING_RATE = 0.001
 GOALS = {  # as in make bench: at least this many times faster (or fewer bytes)
@@ -115,30 +114,6 @@ def ratio(times: dict[str, list[float]], ours: str, peer: str) -> float:
     return statistics.median(p / o for o, p in zip(times[ours], times[peer]))
 
 
-def bytes_per_node(library: str, steps: int = 100_000) -> float:
-    leaf = leaf_maker(library)
-    x, y, a = leaf(0.999), leaf(0.001), leaf(1.0)
-    gc.collect()
-    tracemalloc.start()
-    before = tracemalloc.get_traced_memory()[0]
-    for _ in range(steps):
-        a = a * x + y
-    after = tracemalloc.get_traced_memory()[0]
-    tracemalloc.stop()
-    return (after - before) / (2 * steps)
-
-
-def backward_time(operations: int) -> float:
-    from engine import Value
-
-    x, y, a = Value(0.999), Value(0.001), Value(1.0)
-    for _ in range(operations // 2):
-        a = a * x + y
-    start = time.perf_counter()
-    a.backward()
-    return time.perf_counter() - start
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--quick", action="store_true", help="fewer rounds")
@@ -161,12 +136,12 @@ def main() -> None:
         f"valuegrad {statistics.median(times['valuegrad']) * 1e3:.1f} ms, "
         f"micrograd {statistics.median(times['micrograd']) * 1e3:.1f} ms",
     )
-    ours, theirs = bytes_per_node("valuegrad"), bytes_per_node("micrograd")
+    ours, theirs = (bytes_per_node(lib)["bytes_per_node"] for lib in ("valuegrad", "micrograd"))
     results["memory per node vs micrograd"] = (theirs / ours, f"valuegrad {ours:.0f} B, micrograd {theirs:.0f} B")
     for name, (value, detail) in results.items():
         verdict = "PASS" if value >= GOALS[name] else "FAIL"
         print(f"{verdict}  {name}: {detail}; {value:.1f}x (goal >= {GOALS[name]:g}x)")
-    depth = {n: min(backward_time(n) for _ in range(3)) for n in DEPTHS[:2]}
+    depth = {n: min(chain_backward("valuegrad", n)["backward"] for _ in range(3)) for n in DEPTHS[:2]}
     small, large = depth[DEPTHS[0]], depth[DEPTHS[1]]
     verdict = "PASS" if large / small <= 5.0 else "FAIL"
     print(f"{verdict}  backward depth 4*10^5 vs 10^5: {large * 1e3:.0f} ms vs {small * 1e3:.0f} ms, "
