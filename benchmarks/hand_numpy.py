@@ -23,11 +23,7 @@ def layers_of(model: object) -> Layers:
 
 def relu_squared_error_step(layers: Layers, X: np.ndarray, y: np.ndarray) -> tuple[float, Layers]:
     """ReLU hidden layers, linear output of width 1; loss mean((out - y)^2). Returns the loss and dL/d(W, b)."""
-    hs, zs = [X], []
-    for i, (W, b) in enumerate(layers):
-        z = hs[-1] @ W.T + b
-        zs.append(z)
-        hs.append(np.maximum(z, 0.0) if i < len(layers) - 1 else z)
+    hs, zs = _forward(layers, X)
     error = hs[-1][:, 0] - y
     delta = (2.0 / len(y)) * error[:, None]  # dL/d(out)
     return float(np.mean(error**2)), _backward(layers, hs, zs, delta)
@@ -35,11 +31,7 @@ def relu_squared_error_step(layers: Layers, X: np.ndarray, y: np.ndarray) -> tup
 
 def relu_cross_entropy_step(layers: Layers, X: np.ndarray, targets: np.ndarray) -> tuple[float, Layers]:
     """ReLU hidden layers, logits out; loss mean(logsumexp(z) - targets . z). Returns the loss and dL/d(W, b)."""
-    hs, zs = [X], []
-    for i, (W, b) in enumerate(layers):
-        z = hs[-1] @ W.T + b
-        zs.append(z)
-        hs.append(np.maximum(z, 0.0) if i < len(layers) - 1 else z)
+    hs, zs = _forward(layers, X)
     logits = hs[-1]
     top = logits.max(axis=1, keepdims=True)
     e = np.exp(logits - top)
@@ -47,6 +39,16 @@ def relu_cross_entropy_step(layers: Layers, X: np.ndarray, targets: np.ndarray) 
     loss = np.mean(top[:, 0] + np.log(total[:, 0]) - np.sum(targets * logits, axis=1))
     delta = (e / total - targets) / len(X)  # dL/d(logits): softmax minus the targets
     return float(loss), _backward(layers, hs, zs, delta)
+
+
+def _forward(layers: Layers, X: np.ndarray) -> tuple[list[np.ndarray], list[np.ndarray]]:
+    """Each layer's input (X, then the hidden activations, then the output) and pre-activation, for backward."""
+    hs, zs = [X], []
+    for i, (W, b) in enumerate(layers):
+        z = hs[-1] @ W.T + b
+        zs.append(z)
+        hs.append(np.maximum(z, 0.0) if i < len(layers) - 1 else z)
+    return hs, zs
 
 
 def _backward(layers: Layers, hs: list[np.ndarray], zs: list[np.ndarray], delta: np.ndarray) -> Layers:

@@ -25,6 +25,8 @@ import numpy as np
 import pytest
 from numpy.typing import ArrayLike
 
+from engine import Value, topological_order
+
 # Values of the CI environment variable that mean "not CI" (compared lower-cased, spaces stripped).
 NOT_CI = frozenset({"", "0", "false", "no", "off"})
 
@@ -99,3 +101,22 @@ def g_prime(activation: str, u: ArrayLike) -> np.ndarray:
     if activation == "relu":
         return np.where(u > 0, 1.0, 0.0)
     raise ValueError(f"g_prime knows sigmoid, tanh and relu, got {activation!r}")
+
+
+def micrograd_expression() -> Value:
+    """micrograd's example: L = (a*b + c) * f, with every Value labelled (no backward yet)."""
+    a, b, c, f = Value(2.0, label="a"), Value(-3.0, label="b"), Value(10.0, label="c"), Value(-2.0, label="f")
+    e = a * b
+    d = e + c
+    L = d * f
+    e.label, d.label, L.label = "e", "d", "L"
+    return L
+
+
+def backward_gradients(root: Value) -> dict[Value, float]:
+    """Every Value's .grad after zero_grad() and one backward(): the oracle the step-by-step views must end at."""
+    order = topological_order(root)
+    for v in order:
+        v.grad = 0.0
+    root.backward()
+    return {v: v.grad for v in order}

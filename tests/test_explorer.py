@@ -16,6 +16,7 @@ from typing import Any
 
 import graphviz
 import pytest
+from conftest import backward_gradients, micrograd_expression
 
 import engine
 import nn
@@ -31,15 +32,6 @@ pytestmark = pytest.mark.usefixtures("dot_program")
 
 
 # ---------------------------------------------------------------- graphs and reading the page
-
-
-def micrograd_expression() -> Value:
-    a, b, c, f = Value(2.0, label="a"), Value(-3.0, label="b"), Value(10.0, label="c"), Value(-2.0, label="f")
-    e = a * b
-    d = e + c
-    L = d * f
-    e.label, d.label, L.label = "e", "d", "L"
-    return L
 
 
 def seed_network_loss() -> tuple[Value, dict[str, Value]]:
@@ -64,14 +56,6 @@ def page_data(page: str) -> dict[str, Any]:
     match = re.search(r'<script type="application/json" class="vg-data">(.*?)</script>', page, re.S)
     assert match, "no data block"
     return json.loads(match.group(1))
-
-
-def backward_gradients(root: Value) -> dict[Value, float]:
-    order = topological_order(root)
-    for v in order:
-        v.grad = 0.0
-    root.backward()
-    return {v: v.grad for v in order}
 
 
 # ---------------------------------------------------------------- a file that needs nothing else

@@ -22,7 +22,7 @@ from typing import Any
 
 import numpy as np
 import pytest
-from conftest import missing_tool
+from conftest import backward_gradients, micrograd_expression, missing_tool
 
 from demos import diagram as diagram_demo
 from demos import explorer as explorer_demo
@@ -140,15 +140,6 @@ def open_page(browser: Any, explorer: Explorer, tmp_path: Path, name: str = "pag
 # ---------------------------------------------------------------- graphs and what each step must show
 
 
-def micrograd_expression() -> Value:
-    a, b, c, f = Value(2.0, label="a"), Value(-3.0, label="b"), Value(10.0, label="c"), Value(-2.0, label="f")
-    e = a * b
-    d = e + c
-    L = d * f
-    e.label, d.label, L.label = "e", "d", "L"
-    return L
-
-
 def shared_leaf() -> Value:
     """x feeds three nodes, one of them twice: its gradient is filled in, then grows, step by step."""
     x, y = Value(0.6, label="x"), Value(-1.1, label="y")
@@ -172,14 +163,6 @@ def expected_boxes(root: Value, k: int) -> list[tuple[str, str]]:
         for part in step.contributions:
             grads[index[part.parent]] = _number(part.total)
     return [(d, "grad" if g is None else "grad " + g) for d, g in zip(data, grads)]
-
-
-def backward_gradients(root: Value) -> dict[Value, float]:
-    order = topological_order(root)
-    for v in order:
-        v.grad = 0.0
-    root.backward()
-    return {v: v.grad for v in order}
 
 
 # ---------------------------------------------------------------- the explorer page

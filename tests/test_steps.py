@@ -14,7 +14,7 @@ import re
 import struct
 
 import pytest
-from conftest import central_differences
+from conftest import backward_gradients, central_differences, micrograd_expression
 
 import engine
 import nn
@@ -23,18 +23,6 @@ from engine.diagram import _number, draw_dot
 from engine.steps import Step, final_gradients
 
 # ---------------------------------------------------------------- graphs
-
-
-def micrograd_expression() -> Value:
-    """micrograd's example: L = (a*b + c) * f."""
-    a, b, c, f = Value(2.0, label="a"), Value(-3.0, label="b"), Value(10.0, label="c"), Value(-2.0, label="f")
-    e = a * b
-    e.label = "e"
-    d = e + c
-    d.label = "d"
-    L = d * f
-    L.label = "L"
-    return L
 
 
 def shared_subexpressions() -> Value:
@@ -119,15 +107,6 @@ def same_float(a: float, b: float) -> bool:
     if a == 0 and b == 0:
         return True
     return struct.pack("<d", a) == struct.pack("<d", b)
-
-
-def backward_gradients(root: Value) -> dict[Value, float]:
-    """Every Value's .grad after zero_grad() and one backward()."""
-    order = topological_order(root)
-    for v in order:
-        v.grad = 0.0
-    root.backward()
-    return {v: v.grad for v in order}
 
 
 # ---------------------------------------------------------------- backward_steps
