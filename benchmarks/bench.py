@@ -254,7 +254,7 @@ def batched_step(case: str, engine: str) -> tuple[Callable[[], None], dict]:
 
         return vectorized, {}
     if engine == "numpy":
-        from engine.vectorize import _keep_freed_memory_for_reuse
+        from engine.batch.vectorize import _keep_freed_memory_for_reuse
 
         _keep_freed_memory_for_reuse()  # the allocator setting vectorize makes for itself: like with like
         layers = hand_numpy.layers_of(model)

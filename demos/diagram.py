@@ -9,8 +9,7 @@ import time
 from pathlib import Path
 
 import nn
-from engine import Value
-from engine.diagram import save_diagram
+from engine import Value, save_diagram
 
 
 def seed_network_loss() -> Value:

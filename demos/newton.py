@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, TypeVar
 import numpy as np
 
 from engine import Value, grad
-from engine.derivatives import hessian
+from engine.derivatives.hessian import hessian
 
 if TYPE_CHECKING:
     from matplotlib.figure import Figure

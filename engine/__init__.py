@@ -7,23 +7,23 @@
 >>> x.grad
 4.0
 
-Modules, bottom-up (each imports only those above it in this list):
-modes (per-thread flags), value (the node and recording), ops (the operation
-table, which also gives Value its operators), anomaly, backprop (the graph walk,
-which gives Value `backward`), derivatives, checks, diagram, steps (the backward
-pass step by step: `backward_steps`, `explain`), explorer (the interactive page,
-which gives `save_diagram` its .html files), vectorize (a function of one sample
-replayed over a batch).
+The folders say what may change without touching what:
+
+- core/: the Value node, the operation table (engine/core/ops.py: every operation's forward
+  function and derivative rule on one row) and the chain rule; see engine/core/__init__.py;
+- pictures/: what learners look at: `draw_dot`, `save_diagram`, `backward_steps`, `explain`, `explore`;
+- derivatives/: `hessian`, `gradcheck`, `gradgradcheck`, built on `grad`;
+- batch/: `vectorize`, one sample's graph replayed over a batch.
+
+Imports go one way: core imports nothing above it; the other folders import the core (and,
+within pictures/, the modules listed before them) and never each other.
 """
 
-from engine.anomaly import detect_anomaly
-from engine.backprop import backward, backward_pass, grad, topological_order
-from engine.checks import GradcheckError, gradcheck, gradgradcheck
-from engine.derivatives import hessian
-from engine.diagram import draw_dot, save_diagram
-from engine.explorer import Explorer, explore
-from engine.modes import no_grad
-from engine.ops import (
+from engine.batch.vectorize import Vectorized, vectorize
+from engine.core.anomaly import detect_anomaly
+from engine.core.backprop import backward, backward_pass, grad, topological_order
+from engine.core.modes import no_grad
+from engine.core.ops import (
     abs_,
     add,
     cos,
@@ -43,12 +43,17 @@ from engine.ops import (
     softplus,
     sqrt,
     sub,
+    take,
     tanh,
     where,
 )
-from engine.steps import backward_steps, explain
-from engine.value import Op, Value, defop
-from engine.vectorize import Vectorized, vectorize
+from engine.core.value import Op, Value, defop
+from engine.derivatives.gradcheck import GradcheckError, gradcheck, gradgradcheck
+from engine.derivatives.hessian import hessian
+from engine.pictures.diagram import draw_dot
+from engine.pictures.explorer import Explorer, explore
+from engine.pictures.files import save_diagram
+from engine.pictures.steps import backward_steps, explain
 
 pow = pow_  # engine.pow, as before; left out of __all__ so `import *` keeps the built-in
 
@@ -91,6 +96,7 @@ __all__ = [
     "softplus",
     "sqrt",
     "sub",
+    "take",
     "tanh",
     "topological_order",
     "vectorize",

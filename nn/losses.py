@@ -17,7 +17,7 @@ from typing import Union
 import numpy as np
 
 from engine import Value, linear, logsumexp
-from engine.value import _as_float
+from engine.core.numbers import as_float
 
 Scalar = Union[Value, int, float]
 Scalars = Union[Iterable[Scalar], Scalar]
@@ -33,7 +33,7 @@ def _as_list(items: Scalars, what: str, who: str) -> list[Value]:
     if isinstance(items, (str, bytes, Set, Mapping)):  # unordered or keyed: no sample order to pair by
         raise TypeError(f"{who}: {what} must be a sequence of numbers or Values, got {type(items).__name__}")
     samples = list(items) if isinstance(items, Iterable) and getattr(items, "ndim", 1) > 0 else [items]
-    return [x if isinstance(x, Value) else Value(_as_float(x, f"{who}: each of the {what}")) for x in samples]
+    return [x if isinstance(x, Value) else Value(as_float(x, f"{who}: each of the {what}")) for x in samples]
 
 
 def _pairs(predictions: Scalars, targets: Scalars, who: str) -> tuple[list[Value], list[Value]]:
@@ -168,7 +168,7 @@ def _class_probabilities(target: object, n_classes: int) -> list[Value | float]:
         if isinstance(entry, Value):
             weights.append(entry)
             continue
-        p = _as_float(entry, "cross_entropy: each target probability")
+        p = as_float(entry, "cross_entropy: each target probability")
         if not math.isfinite(p) or p < 0.0:
             raise ValueError(
                 f"cross_entropy: target probabilities must be finite and non-negative, got {p!r} for class {k}"

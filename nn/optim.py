@@ -8,7 +8,7 @@ from collections.abc import Iterable
 import numpy as np
 
 from engine import Value
-from engine.value import _as_float
+from engine.core.numbers import as_float
 
 
 class Optimizer:
@@ -25,7 +25,7 @@ class Optimizer:
 
     def _number(self, what: str, x: object, low: float, high: float = math.inf, low_inclusive: bool = True) -> float:
         """`x` as a float in the given range, else TypeError (not a number) or ValueError (out of range)."""
-        value = _as_float(x, f"{type(self).__name__}: {what}")
+        value = as_float(x, f"{type(self).__name__}: {what}")
         above_low = value >= low if low_inclusive else value > low
         if not (above_low and value < high and math.isfinite(value)):
             interval = f"{'[' if low_inclusive else '('}{low:g}, {high:g})"

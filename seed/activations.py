@@ -1,6 +1,6 @@
 """The activation g of the seed's networks on numpy arrays: g, its slope g' and the largest slope max |g'|.
 
-g' is not restated here: `derivative` evaluates the activation's own rule from engine/ops.py on
+g' is not restated here: `derivative` evaluates the activation's own rule from engine/core/ops.py on
 numpy arrays, so the closed forms of both sections use exactly the engine's mathematics. (The
 tests check these functions against g' written out by hand and against finite differences.)
 """
@@ -43,7 +43,7 @@ def activate(activation: Activation, u: ArrayLike) -> Array:
 
 
 def derivative(activation: Activation, u: ArrayLike) -> Array:
-    """g'(u) elementwise, from the operation's own derivative rule (the one stated in engine/ops.py).
+    """g'(u) elementwise, from the operation's own derivative rule (the one stated in engine/core/ops.py).
 
     The rule maps g = dL/d(out) to dL/d(input); with g = 1 it returns d(out)/d(input).
     """

@@ -87,7 +87,7 @@ def central_differences(f: Callable[..., float], point: Sequence[float], h: floa
 
 
 def g_prime(activation: str, u: ArrayLike) -> np.ndarray:
-    """g'(u) of sigmoid, tanh or relu, elementwise, written out by hand (never from engine/ops.py).
+    """g'(u) of sigmoid, tanh or relu, elementwise, written out by hand (never from engine/core/ops.py).
 
     sigmoid: s (1 - s) with s = 1 / (1 + e^-u); tanh: 1 - tanh(u)^2; relu: 1 for u > 0, else 0
     (0 at the kink u = 0, as in PyTorch).

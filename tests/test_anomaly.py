@@ -14,7 +14,7 @@ import pytest
 import engine
 import nn
 from engine import Value
-from engine.anomaly import detect_anomaly, is_enabled
+from engine.core.anomaly import detect_anomaly, is_enabled
 
 
 def test_forward_overflow_names_the_operation_its_operands_and_the_pass() -> None:

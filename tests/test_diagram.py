@@ -1,4 +1,4 @@
-"""Diagrams (engine/diagram.py): what a person must see in the DOT text and in the rendered picture.
+"""Diagrams (engine/pictures/diagram.py): what a person must see in the DOT text and in the rendered picture.
 
 The DOT text is read back with a small parser below (the graphviz package writes
 one statement per line); rendered SVG is read with xml.etree, so there Graphviz
@@ -22,8 +22,8 @@ import pytest
 
 import engine
 import nn
-from engine import Value
-from engine.diagram import DEFAULT_MAX_NODES, KINDS, draw_dot, save_diagram
+from engine import Value, save_diagram
+from engine.pictures.diagram import DEFAULT_MAX_NODES, KINDS, draw_dot
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -274,7 +274,7 @@ def test_same_graph_twice_gives_identical_source():
 
 
 def test_source_is_identical_across_processes():
-    script = "import nn; from engine.diagram import draw_dot\n" + (
+    script = "import nn; from engine.pictures.diagram import draw_dot\n" + (
         "m = nn.MLP(2, [3, 1], seed=1); loss = nn.mse_loss(m([0.5, -1.0]), 0.25); loss.backward()\n"
         "print(draw_dot(loss).source)"
     )

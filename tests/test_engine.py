@@ -14,6 +14,7 @@ from hypothesis import strategies as st
 
 import engine
 from engine import Value
+from engine.core.ops import take_op
 
 # --- oracles -------------------------------------------------------------------------------------
 
@@ -25,7 +26,7 @@ def engine_gradient(f: Callable[..., Value], args: list[float]) -> tuple[float, 
     return out.data, [x.grad for x in xs]
 
 
-# Each operation with the float function that defines it (math module: independent of engine/ops.py)
+# Each operation with the float function that defines it (math module: independent of engine/core/ops.py)
 # and a domain where it is smooth.
 away_from_zero = st.floats(0.05, 4.0) | st.floats(-4.0, -0.05)
 real = st.floats(-4.0, 4.0)
@@ -126,7 +127,10 @@ def test_ops_are_generic_functions_on_floats_values_and_arrays() -> None:
         np.testing.assert_allclose(op(x), [f(t) for t in x], rtol=1e-15)
 
 
-TABLE = {op.name: op for op in vars(engine).values() if isinstance(op, engine.Op)} | {"**3": engine.power(3)}
+TABLE = {op.name: op for op in vars(engine).values() if isinstance(op, engine.Op)} | {
+    "**3": engine.power(3),
+    "take": take_op,  # engine.take is the function over a sequence; the row is its Op
+}
 # Three points per operation; `where`'s condition (its first input) is zero at one of them, so both branches are taken;
 # `**` at a zero base (with a zero exponent too) and a negative base with an integer exponent: the special
 # cases its rule writes with `where`, which must hold on arrays as on floats, without a numpy warning.
@@ -134,6 +138,7 @@ POINTS = {
     "where": [[0.0, 1.7, 2.9], [1.0, 1.4, 2.6], [-2.0, 1.1, 2.3]],
     "**": [[0.0, 2.0], [0.0, 0.0], [-2.0, 3.0]],
     "**3": [[0.0], [-2.0], [1.5]],
+    "take": [[0.0, 1.7, 2.9], [1.0, 1.4, 2.6], [1.0, 1.1, -2.3]],  # an index, then the two entries it chooses from
 }
 
 
@@ -394,6 +399,28 @@ def test_relu_slope_at_exactly_zero_is_zero() -> None:
         y = Value(zero)
         (slope,) = engine.grad(y.relu(), [y], create_graph=True)  # the same rule in the Value world
         assert slope.data == 0.0
+
+
+def test_abs_slope_at_exactly_zero_is_zero() -> None:
+    """|x| has no derivative at 0 (slopes -1 and 1 meet there); the convention is 0, sign(0), as in PyTorch."""
+    for zero in (0.0, -0.0):
+        x = Value(zero)
+        abs(x).backward()
+        assert x.grad == 0.0
+        y = Value(zero)
+        (slope,) = engine.grad(y.abs(), [y], create_graph=True)
+        assert slope.data == 0.0
+    for near, slope_there in ((1e-300, 1.0), (-1e-300, -1.0)):  # on either side the slope is the side's
+        z = Value(near)
+        abs(z).backward()
+        assert z.grad == slope_there
+
+
+def test_abs_slope_at_exactly_zero_is_torchs(torch: Any) -> None:
+    x, xt = Value(0.0), torch.tensor(0.0, dtype=torch.float64, requires_grad=True)
+    abs(x).backward()
+    torch.abs(xt).backward()
+    assert x.grad == xt.grad.item() == 0.0
 
 
 def test_relu_slope_at_exactly_zero_is_torchs(torch: Any) -> None:

@@ -1,4 +1,4 @@
-"""The explorer page (engine/explorer.py) read as a file: self-contained, with the right data and SVG.
+"""The explorer page (engine/pictures/explorer.py) read as a file: self-contained, with the right data and SVG.
 
 What the page does in a browser is tests/test_explorer_browser.py's job; here the
 page is read as text: the inline JSON (the values and the steps) is compared
@@ -7,6 +7,7 @@ with backward(), backward_steps() and explain(), and the SVG with draw_dot.
 
 from __future__ import annotations
 
+import fnmatch
 import html
 import json
 import re
@@ -20,9 +21,9 @@ from conftest import backward_gradients, micrograd_expression
 
 import engine
 import nn
-from engine import Explorer, Value, backward_steps, explain, explore, save_diagram, topological_order
-from engine.diagram import _number, draw_dot
-from engine.explorer import STANDALONE_ID
+from engine import Explorer, Value, backward_steps, draw_dot, explain, explore, save_diagram, topological_order
+from engine.pictures.explorer import STANDALONE_ID
+from engine.pictures.naming import format_number
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -81,7 +82,7 @@ def test_data_holds_every_value_and_the_steps_of_one_forward_and_one_backward_pa
     steps = backward_steps(root)
     data = page_data(explore(root).html())
     assert [v["id"] for v in data["values"]] == [f"v{i}" for i in range(len(order))]
-    assert [v["data"] for v in data["values"]] == [_number(v.data) for v in order]
+    assert [v["data"] for v in data["values"]] == [format_number(v.data) for v in order]
     assert [v["name"] for v in data["values"]] == [v.label for v in order]  # all labelled here
     forward, backward = data["steps"][: len(order)], data["steps"][len(order) :]
     assert [(s["phase"], s["value"]) for s in forward] == [("forward", i) for i in range(len(order))]
@@ -90,8 +91,8 @@ def test_data_holds_every_value_and_the_steps_of_one_forward_and_one_backward_pa
     assert backward[0]["value"] == index[root] and backward[0]["grad"] == "1" and backward[0]["parents"] == []
     for page_step, step in zip(backward[1:], steps):
         assert page_step["value"] == index[step.node]
-        assert page_step["grad"] == _number(step.grad)
-        assert page_step["parents"] == [[index[p.parent], _number(p.total)] for p in step.contributions]
+        assert page_step["grad"] == format_number(step.grad)
+        assert page_step["parents"] == [[index[p.parent], format_number(p.total)] for p in step.contributions]
     # The lines, in order, are explain()'s transcript.
     assert [line for s in backward for line in s["lines"]] == explain(root).splitlines()
 
@@ -102,14 +103,14 @@ def test_final_gradients_shown_are_backwards(graph: str) -> None:
     data = page_data(explore(root).html())
     expected = backward_gradients(root)
     order = topological_order(root)
-    assert [v["grad"] for v in data["values"]] == [_number(expected[v]) for v in order]
+    assert [v["grad"] for v in data["values"]] == [format_number(expected[v]) for v in order]
     # Replaying every step gives each Value that gradient, as the script does.
     grads: dict[int, str] = {}
     for step in data["steps"]:
         if step["phase"] == "backward":
             grads[step["value"]] = step["grad"]
             grads.update({parent: total for parent, total in step["parents"]})
-    assert [grads[i] for i in range(len(order))] == [_number(expected[v]) for v in order]
+    assert [grads[i] for i in range(len(order))] == [format_number(expected[v]) for v in order]
 
 
 def test_svg_groups_are_named_by_page_and_dot_name() -> None:
@@ -127,7 +128,7 @@ def test_svg_groups_are_named_by_page_and_dot_name() -> None:
         group = page.split(f'<g id="{STANDALONE_ID}-v{i}" class="node">', 1)[1].split("</g>", 1)[0]
         texts = [html.unescape(t) for t in re.findall(r"<text[^>]*>([^<]*)</text>", group)]
         # The cells the script rewrites, drawn with this pass's final gradients.
-        assert texts[-2:] == [f"data {_number(v.data)}", f"grad {_number(final[v])}"]
+        assert texts[-2:] == [f"data {format_number(v.data)}", f"grad {format_number(final[v])}"]
     assert f'id="{STANDALONE_ID}-v0-&gt;op' in page  # edges too: tail->head
 
 
@@ -207,7 +208,7 @@ def test_save_diagram_writes_the_explorer_page(tmp_path: Path) -> None:
     page = written.read_text(encoding="utf-8")
     assert page == explore(root, notes, rankdir="TB", title="Seed 1.1").html()
     assert "<title>Seed 1.1</title>" in page
-    assert engine.diagram.save_diagram(root, tmp_path / "same.HTML").read_text(encoding="utf-8") == explore(root).html()
+    assert engine.save_diagram(root, tmp_path / "same.HTML").read_text(encoding="utf-8") == explore(root).html()
     assert explore(root).save(tmp_path / "saved.html").read_text(encoding="utf-8") == explore(root).html()
     with pytest.raises(TypeError):
         save_diagram(root, tmp_path / "bad.html", format="svg")  # a draw_dot option the page does not take
@@ -240,6 +241,9 @@ def test_missing_graphviz_says_how_to_install(monkeypatch: pytest.MonkeyPatch) -
 
 def test_page_files_are_package_data() -> None:
     config = tomllib.loads((REPO / "pyproject.toml").read_text(encoding="utf-8"))
-    shipped = config["tool"]["setuptools"]["package-data"]["engine"]
-    for name in ("explorer_page.html", "explorer_page.css", "explorer_page.js"):
-        assert name in shipped and (REPO / "engine" / name).is_file()
+    patterns = config["tool"]["setuptools"]["package-data"]["engine.pictures"]
+    page = REPO / "engine" / "pictures" / "page"
+    files = [path.relative_to(page.parent).as_posix() for path in page.iterdir()]
+    assert {"page/explorer.html", "page/explorer.css"} <= set(files) and any(f.endswith(".js") for f in files)
+    for name in files:
+        assert any(fnmatch.fnmatch(name, pattern) for pattern in patterns), name

@@ -28,8 +28,8 @@ from demos import diagram as diagram_demo
 from demos import explorer as explorer_demo
 from demos import report
 from engine import Explorer, Value, backward_steps, explore, topological_order
-from engine.diagram import _number
-from engine.explorer import STANDALONE_ID
+from engine.pictures.explorer import STANDALONE_ID
+from engine.pictures.naming import format_number
 
 REPO = Path(__file__).resolve().parents[1]
 SCREENSHOT = REPO / "out" / "explorer_screenshot.png"
@@ -154,14 +154,14 @@ def expected_boxes(root: Value, k: int) -> list[tuple[str, str]]:
     """What each box shows after k steps, computed here from backward_steps (not by the page's script)."""
     order = topological_order(root)
     index = {v: i for i, v in enumerate(order)}
-    data = ["data " + _number(v.data) if i < k else "data" for i, v in enumerate(order)]
+    data = ["data " + format_number(v.data) if i < k else "data" for i, v in enumerate(order)]
     grads: list[str | None] = [None] * len(order)
     backward = k - len(order)  # steps of the backward pass taken: dL/dL = 1, then the chain-rule steps
     if backward >= 1:
-        grads[index[root]] = _number(1.0)
+        grads[index[root]] = format_number(1.0)
     for step in backward_steps(root)[: max(0, backward - 1)]:
         for part in step.contributions:
-            grads[index[part.parent]] = _number(part.total)
+            grads[index[part.parent]] = format_number(part.total)
     return [(d, "grad" if g is None else "grad " + g) for d, g in zip(data, grads)]
 
 
@@ -219,7 +219,8 @@ def test_after_end_every_labelled_value_shows_the_gradient_backward_gives(
     labelled = [i for i, v in enumerate(order) if v.label]
     assert len(labelled) >= 8
     for i in labelled:
-        assert shown[i] == ("data " + _number(order[i].data), "grad " + _number(grads[order[i]])), order[i].label
+        expected = ("data " + format_number(order[i].data), "grad " + format_number(grads[order[i]]))
+        assert shown[i] == expected, order[i].label
 
 
 def test_arrow_left_goes_back_one_step_and_the_parents_gradients_change_back(browser: Any, tmp_path: Path) -> None:

@@ -16,8 +16,8 @@ from hypothesis import strategies as st
 
 import engine
 from engine import Value, defop
-from engine.checks import GradcheckError, gradcheck, gradgradcheck
-from engine.derivatives import hessian
+from engine.derivatives.gradcheck import GradcheckError, gradcheck, gradgradcheck
+from engine.derivatives.hessian import hessian
 
 # Functions of one or more Values built from every operation of the table, with points away from
 # kinks (abs, relu at 0) and domain edges (log, sqrt at 0; division by 0; negative bases).

@@ -1,7 +1,7 @@
 """Higher-order derivatives through `engine.grad(..., create_graph=True)`.
 
 Oracles: the second and third derivatives of every operation of the table, written
-out below in closed form (independently of engine/ops.py), and PyTorch (float64,
+out below in closed form (independently of engine/core/ops.py), and PyTorch (float64,
 torch.autograd.grad with create_graph=True) at the same points.
 """
 
@@ -317,7 +317,7 @@ composite_points = st.tuples(
 @EXAMPLES
 @given(point=composite_points)
 def test_hessian_of_a_composite_is_symmetric_and_matches_torch(point: tuple[float, float, float], torch: Any) -> None:
-    from engine.derivatives import hessian
+    from engine.derivatives.hessian import hessian
 
     h = hessian(composite, list(point))
     expected = torch.autograd.functional.hessian(

@@ -16,7 +16,7 @@ import pytest
 
 import nn
 from engine import Value, gradcheck
-from engine.modes import changed
+from engine.core.modes import changed
 
 PRECISION = decimal.Context(prec=50)
 
@@ -181,7 +181,7 @@ def refusing_guard(value: object, other: object, symbol: str) -> None:
 def test_value_targets_are_used_without_being_compared() -> None:
     z = [0.4, -0.6, 1.3]
     target = [Value(0.0), Value(1.0), Value(0.0)]
-    with changed(tracing=refusing_guard):
+    with changed(comparison_guard=refusing_guard):
         with pytest.raises(TypeError, match="while tracing"):  # the guard is live: a comparison would trip it
             _ = target[0] < 0.5
         logits = [Value(x) for x in z]

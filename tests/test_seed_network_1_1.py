@@ -298,6 +298,38 @@ def test_seed_w1_b1_square_of_g_prime_is_a_second_error(activation: str, seed: i
         assert relative_error(seed_values[name], expected[name]) > DISAGREE, name
 
 
+def seed_w1_b1_as_written_by_hand(
+    x: np.ndarray, y: np.ndarray, params: dict[str, float], activation: str, u: str
+) -> dict[str, float]:
+    """The seed's final dL/dw1 = −(2/N) Σ ŷ (y − ŷ) w3 w2 x [g'(u)]² and dL/db1 (the same without x), read
+    literally, sample by sample in plain floats: the network's forward pass written out again and g' from
+    conftest.g_prime, so nothing here is seed.network_1_1's evaluation of the formula."""
+    g = {"sigmoid": lambda t: 1.0 / (1.0 + np.exp(-t)), "tanh": np.tanh, "relu": lambda t: max(t, 0.0)}[activation]
+    w1, b1, w2, b2, w3, b3 = (params[name] for name in ("w1", "b1", "w2", "b2", "w3", "b3"))
+    dw1 = db1 = 0.0
+    for xn, yn in zip(x.tolist(), y.tolist()):
+        u1 = w1 * xn + b1
+        u2 = w2 * float(g(u1)) + b2
+        yhat = w3 * float(g(u2)) + b3
+        slope = float(g_prime(activation, u1 if u == "u1" else u2))
+        term = -2.0 / len(x) * yhat * (yn - yhat) * w3 * w2 * slope**2
+        dw1 += term * xn
+        db1 += term
+    return {"w1": dw1, "b1": db1}
+
+
+@pytest.mark.parametrize("seed", SEEDS)
+@pytest.mark.parametrize("activation", ACTIVATIONS)
+@pytest.mark.parametrize("u", ["u1", "u2"])
+def test_seed_w1_b1_as_written_are_evaluated_as_the_seed_writes_them(activation: str, seed: int, u: str) -> None:
+    """seed_formulas_as_written gives the seed's dL/dw1 and dL/db1 as written (not merely something wrong)."""
+    x, y, params = sm.random_case(activation, seed)
+    seed_values = sm.seed_formulas_as_written(x, y, params, activation, u=u)  # type: ignore[arg-type]
+    expected = seed_w1_b1_as_written_by_hand(x, y, params, activation, u)
+    for name in ["w1", "b1"]:
+        assert seed_values[name] == pytest.approx(expected[name], rel=1e-12, abs=1e-15), (u, name)
+
+
 def test_seed_w1_b1_square_is_harmless_for_relu_only_when_both_units_agree() -> None:
     """relu' is 0 or 1, so g'(u)^2 = g'(u1) g'(u2) exactly when both units are on or both off."""
     params = {"w1": 1.3, "b1": -0.2, "w2": -1.1, "b2": 0.8, "w3": 0.9, "b3": 0.1}

@@ -1,4 +1,4 @@
-"""The backward pass step by step (engine/steps.py): `backward_steps` as data, `explain` as a transcript.
+"""The backward pass step by step (engine/pictures/steps.py): `backward_steps` as data, `explain` as a transcript.
 
 Oracles: `backward()` itself (the final gradients must be the same floats), the
 graph's reversed topological order (the order of the steps), each node's
@@ -18,9 +18,9 @@ from conftest import backward_gradients, central_differences, micrograd_expressi
 
 import engine
 import nn
-from engine import Value, backward_steps, explain, topological_order
-from engine.diagram import _number, draw_dot
-from engine.steps import Step, final_gradients
+from engine import Value, backward_steps, draw_dot, explain, topological_order
+from engine.pictures.naming import format_number
+from engine.pictures.steps import Step, final_gradients
 
 # ---------------------------------------------------------------- graphs
 
@@ -177,13 +177,13 @@ def test_local_derivatives_match_central_finite_differences(root: Value) -> None
 
 def test_uses_the_one_general_walk(monkeypatch: pytest.MonkeyPatch) -> None:
     calls = []
-    walk = engine.steps.backward_pass
+    walk = engine.pictures.steps.backward_pass
 
     def spy(*args, **kwargs):
         calls.append(args)
         return walk(*args, **kwargs)
 
-    monkeypatch.setattr(engine.steps, "backward_pass", spy)
+    monkeypatch.setattr(engine.pictures.steps, "backward_pass", spy)
     backward_steps(micrograd_expression())
     assert len(calls) == 1
 
@@ -226,7 +226,7 @@ def test_transcript_of_the_seed_network_reads_like_the_issue() -> None:
     lines = explain(loss).splitlines()
     assert lines[0] == "dL/dL = 1"
     g, local = -2 * (y.data - y_hat.data), h2.data  # dL/dŷ for one sample, and ∂ŷ/∂w3 = h2
-    expected = f"dL/dw3 += dL/dŷ · ∂ŷ/∂w3 = {_number(g)} · {_number(local)} = {_number(g * local)}"
+    expected = f"dL/dw3 += dL/dŷ · ∂ŷ/∂w3 = {format_number(g)} · {format_number(local)} = {format_number(g * local)}"
     assert expected in lines
     assert "dL/dw3 += dL/dŷ · ∂ŷ/∂w3 = -3.241 · 0.3904 = -1.265" in lines  # the issue's example, to the digit
 
@@ -243,8 +243,9 @@ def test_one_line_per_contribution_with_the_steps_numbers(root: Value) -> None:
         assert match, line
         parent, node, node_again, parent_again, g, local, contribution, total = match.groups()
         assert (node_again, parent_again) == (node, parent)
-        assert (g, local, contribution) == (_number(step.grad), _number(part.local), _number(part.contribution))
-        assert total == (None if part.total == part.contribution else _number(part.total))
+        numbers = (format_number(step.grad), format_number(part.local), format_number(part.contribution))
+        assert (g, local, contribution) == numbers
+        assert total == (None if part.total == part.contribution else format_number(part.total))
 
 
 def test_names_are_labels_else_the_diagrams_node_names() -> None:

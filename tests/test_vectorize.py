@@ -18,7 +18,7 @@ import pytest
 import engine
 import nn
 from engine import Value
-from engine.ops import linear_layer, linear_layer_rule
+from engine.core.ops import linear_layer, linear_layer_rule
 
 RTOL = 1e-12
 

@@ -14,7 +14,7 @@ dL/dx += dL/dv2 · ∂v2/∂x = 0.7864 · 0.5 = 0.3932
 
 Unlabelled Values are called by their node names in draw_dot's picture (v2 is w * x).
 
-The steps come from `engine.backprop.backward_pass`, the one general
+The steps come from `engine.core.backprop.backward_pass`, the one general
 chain-rule walk (the one `grad()` and `backward()` under `detect_anomaly()`
 take), so they are the same arithmetic, in the same order, as `backward()`'s:
 one step per interior node, children before parents. A step records the
@@ -33,14 +33,14 @@ Numbers have 4 significant digits, as in the diagrams.
 
 from __future__ import annotations
 
-from collections import Counter
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from engine.backprop import backward_pass, data_of, topological_order
-from engine.diagram import DEFAULT_MAX_NODES, _number, check_size, value_id
-from engine.value import Value
+from engine.core.backprop import backward_pass, data_of, topological_order
+from engine.core.value import Value
+from engine.pictures.diagram import DEFAULT_MAX_NODES, check_size
+from engine.pictures.naming import format_number, node_names
 
 __all__ = ["Contribution", "Step", "backward_steps", "explain", "final_gradients"]
 
@@ -93,12 +93,6 @@ def final_gradients(root: Value, steps: Sequence[Step]) -> dict[Value, float]:
     return grads
 
 
-def names(order: Sequence[Value]) -> dict[Value, str]:
-    """What the transcript and the explorer call each Value: its label if no other Value shares it, else v<i>."""
-    used = Counter(v.label for v in order)
-    return {v: v.label if v.label and used[v.label] == 1 else value_id(i) for i, v in enumerate(order)}
-
-
 def check_notes(notes: Mapping[Value, str] | None, order: Sequence[Value], caller: str) -> dict[Value, str]:
     """Notes keyed by Values of the graph, each a str; a clear error otherwise."""
     if notes is None:
@@ -124,15 +118,15 @@ def transcript_lines(step: Step, name: Mapping[Value, str], root_name: str) -> l
         parent = name[part.parent]
         line = (
             f"d{root_name}/d{parent} += d{root_name}/d{node} · ∂{node}/∂{parent}"
-            f" = {_number(step.grad)} · {_number(part.local)} = {_number(part.contribution)}"
+            f" = {format_number(step.grad)} · {format_number(part.local)} = {format_number(part.contribution)}"
         )
         if part.total != part.contribution:  # the parent had a gradient already (x * x: from the first half)
-            line += f"  (after this step: {_number(part.total)})"
+            line += f"  (after this step: {format_number(part.total)})"
         lines.append(line)
     return lines
 
 
-def seed_line(root_name: str) -> str:
+def start_line(root_name: str) -> str:
     """The transcript's first line: dL/dL = 1, where backward() starts."""
     return f"d{root_name}/d{root_name} = 1"
 
@@ -150,8 +144,8 @@ def explain(root: Value, notes: Mapping[Value, str] | None = None, *, max_nodes:
     order = topological_order(root)
     check_size(order, max_nodes, "explain")
     notes = check_notes(notes, order, "explain")
-    name = names(order)
-    lines = [seed_line(name[root])]
+    name = node_names(order)
+    lines = [start_line(name[root])]
     for step in backward_steps(root):
         for part, line in zip(step.contributions, transcript_lines(step, name, name[root])):
             lines.append(line)

@@ -1,9 +1,8 @@
 """Draw a Value's computation graph with Graphviz, in the style of micrograd's trace_graph.
 
-    from engine import draw_dot, save_diagram
+    from engine import draw_dot
     draw_dot(loss)                        # a graphviz.Digraph: shows inline in Jupyter
-    save_diagram(loss, "out/loss.svg")    # .svg, .png, .pdf, or .dot (no Graphviz needed)
-    save_diagram(loss, "out/loss.html")   # the interactive page of engine/explorer.py
+    (`engine.save_diagram` writes it to a file: engine/pictures/files.py)
 
 Every Value is a box showing its label (when it has one), its data and its
 grad. The operation that produced a Value is a small oval with its name (`+`,
@@ -18,34 +17,26 @@ layer by layer and neuron by neuron.
 Node names come from each Value's position in a topological order (inputs
 before results, found without recursion), so the same graph always gives the
 same DOT text: v0, v1, ... for Values and op<i> for the operation that made v<i>
-(`value_id`, `op_id`: the explorer's page and transcript use the same names).
-
-`save_diagram` writes Graphviz's formats itself; a format built on top of this
-module registers its writer in `WRITERS` (engine/explorer.py adds ".html"), so
-imports still go one way, as engine/ops.py gives Value its operators.
+(engine/pictures/naming.py: the explorer's page and transcript use the same names).
 """
 
 from __future__ import annotations
 
 import html
 import math
-from collections.abc import Callable, Iterable, Mapping, Sequence
-from os import PathLike
-from pathlib import Path
+from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
 import graphviz
 
-from engine.backprop import topological_order
-from engine.value import Value
+from engine.core.backprop import topological_order
+from engine.core.value import Value
+from engine.pictures.naming import format_number, op_id, value_id
 
-__all__ = ["DEFAULT_MAX_NODES", "KINDS", "draw_dot", "save_diagram"]
+__all__ = ["DEFAULT_MAX_NODES", "KINDS", "draw_dot", "render"]
 
 DEFAULT_MAX_NODES = 2000
 RANKDIRS = ("LR", "TB", "RL", "BT")
-FORMATS = {".svg": "svg", ".png": "png", ".pdf": "pdf", ".dot": "dot"}
-# Suffix -> writer(root, **options) -> file content, for formats made by the layers above this one.
-WRITERS: dict[str, Callable[..., bytes]] = {}
 
 # Kind of Value -> Graphviz node attributes that mark it.
 KINDS: dict[str, dict[str, str]] = {
@@ -138,16 +129,6 @@ def draw_dot(
     return graph
 
 
-def value_id(i: int) -> str:
-    """The node name of the Value at position i of the topological order: v0, v1, ..."""
-    return f"v{i}"
-
-
-def op_id(i: int) -> str:
-    """The node name of the operation that made the Value at position i: op0, op1, ..."""
-    return f"op{i}"
-
-
 def check_size(order: Sequence[Value], max_nodes: int, caller: str) -> None:
     """Refuse a graph with more Values than `max_nodes` (ValueError), with advice: draw_dot's limit, shared."""
     if isinstance(max_nodes, bool) or not isinstance(max_nodes, int) or max_nodes < 1:
@@ -174,35 +155,6 @@ def render(graph: graphviz.Digraph, fmt: str, what: str) -> bytes:
         ) from error
 
 
-def save_diagram(root: Value, path: str | PathLike[str], **options: Any) -> Path:
-    """Draw `root`'s graph into `path`, the format chosen by its suffix: .svg, .png, .pdf, .dot or .html.
-
-    `.dot` writes the Graphviz source and needs no Graphviz install; the other
-    formats run Graphviz's `dot` program and say how to install it when it is
-    missing. `.html` writes the explorer page (`engine.explore`: one forward and
-    one backward pass, step by step); its options are explore's, e.g. `notes=`.
-    Options otherwise go to `draw_dot`. Parent directories are created.
-    Returns the path written.
-    """
-    path = Path(path)
-    suffix = path.suffix.lower()
-    fmt, writer = FORMATS.get(suffix), WRITERS.get(suffix)
-    if writer is not None:
-        content: bytes = writer(root, **options)
-    elif fmt is None:
-        raise ValueError(
-            f"save_diagram: unsupported file suffix {path.suffix!r} in {str(path)!r}; "
-            f"use one of {', '.join([*FORMATS, *WRITERS])}"
-        )
-    elif fmt == "dot":
-        content = draw_dot(root, **options).source.encode("utf-8")
-    else:
-        content = render(draw_dot(root, **options), fmt, f"save_diagram: writing {path.name}")
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_bytes(content)
-    return path
-
-
 def _check_options(root: Any, rankdir: Any, cluster: Any, legend: Any) -> None:
     if not isinstance(root, Value):
         raise TypeError(f"draw_dot expects a Value (e.g. a loss), got {type(root).__name__}; draw one Value at a time")
@@ -222,16 +174,11 @@ def _kind(v: Value, root: Value) -> str:
     return "input / parameter" if v.label else "constant"
 
 
-def _number(x: float) -> str:
-    """4 significant digits; nan, inf and -inf spelled out."""
-    return "0" if x == 0 else f"{x:.4g}"
-
-
 def _value_node(v: Value, kind: str, grad: float) -> dict[str, str]:
     """Graphviz attributes of a Value's box: an HTML-like label `name | data ... | grad ...`."""
     cells = [f"<b>{html.escape(v.label)}</b>"] if v.label else []
     for field, x in (("data", v.data), ("grad", grad)):
-        text = f"{field} {_number(x)}"
+        text = f"{field} {format_number(x)}"
         if not math.isfinite(x):
             text = f'<font color="{BAD_TEXT}"><b>{text}</b></font>'
         elif field == "grad" and x == 0:

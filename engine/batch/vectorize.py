@@ -14,11 +14,11 @@ and one column per sample:
   stacked operands (all 16 relus of a layer: one `np.maximum`);
 - `linear` nodes that read the same inputs with parameters as weights (one
   layer of an nn model) become one matrix product, `linear_layer` in
-  engine/ops.py;
+  engine/core/ops.py;
 - a `take` node gathers a group's operands from the rows of the nodes that
   made them (or from the arguments, or from the parameters and constants).
 
-Every call replays the forward functions of engine/ops.py on that graph, and
+Every call replays the forward functions of engine/core/ops.py on that graph, and
 `backward` runs the engine's one chain-rule walk, `backward_pass`, over it with
 the same derivative rules on arrays. Nothing of any operation's mathematics is
 restated here: this file only moves rows around.
@@ -39,10 +39,10 @@ from typing import Any, NoReturn
 
 import numpy as np
 
-from engine.backprop import backward_pass, check_count, grad, topological_order
-from engine.modes import changed, current, no_grad
-from engine.ops import linear, linear_layer, linear_layer_rule
-from engine.value import Op, Value, _raise_with_message
+from engine.core.backprop import backward_pass, check_count, grad, topological_order
+from engine.core.modes import changed, current, no_grad
+from engine.core.ops import linear, linear_layer, linear_layer_rule
+from engine.core.value import Op, Value, _raise_with_message
 
 REDUCTIONS = ("mean", "sum")
 # glibc's mallopt parameters (malloc.h), and the values `_keep_freed_memory_for_reuse` sets.
@@ -182,7 +182,7 @@ class Vectorized:
             _keep_freed_memory_for_reuse()
             arguments = [Value(float(x), label=self._name(i)) for i, x in enumerate(batch[:, 0])]
             # Recorded even inside no_grad(); comparisons of Values are refused (see _refuse_comparison).
-            with changed(recording=True, tracing=_comparison_guard(arguments, self)):
+            with changed(recording=True, comparison_guard=_comparison_guard(arguments, self)):
                 try:
                     out = self.fn(*arguments)
                 except (ArithmeticError, ValueError) as error:
@@ -306,7 +306,8 @@ class _Group:
 
 
 class _Layer:
-    """`linear_layer` and its rule (engine/ops.py) on takes: weights (G, n, 1), inputs (1, n, N), biases (1, G, 1)."""
+    """`linear_layer` and its rule (engine/core/ops.py) on takes: weights (G, n, 1), inputs (1, n, N),
+    biases (1, G, 1)."""
 
     name = "linear layer"
 
@@ -462,14 +463,14 @@ class _Tape:
         """d(scale * sum over the batch of fn)/d(each free leaf), by `backward_pass` over the batched graph."""
         order = self.backward_order
         width = values[order[-1]].shape[-1]
-        seed = np.full((1, 1, width), scale * (batch.shape[1] if width == 1 else 1.0))
+        root_grad = np.full((1, 1, width), scale * (batch.shape[1] if width == 1 else 1.0))
         try:
             with np.errstate(divide="raise", over="raise", invalid="raise"):
-                grads = backward_pass(order, seed, values.__getitem__)
+                grads = backward_pass(order, root_grad, values.__getitem__)
         except (ArithmeticError, ValueError):
             owner._raise_first_failing_sample(batch, with_gradients=True)
             with np.errstate(all="ignore"):
-                grads = backward_pass(order, seed, values.__getitem__)
+                grads = backward_pass(order, root_grad, values.__getitem__)
         gradients = np.asarray(grads.get(self.free_values, np.zeros((len(self.free), 1))), dtype=float)
         if current().checking:
             grads[self.free_values] = gradients  # the sum over the batch can overflow where no sample does

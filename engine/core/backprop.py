@@ -1,25 +1,24 @@
 """The graph walk and the chain rule: `topological_order`, `backward_pass`, `backward`, `grad`.
 
 Nothing here knows any operation's mathematics; each node's `op.rule` (from
-engine/ops.py) turns the gradient of its output into gradients of its inputs.
+engine/core/ops.py) turns the gradient of its output into gradients of its inputs.
 
 The chain rule is written once, in `backward_pass`, for every caller: `grad`
 (on floats, or on Values for higher-order gradients), `backward()` inside
 `detect_anomaly()`, the explorer's steps and `engine.vectorize`'s batched
 replay (on numpy arrays). `backward()` has one fast loop of its own beside it,
-which keeps gradients in the nodes' `.grad` fields instead of a dictionary: on
-an MLP's graph a dictionary costs 1.6x the time (fused neurons) to 4-5x
-(elementary nodes).
+which keeps gradients in the nodes' `.grad` fields instead of a dictionary (what
+that saves is measured in benchmarks/README.md, "Why the code is shaped so").
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Sequence
-from typing import Any
+from typing import Any, NoReturn
 
-from engine.anomaly import check_gradients
-from engine.modes import changed, current
-from engine.value import Value, _raise_in_context
+from engine.core.anomaly import check_gradients
+from engine.core.modes import changed, current
+from engine.core.value import Value, _raise_in_context
 
 # on_step(node, g, contributions, totals): after `node` handed its gradient g on, with what its rule gave each
 # parent and each parent's gradient after adding it.
@@ -64,19 +63,19 @@ def topological_order(root: Value) -> list[Value]:
 
 
 def backward_pass(
-    order: Sequence[Any], seed: Any, value_of: Callable[[Any], Any], on_step: OnStep | None = None
+    order: Sequence[Any], root_grad: Any, value_of: Callable[[Any], Any], on_step: OnStep | None = None
 ) -> dict[Any, Any]:
     """The chain rule: dL/d(node) for every node of `order` that the last node (the root, L) reaches.
 
     `order` lists nodes parents first, as `topological_order` does; a node is
     anything with `op` and `parents` (a Value, or a node of vectorize's batched
-    graph). `seed` is dL/d(root). `value_of(node)` is what a rule gets for a
-    node: its `.data` (floats), the node itself (Values: the rules record a
+    graph). `root_grad` is dL/d(root), where the walk starts (1 for `backward()`).
+    `value_of(node)` is what a rule gets for a node: its `.data` (floats), the node itself (Values: the rules record a
     graph of their own) or its array. Children come before parents, so a
     node's gradient is complete before its rule hands it on; a parent reached
     twice adds both contributions.
     """
-    grads = {order[-1]: seed}
+    grads = {order[-1]: root_grad}
     for node in reversed(order):
         g = grads.get(node)
         parents = node.parents
@@ -96,12 +95,17 @@ def backward_pass(
     return grads
 
 
-def check_count(op_name: str, contributions: Sequence[Any], inputs: int) -> None:
-    """A derivative rule gives one gradient per input; anything else is a TypeError naming the operation."""
-    if len(contributions) != inputs:
+def check_count(op_name: str, contributions: Any, inputs: int) -> None:
+    """A derivative rule gives a sequence of one gradient per input; anything else is a TypeError naming the operation.
+
+    Every walk (this one, `backward()`'s fast loop, vectorize's replay) raises this same error for this fault.
+    """
+    count = len(contributions) if isinstance(contributions, (tuple, list)) else None
+    if count != inputs:
+        gave = f"{count} gradient(s)" if count is not None else "one gradient, not a tuple or list of them,"
         raise TypeError(
-            f"the derivative rule of {op_name} gave {len(contributions)} gradient(s) for {inputs} input(s); "
-            "a rule returns one gradient per input"
+            f"the derivative rule of {op_name} gave {gave} for {inputs} input(s); "
+            "a rule returns a tuple or list of one gradient per input"
         )
 
 
@@ -145,7 +149,7 @@ def _fast_chain_rule(order: list[Value]) -> None:
     """`backward_pass` on floats, with each gradient kept in its node's `.grad` instead of a dictionary.
 
     One- and two-input nodes (nearly all of them) are read straight from their
-    slots; that makes this loop about 2x faster than one that builds `parents`.
+    slots, without building the `parents` tuple.
     """
     node = order[-1]
     try:
@@ -169,8 +173,29 @@ def _fast_chain_rule(order: list[Value]) -> None:
                 check_count(op.name, grads, len(parents))
                 for parent, g in zip(parents, grads):
                     parent.grad += g
-    except (ArithmeticError, ValueError) as error:
-        _raise_in_context(error, f"derivative of {node._op}", node.parents)
+    except (ArithmeticError, ValueError, TypeError) as error:
+        _raise_as_backward_pass_does(node, error)
+
+
+def _raise_as_backward_pass_does(node: Value, error: Exception) -> NoReturn:
+    """Raise what `backward_pass` raises where `node`'s step failed in the fast loop.
+
+    The fast loop unpacks a rule's gradients before it could count them, so a rule that gives the wrong
+    number fails there as a ValueError or TypeError of unpacking: the rule is run again (it only reads the
+    node's gradient and data, which the failed step left as they were) and its gradients are counted, so
+    that the same fault gives the same TypeError in every walk. Errors of the rule's own arithmetic get the
+    operation and operands in front of their message, as `backward_pass` gives them.
+    """
+    op, parents = node.op, node.parents
+    assert op is not None
+    try:
+        contributions = op.rule(node.grad, node.data, *[p.data for p in parents])
+    except (ArithmeticError, ValueError) as again:
+        _raise_in_context(again, f"derivative of {op.name}", parents)
+    check_count(op.name, contributions, len(parents))
+    if isinstance(error, (ArithmeticError, ValueError)):
+        _raise_in_context(error, f"derivative of {op.name}", parents)
+    raise error
 
 
 def grad(output: Value, inputs: Iterable[Value], create_graph: bool = False) -> list[Any]:

@@ -6,10 +6,10 @@ operation's inputs (`parents`). Leaves (inputs, parameters, constants) have no
 op and no parents.
 
 This file knows no operation's mathematics. An `Op` is one row of the table in
-engine/ops.py: a forward function and a derivative rule. Recording an Op on
+engine/core/ops.py: a forward function and a derivative rule. Recording an Op on
 Values makes a node. Value's arithmetic operators and functions (`+`, `exp`,
-...) are rows of that table, so engine/ops.py attaches them to Value, and
-engine/backprop.py attaches `backward`; they are declared here for readers and
+...) are rows of that table, so engine/core/ops.py attaches them to Value, and
+engine/core/backprop.py attaches `backward`; they are declared here for readers and
 type checkers. Modules import only downwards (modes, value, ops, anomaly,
 backprop, ...), as HIPS autograd and JAX attach their operators from the layer
 above the node.
@@ -23,16 +23,16 @@ from __future__ import annotations
 
 import inspect
 import math
-import numbers
 from collections.abc import Callable, Sequence
 from typing import Any, ClassVar, NoReturn, Union
 
 import numpy as np
 
-from engine.modes import PLAIN, current
+from engine.core.modes import PLAIN, current
+from engine.core.numbers import Number, as_float
 
-Number = Union[int, float]
 Operand = Union["Value", int, float]
+MAX_OPERANDS_SHOWN = 6  # an error message names this many operands of an operation, then counts the rest
 Unary = Callable[["Value"], "Value"]
 Binary = Callable[["Value", Operand], "Value"]
 
@@ -41,23 +41,12 @@ Binary = Callable[["Value", Operand], "Value"]
 Rule = Callable[..., Sequence[Any]]
 
 
-def _as_float(data: Any, what: str = "Value") -> float:
-    """Convert a real number (int, float, numpy real scalar) to float, else raise TypeError."""
-    if type(data) is float:
-        return data
-    if isinstance(data, (float, int)) or (isinstance(data, numbers.Real) and not isinstance(data, np.ndarray)):
-        return float(data)  # a numpy float64 is a float: the quick check spares it the slower one
-    raise TypeError(
-        f"{what} expects a real number (int, float or numpy real scalar), got {type(data).__name__}: {data!r:.60}"
-    )
-
-
 class Value:
     """A scalar that remembers how it was computed, so gradients can flow back to it."""
 
     # A node keeps one or two parents in slots of its own and only a node with more
     # inputs (the fused `linear`) keeps a tuple: one object per node instead of two
-    # halves the work of Python's cyclic garbage collector while a graph is built.
+    # for Python's cyclic garbage collector to track while a graph is built.
     __slots__ = ("data", "grad", "op", "_first", "_second", "_more", "label", "scope")
 
     def __init__(
@@ -70,7 +59,7 @@ class Value:
         _more: tuple[Value, ...] | None = None,
     ) -> None:
         """A leaf from a real number. The arguments after `label` are the recording machinery's (see `Op`)."""
-        self.data: float = data if type(data) is float else _as_float(data)
+        self.data: float = data if type(data) is float else as_float(data)
         self.grad: float = 0.0
         self.op = _op
         self._first = _first
@@ -81,7 +70,7 @@ class Value:
         self.label = label
         self.scope = ""  # dotted name of the module that made it, e.g. "layer1.neuron3"
 
-    # Arithmetic and functions: each is a row of the operation table, attached by engine/ops.py.
+    # Arithmetic and functions: each is a row of the operation table, attached by engine/core/ops.py.
     __add__: ClassVar[Binary]
     __radd__: ClassVar[Binary]
     __sub__: ClassVar[Binary]
@@ -104,7 +93,7 @@ class Value:
     sigmoid: ClassVar[Unary]
     relu: ClassVar[Unary]
     softplus: ClassVar[Unary]
-    # Set this Value's grad to 1 and add d(self)/d(leaf) to every leaf's grad: engine/backprop.py.
+    # Set this Value's grad to 1 and add d(self)/d(leaf) to every leaf's grad: engine/core/backprop.py.
     backward: ClassVar[Callable[[Value], None]]
 
     def __repr__(self) -> str:
@@ -152,10 +141,10 @@ class Value:
 
 def _compared(x: Value, other: Operand, symbol: str) -> float:
     """The number `x` is compared with; while `engine.vectorize` records a function, its guard looks first."""
-    guard = current().tracing
+    guard = current().comparison_guard
     if guard is not None:
         guard(x, other, symbol)
-    return other.data if isinstance(other, Value) else _as_float(other, "comparison with a Value")
+    return other.data if isinstance(other, Value) else as_float(other, "comparison with a Value")
 
 
 class Op:
@@ -163,7 +152,7 @@ class Op:
 
     An Op is a generic function: called on Values it records a graph node, on
     floats it returns a float, on numpy arrays it returns an array. Its `rule`
-    is evaluated in the same three worlds (see engine/ops.py). `arity` is the
+    is evaluated in the same three worlds (see engine/core/ops.py). `arity` is the
     number of inputs, or None when it takes any number (the fused `linear`).
     """
 
@@ -195,7 +184,7 @@ class Op:
         for arg in args:
             if isinstance(arg, np.ndarray):
                 return self.array_forward(*args)
-        return self.compute(*[_as_float(a, f"{self.name}()") for a in args])
+        return self.compute(*[as_float(a, f"{self.name}()") for a in args])
 
     def compute(self, *inputs: float) -> float:
         """Run the forward function on floats, naming the operation and operands on failure."""
@@ -276,8 +265,11 @@ def _arity(forward: Callable[..., Any]) -> int | None:
 
 
 def _operation_text(op_name: str, operands: Sequence[Any]) -> str:
-    """How messages name an operation: `log(x = -1.0)`, `*(w1 = 0.5, 2.0)`."""
-    return f"{op_name}({', '.join(o.describe() if isinstance(o, Value) else repr(o) for o in operands)})"
+    """How messages name an operation: `log(x = -1.0)`, `*(w1 = 0.5, 2.0)`; past 6 operands, the first 5 and a count."""
+    shown = [o.describe() if isinstance(o, Value) else repr(o) for o in operands[:MAX_OPERANDS_SHOWN]]
+    if len(operands) > MAX_OPERANDS_SHOWN:
+        shown[-1] = f"... {len(operands) - MAX_OPERANDS_SHOWN + 1} more"
+    return f"{op_name}({', '.join(shown)})"
 
 
 def _raise_in_context(error: Exception, op_name: str, operands: Sequence[Any]) -> NoReturn:

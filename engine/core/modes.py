@@ -3,13 +3,13 @@
 Every operation on Values reads the current `Mode` once. The usual mode, `PLAIN`,
 records the graph and checks nothing; anything else (inside `no_grad()`,
 `detect_anomaly()` or while `engine.vectorize` records a function) goes through
-one fallback in engine/value.py that reads the mode's fields.
+one fallback in engine/core/value.py that reads the mode's fields.
 
 The mode lives in a `contextvars.ContextVar`, so each thread (and each asyncio
 task) has its own, as grad mode is per thread in PyTorch: a `no_grad()`
 evaluation in one thread does not stop another thread from recording its graph.
-A new thread starts in `PLAIN`. Reading a ContextVar costs about as much as
-reading a class attribute, and less than a `threading.local` attribute.
+A new thread starts in `PLAIN`. Reading a ContextVar is cheap, cheaper than a
+`threading.local` attribute (benchmarks/README.md, "Why the code is shaped so").
 """
 
 from __future__ import annotations
@@ -29,15 +29,15 @@ class Mode:
     checking: every new value and gradient is checked for nan and inf (inside `detect_anomaly()`).
     pass_name: "forward", or "backward" while derivative rules run on Values (`grad(create_graph=True)`),
         so that an anomaly names the pass it happened in.
-    tracing: while `engine.vectorize` records a function, its guard `tracing(value, other, symbol)`, which
-        raises TypeError when a comparison depends on the function's arguments (sample-dependent control
-        flow cannot be replayed); None otherwise.
+    comparison_guard: while `engine.vectorize` records a function, called as `comparison_guard(value, other,
+        symbol)` before any comparison of Values; it raises TypeError, since a comparison's outcome would be
+        recorded once and replayed for every sample. None otherwise.
     """
 
     recording: bool = True
     checking: bool = False
     pass_name: str = "forward"
-    tracing: Callable[[Any, Any, str], None] | None = None
+    comparison_guard: Callable[[Any, Any, str], None] | None = None
 
 
 PLAIN = Mode()

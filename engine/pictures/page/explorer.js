@@ -1,6 +1,6 @@
 /* valuegrad's backpropagation explorer: the page's script.
 
-   It steps through one forward and one backward pass on draw_dot's SVG. engine/explorer.py writes the data
+   It steps through one forward and one backward pass on draw_dot's SVG. engine/pictures/explorer.py writes the data
    (a JSON script block inside the page): every Value's node name (v0, v1, ... as in the SVG), its data and its
    final gradient, already formatted as in the diagrams, and the list of steps: first one per Value in
    topological order (the forward pass), then dL/dL = 1 and one per chain-rule step of engine.backward_steps.
@@ -28,7 +28,7 @@ function valuegradExplorer(root) {
   const transcript = find("transcript");
   const hoverHint = hover.textContent;
 
-  // engine/explorer.py names each SVG group after the page and its DOT node or edge: <page id>-v3, <page id>-v0->op3.
+  // engine/pictures/explorer.py names each SVG group after the page and its DOT node or edge: <page id>-v3, <page id>-v0->op3.
   const group = (name) => root.querySelector('[id="' + root.id + "-" + name + '"]');
   const edgeGroups = Array.from(root.querySelectorAll(".vg-diagram g.edge"));
 

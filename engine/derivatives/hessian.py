@@ -10,8 +10,9 @@ import math
 from collections.abc import Callable, Sequence
 from typing import Any
 
-from engine.backprop import grad
-from engine.value import Number, Value, _as_float
+from engine.core.backprop import grad
+from engine.core.numbers import Number, as_float
+from engine.core.value import Value
 
 
 def hessian(fn: Callable[..., Value], inputs: Sequence[Number]) -> list[list[float]]:
@@ -35,7 +36,7 @@ def make_inputs(inputs: Sequence[Number], caller: str) -> list[Value]:
     for i, x in enumerate(inputs):
         if isinstance(x, Value):
             raise TypeError(f"{caller}() makes its own Values: pass numbers (e.g. x.data), got {x!r} as inputs[{i}]")
-        number = _as_float(x, f"{caller}() inputs[{i}]")
+        number = as_float(x, f"{caller}() inputs[{i}]")
         if not math.isfinite(number):
             raise ValueError(f"{caller}() needs finite inputs, got inputs[{i}] = {number!r}")
         xs.append(Value(number, label=f"inputs[{i}]"))

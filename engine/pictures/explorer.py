@@ -18,7 +18,7 @@ parameter) are shown at the steps that reach their Value.
 The file is self-contained: the SVG, the data (JSON), the style and the script
 are inline and nothing is requested from any server, so it works offline and
 opened from the file system. The page's HTML, CSS and JavaScript are the files
-explorer_page.html, .css and .js beside this module (package data).
+in page/ beside this module (package data).
 
 The gradients shown are those of this one pass, as `backward()` leaves them
 after `zero_grad()`; no `.grad` is read or changed.
@@ -36,10 +36,11 @@ from os import PathLike
 from pathlib import Path
 from typing import Any
 
-from engine.backprop import topological_order
-from engine.diagram import DEFAULT_MAX_NODES, WRITERS, _number, check_size, draw_dot, op_id, render, value_id
-from engine.steps import backward_steps, check_notes, final_gradients, names, seed_line, transcript_lines
-from engine.value import Value
+from engine.core.backprop import topological_order
+from engine.core.value import Value
+from engine.pictures.diagram import DEFAULT_MAX_NODES, check_size, draw_dot, render
+from engine.pictures.naming import format_number, node_names, op_id, value_id
+from engine.pictures.steps import backward_steps, check_notes, final_gradients, start_line, transcript_lines
 
 __all__ = ["Explorer", "explore"]
 
@@ -95,7 +96,7 @@ class Explorer:
         grads = final_gradients(root, self.steps)
         graph = draw_dot(root, rankdir, cluster=cluster, legend=legend, max_nodes=max_nodes, grads=grads)
         self._svg = _inline_svg(render(graph, "svg", "explore: drawing the graph"))
-        name = names(order)
+        name = node_names(order)
         self.title = title if title is not None else f"Backpropagation through {name[root]}"
         self._data = _page_data(order, name, self.steps, grads, self.notes)
 
@@ -110,12 +111,12 @@ class Explorer:
             "id": html.escape(element_id),
             "title": html.escape(self.title),
             "n": str(self.n_steps),
-            "style": _template("explorer_page.css"),
+            "style": _template("explorer.css"),
             "svg": _group_ids(self._svg, element_id),
             "data": _script_json(self._data),
-            "script": _template("explorer_page.js"),
+            "script": _template("explorer.js"),
         }
-        template = _template("explorer_page.html").split("-->", 1)[1].lstrip()  # without the file's own comment
+        template = _template("explorer.html").split("-->", 1)[1].lstrip()  # without the file's own comment
         return re.sub(r"\{\{(\w+)\}\}", lambda match: slots[match.group(1)], template)
 
     def html(self) -> str:
@@ -157,14 +158,6 @@ def explore(
     return Explorer(root, notes, title=title, rankdir=rankdir, cluster=cluster, legend=legend, max_nodes=max_nodes)
 
 
-def _page_bytes(root: Value, **options: Any) -> bytes:
-    """save_diagram's writer for .html."""
-    return explore(root, **options).html().encode("utf-8")
-
-
-WRITERS[".html"] = _page_bytes
-
-
 def _page_data(
     order: list[Value],
     name: dict[Value, str],
@@ -180,8 +173,8 @@ def _page_data(
             "id": value_id(i),
             "op": op_id(i) if v.op is not None else "",
             "name": name[v],
-            "data": _number(v.data),
-            "grad": _number(grads.get(v, 0.0)),
+            "data": format_number(v.data),
+            "grad": format_number(grads.get(v, 0.0)),
             "inputs": [index[p] for p in v.parents],
             "hover": _hover(v, name),
         }
@@ -198,7 +191,7 @@ def _page_data(
             "grad": "1",
             "parents": [],
             "title": f"Backward pass begins: d{name[root]}/d{name[root]} = 1",
-            "lines": [seed_line(name[root])],
+            "lines": [start_line(name[root])],
             "notes": [],
         }
     )
@@ -208,10 +201,10 @@ def _page_data(
             {
                 "phase": "backward",
                 "value": index[step.node],
-                "grad": _number(step.grad),
-                "parents": [[index[part.parent], _number(part.total)] for part in step.contributions],
+                "grad": format_number(step.grad),
+                "parents": [[index[part.parent], format_number(part.total)] for part in step.contributions],
                 "title": f"Backward pass, step {number} of {len(steps)}: {name[step.node]} hands "
-                f"d{name[root]}/d{name[step.node]} = {_number(step.grad)} on to its inputs",
+                f"d{name[root]}/d{name[step.node]} = {format_number(step.grad)} on to its inputs",
                 "lines": transcript_lines(step, name, name[root]),
                 "notes": [f"{name[v]}: {notes[v]}" for v in reached],
             }
@@ -242,15 +235,15 @@ def _formula(v: Value, name: Mapping[Value, str]) -> str:
 def _forward_line(v: Value, name: Mapping[Value, str]) -> str:
     """`h1 = sigmoid(u1) = 0.5744`, or for a leaf `w1 = 0.5 (input or parameter)`."""
     if v.op is None:
-        return f"{name[v]} = {_number(v.data)}  ({'input or parameter' if v.label else 'constant'})"
-    return f"{name[v]} = {_formula(v, name)} = {_number(v.data)}"
+        return f"{name[v]} = {format_number(v.data)}  ({'input or parameter' if v.label else 'constant'})"
+    return f"{name[v]} = {_formula(v, name)} = {format_number(v.data)}"
 
 
 def _hover(v: Value, name: Mapping[Value, str]) -> str:
     """What hovering a Value shows: its operation and inputs, with their data."""
     if v.op is None:
         return _forward_line(v, name) + ": a leaf, made by no operation"
-    inputs = ", ".join(f"{name[p]} = {_number(p.data)}" for p in v.parents)
+    inputs = ", ".join(f"{name[p]} = {format_number(p.data)}" for p in v.parents)
     return f"{_forward_line(v, name)}  (operation {v.op.name}; inputs {inputs})"
 
 
@@ -285,5 +278,5 @@ def _script_json(data: Any) -> str:
 
 
 def _template(name: str) -> str:
-    """One of the page's files (explorer_page.html, .css, .js), shipped beside this module."""
-    return resources.files("engine").joinpath(name).read_text(encoding="utf-8")
+    """One of the page's files (page/explorer.html, .css, .js), shipped beside this module."""
+    return resources.files("engine.pictures").joinpath("page", name).read_text(encoding="utf-8")

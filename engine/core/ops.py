@@ -21,12 +21,13 @@ from __future__ import annotations
 import functools
 import math
 import operator
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import numpy as np
 
-from engine.value import Op, Operand, Value, _as_float, defop
+from engine.core.numbers import as_float
+from engine.core.value import Op, Operand, Value, defop
 
 
 def _pow(x: float, y: float) -> float:
@@ -117,6 +118,35 @@ def _logsumexp_of_arrays(*xs: Any) -> Any:
     return shift + np.log(sum(np.exp(x - shift) for x in xs))
 
 
+def _index(index: float, count: int) -> int:
+    """`index` as a position among `count` entries: a whole number from 0 to count - 1, else ValueError."""
+    if not float(index).is_integer():
+        raise ValueError(f"take: index {index!r} is not a whole number; expected an integer from 0 to {count - 1}")
+    k = int(index)
+    if not 0 <= k < count:
+        raise ValueError(f"take: index {k} is out of range for {count} entries; expected 0 to {count - 1}")
+    return k
+
+
+def _take(index: float, *entries: float) -> float:
+    """The entry at position `index`: entries[index]."""
+    return entries[_index(index, len(entries))]
+
+
+def _take_of_arrays(index: Any, *entries: Any) -> Any:
+    """`_take` element by element: a gather, each element's entry chosen by its own index."""
+    index, *arrays = np.broadcast_arrays(np.asarray(index, dtype=float), *entries)
+    valid = np.isin(index, np.arange(len(entries)))
+    if not valid.all():
+        _index(float(index[~valid].flat[0]), len(entries))  # raises, naming the index
+    return np.take_along_axis(np.stack(arrays), index.astype(np.intp)[None], axis=0)[0]
+
+
+def _take_rule(g: Any, out: Any, index: Any, *entries: Any) -> list[Any]:
+    # The gradient goes to the entry chosen, none to the others or to the index: where(index == k, g, 0).
+    return [g * 0] + [where(_nonzero(index - k), 0, g) for k in range(len(entries))]
+
+
 def _relu(x: float) -> float:
     return 0.0 if x <= 0 else x
 
@@ -178,12 +208,34 @@ where: Op = defop("where",      _where,          lambda g, out, c, a, b: (g * 0,
 logsumexp: Op = defop("logsumexp", _logsumexp,   lambda g, out, *xs: [g * exp(x - out) for x in xs],    _logsumexp_of_arrays)
 # The fused neuron b + sum_i w_i x_i, one node instead of 2n; inputs are (w_1..w_n, x_1..x_n, b).
 linear: Op = defop("linear",    _linear,         _linear_rule,                                          _linear)
+# entries[index] for inputs (index, entry_0, ..., entry_n-1): an embedding's row, a class's logit. See `take`.
+take_op: Op = defop("take",     _take,           _take_rule,                                            _take_of_arrays)
 # fmt: on
+
+
+def take(values: Sequence[Any], index: Any) -> Any:
+    """The entry of `values` at position `index`: `values[index]`, recorded as a node when the index is a Value.
+
+    `index` is an int (the entry itself is returned, no node is recorded) or a Value holding a whole
+    number from 0 to len(values) - 1: then the result is a node of the `take` operation, whose gradient
+    goes to the chosen entry only (the index gets none). So a token id or a class label can be a Value
+    that `engine.vectorize` replays per sample. Anything else, or an index out of range, is an error
+    naming it: TypeError for a wrong type, ValueError for a wrong number.
+    """
+    if isinstance(values, (str, bytes)) or not isinstance(values, Sequence):
+        raise TypeError(f"take expects a list or tuple of Values or numbers, got {type(values).__name__}")
+    if not values:
+        raise ValueError("take expects at least one entry to choose from, got an empty sequence")
+    if isinstance(index, Value):
+        return take_op(index, *values)
+    if isinstance(index, bool) or not isinstance(index, (int, np.integer)):
+        raise TypeError(f"take: index must be an int or a Value holding one, got {type(index).__name__}: {index!r:.40}")
+    return values[_index(int(index), len(values))]
 
 
 def power(exponent: float) -> Op:
     """x ** c for a constant c: its own operation, so c is not a graph node (drawn as `**c`)."""
-    c = _as_float(exponent, "the exponent of **")
+    c = as_float(exponent, "the exponent of **")
     return _power(int(c) if c.is_integer() else c)
 
 
@@ -203,7 +255,7 @@ def _value_pow(x: Value, exponent: Operand) -> Value:
     return power(exponent).record1(x)
 
 
-# Value's arithmetic operators and functions are rows of the table above (declared in engine/value.py).
+# Value's arithmetic operators and functions are rows of the table above (declared in engine/core/value.py).
 # fmt: off
 _VALUE_METHODS: dict[str, Callable[..., Value]] = {
     "__add__":      lambda x, y: add.record2(x, y),

@@ -17,10 +17,11 @@ from __future__ import annotations
 import math
 from collections.abc import Callable, Sequence
 
-from engine.backprop import grad
-from engine.derivatives import evaluate, hessian, make_inputs
-from engine.modes import no_grad
-from engine.value import Number, Value, _as_float
+from engine.core.backprop import grad
+from engine.core.modes import no_grad
+from engine.core.numbers import Number, as_float
+from engine.core.value import Value
+from engine.derivatives.hessian import evaluate, hessian, make_inputs
 
 
 class GradcheckError(AssertionError):
@@ -74,7 +75,7 @@ def gradgradcheck(
 
 def _check_tolerances(eps: float, atol: float, rtol: float, caller: str) -> None:
     for name, number, smallest in (("eps", eps, "> 0"), ("atol", atol, ">= 0"), ("rtol", rtol, ">= 0")):
-        x = _as_float(number, f"{caller}() {name}")
+        x = as_float(number, f"{caller}() {name}")
         if not math.isfinite(x) or x < 0 or (x == 0 and name == "eps"):
             raise ValueError(f"{caller}() needs a finite {name} {smallest}, got {number!r}")
 

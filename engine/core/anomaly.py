@@ -8,9 +8,9 @@ checks its result and every derivative rule checks the gradients it hands back;
 the first number that is not finite raises `FloatingPointError` naming the
 operation, its operands and the pass (forward or backward).
 
-The mode is a flag of the current thread (engine/modes.py), read where it
+The mode is a flag of the current thread (engine/core/modes.py), read where it
 matters: every operation reads the thread's mode once, and only outside the
-plain mode looks further (the forward check is in engine/value.py's
+plain mode looks further (the forward check is in engine/core/value.py's
 `_record_unusual`); `backward()` and `grad()` read it once per call and then
 use the checking walk with `check_gradients`. Outside the context nothing is
 checked, so nothing is paid. Contexts nest, and other threads are not affected.
@@ -23,8 +23,8 @@ from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from typing import Any
 
-from engine.modes import changed, current
-from engine.value import Value, _operation_text
+from engine.core.modes import changed, current
+from engine.core.value import Value, _operation_text
 
 
 @contextmanager
@@ -49,7 +49,7 @@ def is_enabled() -> bool:
 
 
 def _is_finite(x: Any) -> bool:
-    return math.isfinite(_number(x))
+    return math.isfinite(_float_of(x))
 
 
 def check_gradients(node: Any, g: Any, contributions: Sequence[Any], totals: Sequence[Any]) -> None:
@@ -64,12 +64,12 @@ def check_gradients(node: Any, g: Any, contributions: Sequence[Any], totals: Seq
             continue
         name = f"operand {position} ({parent.describe()})"
         if not _is_finite(contribution):
-            found = f"gave gradient {_number(contribution)!r} to {name}"
+            found = f"gave gradient {_float_of(contribution)!r} to {name}"
         else:
-            found = f"made the gradient of {name} {_number(total)!r} by adding {_number(contribution)!r}"
-        message = f"{found} in the backward pass (incoming gradient {_number(g)!r}; detect_anomaly)"
-        raise FloatingPointError(f"{_operation_text(f'derivative of {node._op}', node.parents)}: {message}")
+            found = f"made the gradient of {name} {_float_of(total)!r} by adding {_float_of(contribution)!r}"
+        message = f"{found} in the backward pass (incoming gradient {_float_of(g)!r}; detect_anomaly)"
+        raise FloatingPointError(f"{_operation_text(f'derivative of {node.op.name}', node.parents)}: {message}")
 
 
-def _number(x: Any) -> float:
+def _float_of(x: Any) -> float:
     return x.data if isinstance(x, Value) else x
