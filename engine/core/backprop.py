@@ -14,11 +14,11 @@ that saves is measured in benchmarks/README.md, "Why the code is shaped so").
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Sequence
-from typing import Any, NoReturn
+from typing import Any, Final, NoReturn
 
 from engine.core.anomaly import check_gradients
 from engine.core.modes import changed, current
-from engine.core.value import Value, _raise_in_context
+from engine.core.value import OPERATIONS, Value, _raise_in_context
 
 # on_step(node, g, contributions, totals): after `node` handed its gradient g on, with what its rule gave each
 # parent and each parent's gradient after adding it.
@@ -29,37 +29,46 @@ def topological_order(root: Value) -> list[Value]:
     """All nodes that `root` depends on, each after its parents, found without recursion.
 
     A depth-first search with an explicit stack: a node is expanded once (its
-    parents pushed above a `True` marker) and emitted when the search comes
-    back to the marker, i.e. after all its parents. Linear time and memory.
+    parents pushed above the marker `_EMIT_NEXT`) and emitted when the search
+    comes back to the marker, i.e. after all its parents. Linear time and memory.
     (A node's parents live in its slots `_first` and `_second`, or `_more` when
     there are more than two: see `Value`.)
     """
     order: list[Value] = []
     expanded: set[Value] = set()
-    stack: list[Any] = [root]
-    emit, expand, push, pop = order.append, expanded.add, stack.append, stack.pop
+    stack: list[Value] = [root]
     while stack:
-        node = pop()
-        if node is True:
-            emit(pop())
-        elif node not in expanded:
-            expand(node)
-            # Parents are pushed last-first, so they are visited (and emitted) in input order; one already
-            # expanded (a weight every sample reads) would be skipped when popped, so it is not pushed.
-            if node._more is not None:
-                push(node)
-                push(True)
-                stack.extend([p for p in reversed(node._more) if p not in expanded])
-            elif node._first is not None:
-                push(node)
-                push(True)
-                if node._second is not None and node._second not in expanded:
-                    push(node._second)
-                if node._first not in expanded:
-                    push(node._first)
-            else:
-                emit(node)
+        node = stack.pop()
+        if node is _EMIT_NEXT:
+            order.append(stack.pop())
+            continue
+        if node in expanded:
+            continue
+        expanded.add(node)
+        first = node._first
+        more = node._more
+        if first is None and more is None:
+            order.append(node)  # a leaf
+            continue
+        stack.append(node)
+        stack.append(_EMIT_NEXT)
+        # Parents are pushed last-first, so they are visited (and emitted) in input order; one already
+        # expanded (a weight every sample reads) would be skipped when popped, so it is not pushed.
+        if more is not None:
+            for parent in reversed(more):
+                if parent not in expanded:
+                    stack.append(parent)
+        else:
+            second = node._second
+            if second is not None and second not in expanded:
+                stack.append(second)
+            if first is not None and first not in expanded:
+                stack.append(first)
     return order
+
+
+# The stack entry in `topological_order` that says: the node below has had all its parents emitted.
+_EMIT_NEXT: Final = Value(0.0, "topological_order's marker")
 
 
 def backward_pass(
@@ -132,16 +141,20 @@ def backward(root: Value) -> None:
             g = grads.get(node, 0.0)
             node.grad = node.grad + g if node.op is None else g
         return
-    saved = [node.grad for node in order]  # to undo a failed pass
+    saved: list[tuple[Value, float]] = []  # the gradients that were not 0 before the pass, to undo a failed one
     for node in order:
-        if node.op is not None:
-            node.grad = 0.0  # interior nodes: this pass only, so no double counting
+        if node.grad != 0.0:
+            saved.append((node, node.grad))
+            if node.op is not None:
+                node.grad = 0.0  # interior nodes: this pass only, so no double counting
     root.grad = root.grad + 1.0 if root.op is None else 1.0
     try:
         _fast_chain_rule(order)
     except BaseException:
-        for restored, grad_before in zip(order, saved):
-            restored.grad = grad_before
+        for node in order:
+            node.grad = 0.0
+        for node, grad_before in saved:
+            node.grad = grad_before
         raise
 
 
@@ -157,18 +170,17 @@ def _fast_chain_rule(order: list[Value]) -> None:
             op = node.op
             if op is None:
                 continue  # a leaf: nothing to hand on
-            # The slots' invariant (see Value): _second set means _first is too; _first unset means _more is set.
-            a: Any = node._first
-            b: Any = node._second
-            if b is not None:
-                grad_a, grad_b = op.rule(node.grad, node.data, a.data, b.data)
-                a.grad += grad_a
-                b.grad += grad_b
-            elif a is not None:
-                (grad_a,) = op.rule(node.grad, node.data, a.data)
-                a.grad += grad_a
+            first = node._first
+            second = node._second
+            if second is not None and first is not None:
+                grad_first, grad_second = op.rule(node.grad, node.data, first.data, second.data)
+                first.grad += grad_first
+                second.grad += grad_second
+            elif first is not None:
+                (grad_first,) = op.rule(node.grad, node.data, first.data)
+                first.grad += grad_first
             else:
-                parents: Any = node._more
+                parents = node.parents
                 grads = op.rule(node.grad, node.data, *[p.data for p in parents])
                 check_count(op.name, grads, len(parents))
                 for parent, g in zip(parents, grads):
@@ -198,8 +210,8 @@ def _raise_as_backward_pass_does(node: Value, error: Exception) -> NoReturn:
     raise error
 
 
-def grad(output: Value, inputs: Iterable[Value], create_graph: bool = False) -> list[Any]:
-    """d(output)/d(input) for each input, leaving every `.grad` untouched.
+def grad(output: Any, inputs: Iterable[Any], create_graph: bool = False) -> list[Any]:
+    """d(output)/d(input) for each input (a Value and a list of Values), leaving every `.grad` untouched.
 
     With `create_graph=True` the rules are evaluated on Values, so the results
     are Values with a graph of their own and can be differentiated again;
@@ -228,4 +240,4 @@ def _as_value(x: Any) -> Value:
     return x if isinstance(x, Value) else Value(x)
 
 
-Value.backward = backward
+OPERATIONS.backward = backward

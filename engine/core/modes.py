@@ -18,7 +18,7 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
 from dataclasses import dataclass, replace
-from typing import Any
+from typing import Any, Final
 
 
 @dataclass(frozen=True)
@@ -40,10 +40,10 @@ class Mode:
     comparison_guard: Callable[[Any, Any, str], None] | None = None
 
 
-PLAIN = Mode()
-_mode: ContextVar[Mode] = ContextVar("valuegrad_mode", default=PLAIN)
+PLAIN: Final = Mode()
+_mode: Final[ContextVar[Mode]] = ContextVar("valuegrad_mode", default=PLAIN)
 
-current = _mode.get  # the current thread's Mode; called once per operation
+current: Final = _mode.get  # the current thread's Mode; called once per operation
 
 
 @contextmanager

@@ -21,13 +21,13 @@ from __future__ import annotations
 import functools
 import math
 import operator
-from collections.abc import Callable, Sequence
-from typing import Any
+from collections.abc import Sequence
+from typing import Any, SupportsFloat
 
 import numpy as np
 
-from engine.core.numbers import as_float
-from engine.core.value import Op, Operand, Value, defop
+from engine.core.numbers import Number, as_float
+from engine.core.value import OPERATIONS, Op, Value, defop
 
 
 def _pow(x: float, y: float) -> float:
@@ -233,55 +233,25 @@ def take(values: Sequence[Any], index: Any) -> Any:
     return values[_index(int(index), len(values))]
 
 
-def power(exponent: float) -> Op:
+def power(exponent: SupportsFloat) -> Op:
     """x ** c for a constant c: its own operation, so c is not a graph node (drawn as `**c`)."""
     c = as_float(exponent, "the exponent of **")
     return _power(int(c) if c.is_integer() else c)
 
 
 @functools.lru_cache(maxsize=256)
-def _power(c: float) -> Op:
+def _power(c: Number) -> Op:
     return defop(
         f"**{c}",
         lambda x: _pow(x, c),
         lambda g, out, x: (g * _base_partial(x, c),),
         lambda x: np.power(x, c),
+        arity=1,
     )
 
 
-def _value_pow(x: Value, exponent: Operand) -> Value:
-    if isinstance(exponent, Value):
-        return pow_.record2(x, exponent)
-    return power(exponent).record1(x)
-
-
-# Value's arithmetic operators and functions are rows of the table above (declared in engine/core/value.py).
-# fmt: off
-_VALUE_METHODS: dict[str, Callable[..., Value]] = {
-    "__add__":      lambda x, y: add.record2(x, y),
-    "__radd__":     lambda x, y: add.record2(y, x),
-    "__sub__":      lambda x, y: sub.record2(x, y),
-    "__rsub__":     lambda x, y: sub.record2(y, x),
-    "__mul__":      lambda x, y: mul.record2(x, y),
-    "__rmul__":     lambda x, y: mul.record2(y, x),
-    "__truediv__":  lambda x, y: div.record2(x, y),
-    "__rtruediv__": lambda x, y: div.record2(y, x),
-    "__pow__":      _value_pow,
-    "__rpow__":     lambda x, base: pow_.record2(base, x),
-    "__neg__":      lambda x: neg.record1(x),
-    "__abs__":      lambda x: abs_.record1(x),
-    "abs":          lambda x: abs_.record1(x),
-    "exp":          lambda x: exp.record1(x),
-    "log":          lambda x: log.record1(x),
-    "sqrt":         lambda x: sqrt.record1(x),
-    "sin":          lambda x: sin.record1(x),
-    "cos":          lambda x: cos.record1(x),
-    "tanh":         lambda x: tanh.record1(x),
-    "sigmoid":      lambda x: sigmoid.record1(x),
-    "relu":         lambda x: relu.record1(x),
-    "softplus":     lambda x: softplus.record1(x),
-}
-# fmt: on
-for _name, _method in _VALUE_METHODS.items():
-    _method.__name__, _method.__qualname__ = _name, f"Value.{_name}"
-    setattr(Value, _name, _method)
+# Value's arithmetic operators and functions record rows of the table above (declared in engine/core/value.py).
+OPERATIONS.add, OPERATIONS.sub, OPERATIONS.mul, OPERATIONS.div, OPERATIONS.pow = add, sub, mul, div, pow_
+OPERATIONS.neg, OPERATIONS.abs, OPERATIONS.exp, OPERATIONS.log, OPERATIONS.sqrt = neg, abs_, exp, log, sqrt
+OPERATIONS.sin, OPERATIONS.cos, OPERATIONS.tanh, OPERATIONS.sigmoid = sin, cos, tanh, sigmoid
+OPERATIONS.relu, OPERATIONS.softplus, OPERATIONS.power = relu, softplus, power

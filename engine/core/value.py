@@ -24,17 +24,17 @@ from __future__ import annotations
 import inspect
 import math
 from collections.abc import Callable, Sequence
-from typing import Any, ClassVar, NoReturn, Union
+from typing import Any, Final, NoReturn, SupportsFloat, Union
 
 import numpy as np
 
 from engine.core.modes import PLAIN, current
-from engine.core.numbers import Number, as_float
+from engine.core.numbers import as_float
 
-Operand = Union["Value", int, float]
+# A Value, or a real number (int, float, numpy real scalar). Checked by the engine itself, which names what
+# it got, so the compiled build (which checks declared types on its own) is told nothing narrower.
+Operand = Union["Value", SupportsFloat]
 MAX_OPERANDS_SHOWN = 6  # an error message names this many operands of an operation, then counts the rest
-Unary = Callable[["Value"], "Value"]
-Binary = Callable[["Value", Operand], "Value"]
 
 # Derivative rule: (g, out, *inputs) -> one gradient per input, where g is
 # dL/d(out). Inputs and out are floats, Values or numpy arrays alike.
@@ -51,8 +51,8 @@ class Value:
 
     def __init__(
         self,
-        data: Number,
-        label: str = "",
+        data: SupportsFloat,
+        label: object = "",
         _op: Op | None = None,
         _first: Value | None = None,
         _second: Value | None = None,
@@ -70,31 +70,80 @@ class Value:
         self.label = label
         self.scope = ""  # dotted name of the module that made it, e.g. "layer1.neuron3"
 
-    # Arithmetic and functions: each is a row of the operation table, attached by engine/core/ops.py.
-    __add__: ClassVar[Binary]
-    __radd__: ClassVar[Binary]
-    __sub__: ClassVar[Binary]
-    __rsub__: ClassVar[Binary]
-    __mul__: ClassVar[Binary]
-    __rmul__: ClassVar[Binary]
-    __truediv__: ClassVar[Binary]
-    __rtruediv__: ClassVar[Binary]
-    __pow__: ClassVar[Binary]  # x ** 2 (a constant exponent) or x ** y (a Value exponent)
-    __rpow__: ClassVar[Binary]
-    __neg__: ClassVar[Unary]
-    __abs__: ClassVar[Unary]
-    abs: ClassVar[Unary]
-    exp: ClassVar[Unary]
-    log: ClassVar[Unary]
-    sqrt: ClassVar[Unary]
-    sin: ClassVar[Unary]
-    cos: ClassVar[Unary]
-    tanh: ClassVar[Unary]
-    sigmoid: ClassVar[Unary]
-    relu: ClassVar[Unary]
-    softplus: ClassVar[Unary]
-    # Set this Value's grad to 1 and add d(self)/d(leaf) to every leaf's grad: engine/core/backprop.py.
-    backward: ClassVar[Callable[[Value], None]]
+    # Arithmetic and functions: each is a row of the operation table, engine/core/ops.py, which puts its rows
+    # into `OPERATIONS` (below) for these methods to record.
+    def __add__(self, other: Operand) -> Value:
+        return OPERATIONS.add.record2(self, other)
+
+    def __radd__(self, other: Operand) -> Value:
+        return OPERATIONS.add.record2(other, self)
+
+    def __sub__(self, other: Operand) -> Value:
+        return OPERATIONS.sub.record2(self, other)
+
+    def __rsub__(self, other: Operand) -> Value:
+        return OPERATIONS.sub.record2(other, self)
+
+    def __mul__(self, other: Operand) -> Value:
+        return OPERATIONS.mul.record2(self, other)
+
+    def __rmul__(self, other: Operand) -> Value:
+        return OPERATIONS.mul.record2(other, self)
+
+    def __truediv__(self, other: Operand) -> Value:
+        return OPERATIONS.div.record2(self, other)
+
+    def __rtruediv__(self, other: Operand) -> Value:
+        return OPERATIONS.div.record2(other, self)
+
+    def __pow__(self, exponent: Operand) -> Value:
+        """x ** y for a Value exponent (the operation `**`); x ** c for a number c (the operation `**c`)."""
+        if isinstance(exponent, Value):
+            return OPERATIONS.pow.record2(self, exponent)
+        return OPERATIONS.power(exponent).record1(self)
+
+    def __rpow__(self, base: Operand) -> Value:
+        return OPERATIONS.pow.record2(base, self)
+
+    def __neg__(self) -> Value:
+        return OPERATIONS.neg.record1(self)
+
+    def __abs__(self) -> Value:
+        return OPERATIONS.abs.record1(self)
+
+    def abs(self) -> Value:
+        return OPERATIONS.abs.record1(self)
+
+    def exp(self) -> Value:
+        return OPERATIONS.exp.record1(self)
+
+    def log(self) -> Value:
+        return OPERATIONS.log.record1(self)
+
+    def sqrt(self) -> Value:
+        return OPERATIONS.sqrt.record1(self)
+
+    def sin(self) -> Value:
+        return OPERATIONS.sin.record1(self)
+
+    def cos(self) -> Value:
+        return OPERATIONS.cos.record1(self)
+
+    def tanh(self) -> Value:
+        return OPERATIONS.tanh.record1(self)
+
+    def sigmoid(self) -> Value:
+        return OPERATIONS.sigmoid.record1(self)
+
+    def relu(self) -> Value:
+        return OPERATIONS.relu.record1(self)
+
+    def softplus(self) -> Value:
+        return OPERATIONS.softplus.record1(self)
+
+    def backward(self) -> None:
+        """Set this Value's grad to 1 and add d(self)/d(leaf) to every leaf's grad (engine/core/backprop.py)."""
+        OPERATIONS.backward(self)
 
     def __repr__(self) -> str:
         name = f", label={self.label!r}" if self.label else ""
@@ -103,6 +152,10 @@ class Value:
     def describe(self) -> str:
         """Short name for messages: `w1 = 0.5` or `0.5` when unlabelled."""
         return f"{self.label} = {self.data!r}" if self.label else repr(self.data)
+
+    def __hash__(self) -> int:
+        """Identity, as for any Python object (see COMPILED below for why it is written out)."""
+        return id(self) >> 4
 
     # Comparisons look at data only (like `float`); equality stays identity so
     # Values can be dict keys and set members, as in micrograd.
@@ -161,7 +214,7 @@ class Op:
     def __init__(
         self,
         name: str,
-        forward: Callable[..., float],
+        forward: Callable[..., Any],
         rule: Rule,
         array_forward: Callable[..., Any] | None = None,
         arity: int | None = None,
@@ -309,3 +362,43 @@ def defop(
     element by element). `arity` is read from `forward`'s signature unless given.
     """
     return Op(name, forward, rule, array_forward, arity)
+
+
+# Compiled with mypyc (see setup.py), Value is a native class, which loses Python's identity hash once it
+# defines comparisons: hence `__hash__` above. Interpreted, Python's own identity hash is several times
+# faster than any written in Python, so the interpreted class goes back to it.
+COMPILED: Final = hasattr(Value, "__mypyc_attrs__")
+if not COMPILED:
+    del Value.__hash__
+
+
+class Operations:
+    """The rows that Value's operators record, and the walk `Value.backward` runs: filled in from the layers above.
+
+    engine/core/ops.py sets one row of its table per operator (`add` is the row `+`, ...) and `power`, which
+    gives the row of `x ** c` for a constant c; engine/core/backprop.py sets `backward`. They are declared here
+    so that Value's methods are written in its class, where a compiled class needs them, while the
+    mathematics stays in the table and the walk in backprop.py, above this module.
+    """
+
+    add: Op
+    sub: Op
+    mul: Op
+    div: Op
+    pow: Op
+    neg: Op
+    abs: Op
+    exp: Op
+    log: Op
+    sqrt: Op
+    sin: Op
+    cos: Op
+    tanh: Op
+    sigmoid: Op
+    relu: Op
+    softplus: Op
+    power: Callable[[SupportsFloat], Op]
+    backward: Callable[[Value], None]
+
+
+OPERATIONS: Final = Operations()
