@@ -1,5 +1,9 @@
-"""valuegrad's neural networks: modules, the seed's network 1.1, losses, optimizers, checkpoints."""
+"""valuegrad's neural networks: modules, the seed's network 1.1, losses, optimizers, checkpoints.
 
+`nn.micrograd` holds micrograd's Neuron, Layer and MLP as micrograd 0.1.0 behaves, for following its notebooks.
+"""
+
+from nn import micrograd
 from nn.checkpoint import load
 from nn.losses import (
     binary_cross_entropy,
@@ -28,6 +32,7 @@ __all__ = [
     "cross_entropy",
     "hinge_loss",
     "load",
+    "micrograd",
     "mse_loss",
     "softmax",
 ]
