@@ -1,6 +1,12 @@
-"""valuegrad's neural networks: modules, the seed's network 1.1, losses, optimizers, checkpoints."""
+"""valuegrad's neural networks: modules, the seed's network 1.1, a small GPT's layers, losses, optimizers, checkpoints.
+
+Modules import one way, from the bottom: activations, state_dicts, checkpoint_format and torch_bridge
+(no model class), module (Module, Neuron, Layer, MLP), layers and seed_network (built on module),
+and checkpoint (`load`, which knows the built-in classes); losses and optim need only the engine.
+"""
 
 from nn.checkpoint import load
+from nn.layers import Embedding, Linear, RMSNorm
 from nn.losses import (
     binary_cross_entropy,
     binary_cross_entropy_with_logits,
@@ -18,10 +24,13 @@ __all__ = [
     "SGD",
     "Adam",
     "AdamW",
+    "Embedding",
     "Layer",
+    "Linear",
     "Module",
     "Neuron",
     "Optimizer",
+    "RMSNorm",
     "SeedNetwork",
     "binary_cross_entropy",
     "binary_cross_entropy_with_logits",

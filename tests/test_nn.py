@@ -306,8 +306,50 @@ def test_losses_refuse_unordered_collections_and_adam_takes_any_pair_of_betas() 
 
 @pytest.mark.parametrize(
     "module",
-    [nn.Neuron(3, seed=0), nn.Layer(3, 4, seed=0), nn.MLP(3, [4, 2], seed=0), nn.SeedNetwork("tanh", widths=(2, 3))],
+    [
+        nn.Neuron(3, seed=0),
+        nn.Layer(3, 4, seed=0),
+        nn.MLP(3, [4, 2], seed=0),
+        nn.SeedNetwork("tanh", widths=(2, 3)),
+        nn.Linear(3, 2, seed=0),
+        nn.Linear(3, 2, bias=False, seed=0),
+        nn.Embedding(4, 3, seed=0),
+    ],
+    ids=repr,
 )
 def test_parameters_are_the_named_parameters_in_the_same_order(module: nn.Module) -> None:
     named = module.named_parameters()
     assert module.parameters() == [p for _, p in named] and len({id(p) for _, p in named}) == len(named)
+
+
+# --- errors a learner meets ------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("batch", "given"),
+    [(np.zeros((5, 3)), r"an array of shape \(5, 3\)"), ([[0.0, 1.0, 2.0]] * 5, r"a list of 5 rows")],
+)
+def test_a_batch_given_to_a_model_says_how_to_run_one(batch: object, given: str) -> None:
+    model = nn.MLP(3, [4, 1], seed=0)
+    message = rf"MLP expects 3 inputs, one sample, and got {given}: a batch of 5 samples\? .*engine.vectorize.*"
+    with pytest.raises(ValueError, match=message + r"engine.vectorize\(model\)\(X\).*for row in X"):
+        model(batch)  # type: ignore[arg-type]
+    with pytest.raises(ValueError, match=r"Layer expects 3 inputs, one sample, .*engine.vectorize"):
+        nn.Layer(3, 2)(batch)  # type: ignore[arg-type]
+    with pytest.raises(ValueError, match=r"MLP expects 3 inputs, one sample, and got an array of shape \(3, 3\)"):
+        model(np.zeros((3, 3)))  # a batch as long as one sample is still a batch
+    assert isinstance(model(list(np.zeros((5, 3))[0])), Value)  # one row is one sample
+
+
+@pytest.mark.parametrize("optimizer", [nn.SGD, nn.Adam, nn.AdamW])
+def test_an_optimizer_given_the_model_says_to_pass_its_parameters(optimizer: type[nn.Optimizer]) -> None:
+    model = nn.MLP(3, [4, 1], seed=0)
+    name = optimizer.__name__
+    expected = rf"{name} expects the parameters \(Values\) to update, e\.g\. {name}\(model\.parameters\(\), lr=0\.01\)"
+    with pytest.raises(TypeError, match=expected + r", got the model MLP itself; pass its parameters instead"):
+        optimizer(model, lr=0.01)  # type: ignore[arg-type]
+    with pytest.raises(TypeError, match=r"got the model MLP itself"):
+        optimizer([model], lr=0.01)  # type: ignore[list-item]
+    with pytest.raises(TypeError, match=expected + r", got int$"):
+        optimizer(3, lr=0.01)  # type: ignore[arg-type]
+    assert optimizer(model.parameters(), lr=0.01).parameters == model.parameters()
