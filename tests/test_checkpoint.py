@@ -23,6 +23,7 @@ from typing import Any
 
 import numpy as np
 import pytest
+from conftest import as_if_trained
 
 import nn
 from engine import Value
@@ -122,18 +123,11 @@ def outputs_of(model: Any, n: int = 5) -> list[float]:
     return outputs
 
 
-def perturb(model: Any, seed: int = 9) -> Any:
-    """Give every parameter (biases too) a distinct value, as after training."""
-    for p, value in zip(model.parameters(), np.random.default_rng(seed).normal(size=len(model.parameters()))):
-        p.data = float(value)
-    return model
-
-
 # --- state dicts ----------------------------------------------------------------------------------------------
 
 
 def test_state_dict_has_one_weight_matrix_and_one_bias_vector_per_layer() -> None:
-    model = perturb(nn.MLP(3, [4, 2], seed=0))
+    model = as_if_trained(nn.MLP(3, [4, 2], seed=0))
     state = model.state_dict()
     assert list(state) == ["layer1.weight", "layer1.bias", "layer2.weight", "layer2.bias"]
     assert {k: v.shape for k, v in state.items()} == {
@@ -153,7 +147,7 @@ def test_state_dict_has_one_weight_matrix_and_one_bias_vector_per_layer() -> Non
 
 
 def test_seed_network_state_dict_uses_the_seeds_names() -> None:
-    net = perturb(nn.SeedNetwork("tanh", seed=0))
+    net = as_if_trained(nn.SeedNetwork("tanh", seed=0))
     state = net.state_dict()
     assert list(state) == ["w1", "b1", "w2", "b2", "w3", "b3"]
     assert {name: state[name].item() for name in state} == dict(parameters_of(net))
@@ -178,7 +172,7 @@ def test_state_dict_arrays_are_copies() -> None:
 
 @pytest.mark.parametrize("name", list(MODELS))
 def test_load_state_dict_copies_every_parameter(name: str) -> None:
-    source, target = perturb(MODELS[name]()), MODELS[name]()
+    source, target = as_if_trained(MODELS[name]()), MODELS[name]()
     target.load_state_dict(source.state_dict())
     assert parameters_of(target) == parameters_of(source)
     assert outputs_of(target) == outputs_of(source)
@@ -223,7 +217,9 @@ def test_load_state_dict_checks_everything_before_changing_anything(
 ) -> None:
     model = nn.MLP(3, [4, 2], seed=0)
     before = parameters_of(model)
-    state = perturb(nn.MLP(3, [4, 2], seed=1)).state_dict()  # every other entry is good and differs from the model's
+    state = as_if_trained(
+        nn.MLP(3, [4, 2], seed=1)
+    ).state_dict()  # every other entry is good and differs from the model's
     breaks(state)
     with pytest.raises(ValueError, match=f"load_state_dict: .*{message}"):
         model.load_state_dict(state)
@@ -270,7 +266,7 @@ def test_nested_modules_name_their_arrays_and_parameters_by_the_path_to_them() -
     assert len(names) == len(set(names)) == sum(int(np.prod(shape)) for shape in shapes.values())
     assert [p for _, p in model.named_parameters()] == model.parameters()
     # every entry of every array is the parameter of that name, and they are set back where they came from
-    state = perturb(TinyLanguageModel(6, 4), seed=3).state_dict()
+    state = as_if_trained(TinyLanguageModel(6, 4), seed=3).state_dict()
     model.load_state_dict(state)
     assert model.head.weight[5][3].data == state["head.weight"][5, 3]
     assert model.blocks[0].layers[1].neurons[2].b.data == state["blocks.0.layer2.bias"][2]
@@ -338,7 +334,7 @@ def test_built_in_models_know_their_shapes_from_their_config_alone(name: str) ->
 
 @pytest.mark.parametrize("name", list(MODELS))
 def test_save_then_load_gives_the_same_model(tmp_path: Path, name: str) -> None:
-    model = perturb(MODELS[name]())
+    model = as_if_trained(MODELS[name]())
     path = tmp_path / "model.npz"
     assert model.save(path) == path
     loaded = nn.load(path, *OWN_CLASSES)
@@ -360,7 +356,7 @@ def test_save_and_load_keep_the_activation_and_the_fused_flag(tmp_path: Path) ->
 
 
 def test_the_file_is_a_plain_npz_with_the_architecture_as_json(tmp_path: Path) -> None:
-    model = perturb(nn.MLP(3, [4, 2], activation="relu", seed=0))
+    model = as_if_trained(nn.MLP(3, [4, 2], activation="relu", seed=0))
     model.save(str(tmp_path / "m.npz"))  # a str path works too
     with np.load(tmp_path / "m.npz", allow_pickle=False) as archive:
         assert sorted(archive.files) == ["architecture", "layer1.bias", "layer1.weight", "layer2.bias", "layer2.weight"]
@@ -377,7 +373,7 @@ def test_the_file_is_a_plain_npz_with_the_architecture_as_json(tmp_path: Path) -
 
 
 def test_a_class_of_ones_own_is_stored_by_name_and_rebuilt_only_when_given(tmp_path: Path) -> None:
-    path = perturb(Polynomial(2)).save(tmp_path / "p.npz")
+    path = as_if_trained(Polynomial(2)).save(tmp_path / "p.npz")
     with np.load(path, allow_pickle=False) as archive:
         spec = json.loads(str(archive["architecture"]))
         assert sorted(archive.files) == ["architecture", "coefficients"]
@@ -462,7 +458,7 @@ def test_save_refuses_a_parameter_named_like_the_architecture_entry(tmp_path: Pa
 def test_save_replaces_an_existing_file_with_the_usual_permissions(tmp_path: Path) -> None:
     path = tmp_path / "m.npz"
     nn.MLP(2, [1], seed=0).save(path)
-    newer = perturb(nn.MLP(2, [3, 1], seed=0))
+    newer = as_if_trained(nn.MLP(2, [3, 1], seed=0))
     newer.save(path)
     assert parameters_of(nn.load(path)) == parameters_of(newer)
     ordinary = tmp_path / "ordinary"
@@ -472,7 +468,7 @@ def test_save_replaces_an_existing_file_with_the_usual_permissions(tmp_path: Pat
 
 def test_a_failure_mid_write_leaves_the_old_file_whole(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     path = tmp_path / "m.npz"
-    old = perturb(nn.MLP(2, [3, 1], seed=0))
+    old = as_if_trained(nn.MLP(2, [3, 1], seed=0))
     old.save(path)
     before = path.read_bytes()
 
@@ -482,7 +478,7 @@ def test_a_failure_mid_write_leaves_the_old_file_whole(tmp_path: Path, monkeypat
 
     monkeypatch.setattr(checkpoint_format, "_savez", half_written)
     with pytest.raises(OSError, match=r"save\('.*m.npz'\): writing the archive failed: disk full"):
-        perturb(nn.MLP(2, [3, 1], seed=1), seed=1).save(path)
+        as_if_trained(nn.MLP(2, [3, 1], seed=1), seed=1).save(path)
     assert path.read_bytes() == before
     assert parameters_of(nn.load(path)) == parameters_of(old)
     assert [p.name for p in tmp_path.iterdir()] == ["m.npz"]  # the temporary file was removed
@@ -491,7 +487,7 @@ def test_a_failure_mid_write_leaves_the_old_file_whole(tmp_path: Path, monkeypat
 def test_a_process_killed_before_the_rename_leaves_the_old_file_whole(tmp_path: Path) -> None:
     # A real crash: the new archive is fully written to the temporary file, then the process dies without cleanup.
     path = tmp_path / "m.npz"
-    old = perturb(nn.MLP(2, [3, 1], seed=0))
+    old = as_if_trained(nn.MLP(2, [3, 1], seed=0))
     old.save(path)
     before = path.read_bytes()
     script = (
@@ -588,7 +584,7 @@ def test_a_subclass_of_a_built_in_model_is_saved_as_itself(tmp_path: Path) -> No
     class Wider(nn.MLP):
         pass
 
-    model = perturb(Wider(2, [3, 1], seed=0))
+    model = as_if_trained(Wider(2, [3, 1], seed=0))
     path = model.save(tmp_path / "m.npz")
     with pytest.raises(ValueError, match="class 'Wider', which is not built in"):
         nn.load(path)
@@ -630,7 +626,7 @@ def version_1_file(path: Path, model: nn.MLP, kind: str, changes: dict[str, Any]
     ],
 )
 def test_version_1_files_still_load_as_the_same_model(tmp_path: Path, model: Callable[[], nn.MLP], kind: str) -> None:
-    original = perturb(model())
+    original = as_if_trained(model())
     loaded = nn.load(version_1_file(tmp_path / "v1.npz", original, kind))
     assert type(loaded) is type(original)
     assert parameters_of(loaded) == parameters_of(original)
@@ -671,7 +667,7 @@ def test_bad_version_1_architectures_raise_value_error(tmp_path: Path, changes: 
 def saved(tmp_path: Path) -> Path:
     """A good checkpoint of MLP(3, [4, 2])."""
     path = tmp_path / "good.npz"
-    perturb(nn.MLP(3, [4, 2], activation="relu", seed=0)).save(path)
+    as_if_trained(nn.MLP(3, [4, 2], activation="relu", seed=0)).save(path)
     return path
 
 
@@ -957,7 +953,7 @@ def test_the_good_file_still_loads(saved: Path) -> None:
 
 
 def test_a_class_of_ones_own_whose_arrays_disagree_is_refused(tmp_path: Path) -> None:
-    path = perturb(Polynomial(3)).save(tmp_path / "p.npz")
+    path = as_if_trained(Polynomial(3)).save(tmp_path / "p.npz")
     bad = with_architecture(path, set_config("degree", 4))
     with pytest.raises(ValueError, match=r"'coefficients' has shape \(4,\); expected \(5,\)"):
         nn.load(bad, Polynomial)
@@ -977,6 +973,6 @@ def test_the_readmes_example_of_a_module_of_ones_own_runs(tmp_path: Path, monkey
     exec(blocks[0], scope)  # defines Line, saves it and loads it back
     assert type(scope["same"]) is scope["Line"] and scope["same"].parameters()[1].data == 0.0
     exec(blocks[1], scope)  # defines Polynomial, with config()
-    polynomial = perturb(scope["Polynomial"](3))
+    polynomial = as_if_trained(scope["Polynomial"](3))
     loaded = nn.load(polynomial.save(tmp_path / "p.npz"), scope["Polynomial"])
     assert [p.data for p in loaded.parameters()] == [p.data for p in polynomial.parameters()]

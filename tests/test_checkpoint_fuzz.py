@@ -19,6 +19,7 @@ from typing import Any
 
 import numpy as np
 import pytest
+from conftest import as_if_trained
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -35,9 +36,7 @@ Members = dict[str, bytes]  # an archive's members in order: name to raw bytes
 
 
 def good_file(name: str) -> bytes:
-    model = MODELS[name]()
-    for p, x in zip(model.parameters(), np.random.default_rng(9).normal(size=len(model.parameters()))):
-        p.data = float(x)
+    model = as_if_trained(MODELS[name]())
     buffer = io.BytesIO()
     state = model.state_dict()
     spec = {"format": "valuegrad.nn", "version": 2, "class": type(model).__name__, "config": model.config()}

@@ -14,17 +14,11 @@ from typing import Any
 
 import numpy as np
 import pytest
+from conftest import as_if_trained
 
 import engine
 import nn
 from engine import Value
-
-
-def perturbed(module: Any, seed: int = 5) -> Any:
-    """Every parameter (biases too) a distinct non-zero value, as after training."""
-    for p, x in zip(module.parameters(), np.random.default_rng(seed).normal(size=len(module.parameters()))):
-        p.data = float(x)
-    return module
 
 
 def weighted_sum_of_squares(outputs: list[Value]) -> Value:
@@ -37,7 +31,7 @@ def weighted_sum_of_squares(outputs: list[Value]) -> Value:
 
 @pytest.mark.parametrize("bias", [True, False])
 def test_linear_is_w_x_plus_b(bias: bool) -> None:
-    layer = perturbed(nn.Linear(4, 3, bias=bias, seed=0))
+    layer = as_if_trained(nn.Linear(4, 3, bias=bias, seed=0))
     state = layer.state_dict()
     assert list(state) == (["weight", "bias"] if bias else ["weight"])
     assert state["weight"].shape == (3, 4)
@@ -50,7 +44,7 @@ def test_linear_is_w_x_plus_b(bias: bool) -> None:
 
 @pytest.mark.parametrize("bias", [True, False])
 def test_linear_gradients_match_torch(torch: ModuleType, bias: bool) -> None:
-    layer = perturbed(nn.Linear(5, 3, bias=bias, seed=1))
+    layer = as_if_trained(nn.Linear(5, 3, bias=bias, seed=1))
     x = [Value(v) for v in np.random.default_rng(2).normal(size=5)]
     weighted_sum_of_squares(layer(x)).backward()
     state = layer.state_dict()
@@ -82,7 +76,7 @@ def test_linear_records_one_fused_node_per_output_that_vectorize_can_group(bias:
 
 @pytest.mark.parametrize("bias", [True, False])
 def test_linear_through_vectorize_equals_the_scalar_path(bias: bool) -> None:
-    layer = perturbed(nn.Linear(3, 2, bias=bias, seed=4))
+    layer = as_if_trained(nn.Linear(3, 2, bias=bias, seed=4))
     X = np.random.default_rng(5).normal(size=(6, 3))
 
     def loss(a: Value, b: Value, c: Value) -> Value:
@@ -166,7 +160,7 @@ def test_an_embedding_row_by_an_int_is_that_rows_parameters() -> None:
 
 
 def test_an_embedding_row_by_a_value_sends_the_gradient_to_that_row_only() -> None:
-    emb = perturbed(nn.Embedding(4, 3, seed=0))
+    emb = as_if_trained(nn.Embedding(4, 3, seed=0))
     index = Value(2.0)
     row = emb(index)
     assert [v.data for v in row] == [p.data for p in emb.weight[2]]
@@ -180,7 +174,7 @@ def test_an_embedding_row_by_a_value_sends_the_gradient_to_that_row_only() -> No
 
 
 def test_embedding_gradients_over_a_sequence_match_torch(torch: ModuleType) -> None:
-    emb = perturbed(nn.Embedding(6, 4, seed=1))
+    emb = as_if_trained(nn.Embedding(6, 4, seed=1))
     tokens = [3, 0, 3, 5, 1]
     outputs = [v for token in tokens for v in emb(Value(float(token)))]
     weighted_sum_of_squares(outputs).backward()
@@ -191,7 +185,7 @@ def test_embedding_gradients_over_a_sequence_match_torch(torch: ModuleType) -> N
 
 
 def test_embedding_through_vectorize_picks_each_samples_row_and_scatters_gradients_back() -> None:
-    emb = perturbed(nn.Embedding(4, 2, seed=3))
+    emb = as_if_trained(nn.Embedding(4, 2, seed=3))
     tokens = np.array([1, 3, 1, 0, 1])
 
     def loss(token: Value) -> Value:
