@@ -18,6 +18,7 @@ import inspect
 import json
 import os
 from collections.abc import Mapping, Sequence
+from itertools import repeat
 from pathlib import Path
 from typing import Any, Self, Union
 
@@ -159,10 +160,9 @@ class Module:
     def _flat_arrays(self) -> dict[str, tuple[tuple[int, ...], list[Value]]]:
         """Each parameter array's shape and Values in row-major order; TypeError if they miss a parameter."""
         flat = {name: flatten(array, name) for name, array in self.parameter_arrays().items()}
-        held = {id(v) for _, values in flat.values() for v in values}
-        left_out = [p for p in self.parameters() if id(p) not in held]
+        left_out = set(self.parameters()).difference(*(values for _, values in flat.values()))  # Values hash by id
         if left_out:
-            example = left_out[0].label or repr(left_out[0])
+            example = min((p.label or repr(p) for p in left_out), key=str)
             raise TypeError(
                 f"{type(self).__name__}: {len(left_out)} of its parameters (e.g. {example}) are in none of its "
                 "parameter arrays. Keep each parameter in an attribute holding a Value, a list of Values, "
@@ -203,7 +203,7 @@ def flatten(array: ValueArray, name: str) -> tuple[tuple[int, ...], list[Value]]
         return (), [array]
     if not isinstance(array, (list, tuple)):
         raise TypeError(f"parameter array {name!r} holds a {type(array).__name__}; expected only Values")
-    if all(isinstance(v, Value) for v in array):  # the common case, a row, without a call per entry
+    if all(map(isinstance, array, repeat(Value))):  # the common case, a row, without a call per entry
         return (len(array),), list(array)
     rows = [flatten(row, name) for row in array]
     shapes = {shape for shape, _ in rows}

@@ -279,3 +279,26 @@ def test_rmsnorm_gradients_match_finite_differences_and_torch(torch: ModuleType)
 def test_rmsnorm_refuses_bad_arguments(make: Any, error: type[Exception], message: str) -> None:
     with pytest.raises(error, match=message):
         make()
+
+
+def test_embedding_rmsnorm_and_linear_together_through_vectorize_equal_the_scalar_path() -> None:
+    # A small GPT's first and last steps: a token's row, normalised, to logits, with the token id per sample.
+    emb = as_if_trained(nn.Embedding(5, 4, seed=0), seed=1)
+    norm = nn.RMSNorm()
+    head = as_if_trained(nn.Linear(4, 5, bias=False, seed=2), seed=3)
+    tokens = np.array([4, 0, 2, 2, 1, 3])
+
+    def loss(token: Value) -> Value:
+        return weighted_sum_of_squares(head(norm(emb(token))))
+
+    batched = engine.vectorize(loss)
+    np.testing.assert_allclose(batched(tokens), [loss(Value(float(t))).data for t in tokens], rtol=1e-13)
+    parameters = [*emb.parameters(), *head.parameters()]
+    for p in parameters:
+        p.grad = 0.0
+    batched.backward(tokens)
+    vectorized = [p.grad for p in parameters]
+    for p in parameters:
+        p.grad = 0.0
+    (sum((loss(Value(float(t))) for t in tokens), Value(0.0)) / len(tokens)).backward()
+    np.testing.assert_allclose(vectorized, [p.grad for p in parameters], rtol=1e-12, atol=1e-15)
