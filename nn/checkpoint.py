@@ -61,11 +61,10 @@ def load(path: str | os.PathLike[str], *classes: type[Module]) -> Module:
                 f"{where}: unknown kind of model {contents.class_name!r}; "
                 f"expected one of {', '.join(map(repr, VERSION_1_KINDS))}"
             )
-        cls: type[Module] = VERSION_1_KINDS[contents.class_name]
-        described = contents.config
-        config = VERSION_1_KINDS[contents.class_name]._config_for_sizes(
-            described["sizes"], described["activation"], described["fused"], where
-        )
+        kind = VERSION_1_KINDS[contents.class_name]
+        described = contents.config  # sizes, activation and fused: what version 1 wrote
+        cls: type[Module] = kind
+        config = kind._config_for_sizes(described["sizes"], described["activation"], described["fused"], where)
     else:
         if contents.class_name not in known:
             given = f"; the classes given are {', '.join(c.__name__ for c in classes)}" if classes else ""
