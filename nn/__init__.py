@@ -1,10 +1,15 @@
-"""valuegrad's neural networks: modules, the seed's network 1.1, losses, optimizers, checkpoints.
+"""valuegrad's neural networks: modules, the seed's network 1.1, a small GPT's layers, losses, optimizers, checkpoints.
+
+Modules import one way, from the bottom: activations, state_dicts, checkpoint_format and torch_bridge
+(no model class), module (Module, Neuron, Layer, MLP), layers and seed_network (built on module),
+and checkpoint (`load`, which knows the built-in classes); losses and optim need only the engine.
 
 `nn.micrograd` holds micrograd's Neuron, Layer and MLP as micrograd 0.1.0 behaves, for following its notebooks.
 """
 
 from nn import micrograd
 from nn.checkpoint import load
+from nn.layers import Embedding, Linear, RMSNorm
 from nn.losses import (
     binary_cross_entropy,
     binary_cross_entropy_with_logits,
@@ -22,10 +27,13 @@ __all__ = [
     "SGD",
     "Adam",
     "AdamW",
+    "Embedding",
     "Layer",
+    "Linear",
     "Module",
     "Neuron",
     "Optimizer",
+    "RMSNorm",
     "SeedNetwork",
     "binary_cross_entropy",
     "binary_cross_entropy_with_logits",

@@ -15,13 +15,23 @@ class Optimizer:
     """Holds the parameters; `zero_grad()` clears their gradients, `step()` updates them."""
 
     def __init__(self, parameters: Iterable[Value], lr: float) -> None:
+        if not isinstance(parameters, Iterable):
+            raise TypeError(self._pass_parameters(parameters))
         self.parameters = list(parameters)
         if not self.parameters:
             raise ValueError(f"{type(self).__name__} got an empty parameter list")
         for p in self.parameters:
             if not isinstance(p, Value):
-                raise TypeError(f"{type(self).__name__} expects Values as parameters, got {type(p).__name__}")
+                raise TypeError(self._pass_parameters(p))
         self.lr = self._number("learning rate lr", lr, low=0.0, low_inclusive=False)
+
+    def _pass_parameters(self, given: object) -> str:
+        """What to say when given something other than Values to update: a model (e.g. nn.Adam(model)) or else."""
+        name = type(self).__name__
+        got = type(given).__name__
+        if callable(getattr(given, "parameters", None)):
+            got = f"the model {got} itself; pass its parameters instead"
+        return f"{name} expects the parameters (Values) to update, e.g. {name}(model.parameters(), lr=0.01), got {got}"
 
     def _number(self, what: str, x: object, low: float, high: float = math.inf, low_inclusive: bool = True) -> float:
         """`x` as a float in the given range, else TypeError (not a number) or ValueError (out of range)."""

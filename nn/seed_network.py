@@ -9,15 +9,13 @@ w2, b2, w3, b3. With wider layers, w_i is a matrix and its entries are named
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from typing import Self
+from collections.abc import Mapping, Sequence
+from typing import Any
 
 from engine import Value
-from nn import checkpoint
-from nn.module import MLP, Input
+from nn.module import MLP, Input, mlp_sizes
 
 
-@checkpoint.storable
 class SeedNetwork(MLP):
     """Network 1.1 of the seed: two hidden layers with activation g, a linear output."""
 
@@ -30,9 +28,7 @@ class SeedNetwork(MLP):
         seed: int | None = None,
         fused: bool = True,
     ) -> None:
-        if len(widths) != 2:
-            raise ValueError(f"network 1.1 has two hidden layers: widths needs 2 sizes, got {list(widths)}")
-        super().__init__(nin, [*widths, 1], activation, seed=seed, fused=fused)
+        super().__init__(nin, [*_checked_widths(widths), 1], activation, seed=seed, fused=fused)
         self._name_parameters()
 
     def named_parameters(self) -> list[tuple[str, Value]]:
@@ -51,17 +47,17 @@ class SeedNetwork(MLP):
         return [(f"w{i}", f"b{i}") for i in range(1, n_layers + 1)]
 
     @classmethod
-    def _check_sizes(cls, sizes: Sequence[int], where: str) -> None:
+    def _sizes(cls, arguments: Mapping[str, Any]) -> list[int]:
+        return mlp_sizes(arguments["nin"], [*_checked_widths(arguments["widths"]), 1])
+
+    @classmethod
+    def _config_for_sizes(cls, sizes: Sequence[int], activation: str, fused: bool, where: str) -> dict[str, Any]:
         if len(sizes) != 4 or sizes[-1] != 1:
             raise ValueError(
                 f"{where}: network 1.1 has sizes [nin, width1, width2, 1] (two hidden layers and one output),"
                 f" got {list(sizes)}"
             )
-
-    @classmethod
-    def _from_sizes(cls, sizes: Sequence[int], activation: str, *, fused: bool = True) -> Self:
-        cls._check_sizes(sizes, "SeedNetwork")
-        return cls(activation, widths=sizes[1:3], nin=sizes[0], fused=fused)
+        return {"activation": activation, "widths": [int(n) for n in sizes[1:3]], "nin": int(sizes[0]), "fused": fused}
 
     def __call__(self, x: Sequence[Input] | Input) -> Value:
         """y_hat for one sample; a scalar x may be given bare when nin == 1."""
@@ -70,3 +66,12 @@ class SeedNetwork(MLP):
         out = super().__call__(x)
         assert isinstance(out, Value)
         return out
+
+
+def _checked_widths(widths: object) -> list[Any]:
+    """`widths` as a list if it has two entries (network 1.1's two hidden layers), else an error."""
+    if not isinstance(widths, (list, tuple)):
+        raise TypeError(f"network 1.1 expects widths as a list of its 2 hidden layers' sizes, got {widths!r}")
+    if len(widths) != 2:
+        raise ValueError(f"network 1.1 has two hidden layers: widths needs 2 sizes, got {list(widths)}")
+    return list(widths)

@@ -1,8 +1,11 @@
-"""To PyTorch and back: an MLP as a `torch.nn.Sequential` of Linear layers and activations, and the reverse.
+"""To PyTorch and back, on plain data: an MLP's layers as a `torch.nn.Sequential` of Linear layers and activations.
 
-`to_torch(model)` gives a float64 Sequential that computes the same function with the same
-gradients: Linear(nin, nout) per layer, each hidden one followed by ReLU, Tanh or Sigmoid (nothing
-for "linear"). `from_torch(cls, sequential)` reads such a Sequential back into an MLP.
+An MLP is described here by one (weight, bias) pair of arrays per layer, weight of shape (nout, nin),
+and the one activation of its hidden layers (its last layer is linear). `to_torch(layers, activation)`
+gives a float64 Sequential computing that function: Linear(nin, nout) per layer, each hidden one
+followed by ReLU, Tanh or Sigmoid (nothing for "linear"). `from_torch(sequential)` reads such a
+Sequential back into layers and an activation. This module knows no model class: `MLP.to_torch` and
+`MLP.from_torch` (nn/module.py) call down into it.
 
 PyTorch stays optional: it is imported only when one of these is called, and its absence is an
 ImportError that says how to install it.
@@ -10,15 +13,14 @@ ImportError that says how to install it.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from types import ModuleType
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import Any
 
 import numpy as np
 
-if TYPE_CHECKING:
-    from nn.module import MLP
-
-Model = TypeVar("Model", bound="MLP")
+# One layer: its weight matrix (nout, nin) and bias vector (nout,).
+Arrays = tuple[np.ndarray, np.ndarray]
 
 # valuegrad's activation names and PyTorch's module class names for them.
 TORCH_ACTIVATIONS = {"relu": "ReLU", "tanh": "Tanh", "sigmoid": "Sigmoid"}
@@ -36,27 +38,25 @@ def import_torch(who: str) -> ModuleType:
     return torch
 
 
-def to_torch(model: MLP) -> Any:
-    """A float64 `torch.nn.Sequential` computing `model`'s function, with copies of its parameters."""
+def to_torch(layers: Sequence[Arrays], activation: str) -> Any:
+    """A float64 `torch.nn.Sequential` of one Linear per (weight, bias) pair, copies of them, `activation` between."""
     torch = import_torch("to_torch")
-    state = model.state_dict()
     modules = []
-    for (weight, bias), layer in zip(model._state_names(len(model.layers)), model.layers):
-        nout, nin = state[weight].shape
+    for i, (weight, bias) in enumerate(layers):
+        nout, nin = weight.shape
         # skip_init: no random initialisation, so PyTorch's global random state is left alone.
         linear = torch.nn.utils.skip_init(torch.nn.Linear, nin, nout, dtype=torch.float64)
         with torch.no_grad():
-            linear.weight.copy_(torch.from_numpy(state[weight]))
-            linear.bias.copy_(torch.from_numpy(state[bias]))
+            linear.weight.copy_(torch.from_numpy(weight))
+            linear.bias.copy_(torch.from_numpy(bias))
         modules.append(linear)
-        activation = layer.neurons[0].activation
-        if activation != "linear":
+        if activation != "linear" and i < len(layers) - 1:
             modules.append(getattr(torch.nn, TORCH_ACTIVATIONS[activation])())
     return torch.nn.Sequential(*modules)
 
 
-def from_torch(cls: type[Model], sequential: Any) -> Model:
-    """A model of class `cls` (MLP or SeedNetwork) computing what `sequential` computes, in float64.
+def from_torch(sequential: Any) -> tuple[list[Arrays], str]:
+    """The (weight, bias) float64 arrays of each Linear of `sequential`, and the activation between them.
 
     `sequential` must be Linear, then (activation, Linear) any number of times, where every
     activation is the same one of ReLU, Tanh and Sigmoid, or there are none at all (activation
@@ -111,18 +111,14 @@ def from_torch(cls: type[Model], sequential: Any) -> Model:
             raise ValueError(
                 f"from_torch: module {name!r} ({module!r}) {problem}; an MLP has one activation for all hidden layers"
             )
-    sizes = [linears[0][1].in_features, *(module.out_features for _, module in linears)]
-    cls._check_sizes(sizes, "from_torch")
-    state = {}
-    for (weight, bias), (name, module) in zip(cls._state_names(len(linears)), linears):
-        state[weight] = _as_array(torch, module.weight)
-        state[bias] = np.zeros(module.out_features) if module.bias is None else _as_array(torch, module.bias)
-        for array in (state[weight], state[bias]):
-            if not np.isfinite(array).all():
-                raise ValueError(f"from_torch: module {name!r} ({module!r}) has non-finite parameters")
-    model = cls._from_sizes(sizes, activation)
-    model.load_state_dict(state)
-    return model
+    layers = []
+    for name, module in linears:
+        weight = _as_array(torch, module.weight)
+        bias = np.zeros(module.out_features) if module.bias is None else _as_array(torch, module.bias)
+        if not (np.isfinite(weight).all() and np.isfinite(bias).all()):
+            raise ValueError(f"from_torch: module {name!r} ({module!r}) has non-finite parameters")
+        layers.append((weight, bias))
+    return layers, activation
 
 
 def _as_array(torch: ModuleType, tensor: Any) -> np.ndarray:

@@ -19,7 +19,7 @@ import os
 import shutil
 from collections.abc import Callable, Sequence
 from types import ModuleType
-from typing import NoReturn
+from typing import NoReturn, TypeVar
 
 import numpy as np
 import pytest
@@ -120,3 +120,15 @@ def backward_gradients(root: Value) -> dict[Value, float]:
         v.grad = 0.0
     root.backward()
     return {v: v.grad for v in order}
+
+
+Model = TypeVar("Model")
+
+
+def as_if_trained(model: Model, seed: int = 9) -> Model:
+    """`model` with every parameter (biases too) set to its own draw from N(0, 1), as after training, so that a
+    parameter lost or swapped on the way (a bias left at 0, a row in the wrong place) shows in the results."""
+    parameters = model.parameters()  # type: ignore[attr-defined]
+    for p, value in zip(parameters, np.random.default_rng(seed).normal(size=len(parameters))):
+        p.data = float(value)
+    return model

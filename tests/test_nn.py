@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import ast
 import math
 from collections.abc import Callable
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -306,8 +308,82 @@ def test_losses_refuse_unordered_collections_and_adam_takes_any_pair_of_betas() 
 
 @pytest.mark.parametrize(
     "module",
-    [nn.Neuron(3, seed=0), nn.Layer(3, 4, seed=0), nn.MLP(3, [4, 2], seed=0), nn.SeedNetwork("tanh", widths=(2, 3))],
+    [
+        nn.Neuron(3, seed=0),
+        nn.Layer(3, 4, seed=0),
+        nn.MLP(3, [4, 2], seed=0),
+        nn.SeedNetwork("tanh", widths=(2, 3)),
+        nn.Linear(3, 2, seed=0),
+        nn.Linear(3, 2, bias=False, seed=0),
+        nn.Embedding(4, 3, seed=0),
+    ],
+    ids=repr,
 )
 def test_parameters_are_the_named_parameters_in_the_same_order(module: nn.Module) -> None:
     named = module.named_parameters()
     assert module.parameters() == [p for _, p in named] and len({id(p) for _, p in named}) == len(named)
+
+
+# --- errors a learner meets ------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("batch", "given"),
+    [(np.zeros((5, 3)), r"an array of shape \(5, 3\)"), ([[0.0, 1.0, 2.0]] * 5, r"a list of 5 rows")],
+)
+def test_a_batch_given_to_a_model_says_how_to_run_one(batch: object, given: str) -> None:
+    model = nn.MLP(3, [4, 1], seed=0)
+    message = rf"MLP expects 3 inputs, one sample, and got {given}: a batch of 5 samples\? .*engine.vectorize.*"
+    with pytest.raises(ValueError, match=message + r"engine.vectorize\(model\)\(X\).*for row in X"):
+        model(batch)  # type: ignore[arg-type]
+    with pytest.raises(ValueError, match=r"Layer expects 3 inputs, one sample, .*engine.vectorize"):
+        nn.Layer(3, 2)(batch)  # type: ignore[arg-type]
+    with pytest.raises(ValueError, match=r"MLP expects 3 inputs, one sample, and got an array of shape \(3, 3\)"):
+        model(np.zeros((3, 3)))  # a batch as long as one sample is still a batch
+    assert isinstance(model(list(np.zeros((5, 3))[0])), Value)  # one row is one sample
+
+
+@pytest.mark.parametrize("optimizer", [nn.SGD, nn.Adam, nn.AdamW])
+def test_an_optimizer_given_the_model_says_to_pass_its_parameters(optimizer: type[nn.Optimizer]) -> None:
+    model = nn.MLP(3, [4, 1], seed=0)
+    name = optimizer.__name__
+    expected = rf"{name} expects the parameters \(Values\) to update, e\.g\. {name}\(model\.parameters\(\), lr=0\.01\)"
+    with pytest.raises(TypeError, match=expected + r", got the model MLP itself; pass its parameters instead"):
+        optimizer(model, lr=0.01)  # type: ignore[arg-type]
+    with pytest.raises(TypeError, match=r"got the model MLP itself"):
+        optimizer([model], lr=0.01)  # type: ignore[list-item]
+    with pytest.raises(TypeError, match=expected + r", got int$"):
+        optimizer(3, lr=0.01)  # type: ignore[arg-type]
+    assert optimizer(model.parameters(), lr=0.01).parameters == model.parameters()
+
+
+# --- the package's layout ---------------------------------------------------------------------------
+
+
+def nn_imports() -> dict[str, set[str]]:
+    """Each module of nn/ and the modules of nn/ it imports, read from the source (type-only imports included)."""
+    graph = {}
+    for path in (Path(nn.__file__).parent).glob("*.py"):
+        imported = set()
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, ast.ImportFrom) and node.module == "nn":
+                imported |= {alias.name for alias in node.names}
+            elif isinstance(node, ast.ImportFrom) and node.module and node.module.startswith("nn."):
+                imported.add(node.module.split(".")[1])
+            elif isinstance(node, ast.Import):
+                imported |= {alias.name.split(".")[1] for alias in node.names if alias.name.startswith("nn.")}
+            assert not (isinstance(node, ast.Name) and node.id == "TYPE_CHECKING"), f"{path.name}: TYPE_CHECKING"
+        graph[path.stem] = imported - {path.stem}
+    return graph
+
+
+def test_nn_modules_import_one_way_and_the_file_format_knows_no_model() -> None:
+    graph = nn_imports()
+    order: list[str] = []  # a topological order exists only if there is no cycle
+    while len(order) < len(graph):
+        ready = sorted(m for m in graph if m not in order and graph[m] <= set(order))
+        assert ready, f"import cycle among {sorted(set(graph) - set(order))}"
+        order += ready
+    for low in ("state_dicts", "checkpoint_format", "torch_bridge", "activations"):
+        assert not graph[low] & {"module", "layers", "seed_network", "checkpoint"}, low
+    assert "checkpoint" not in graph["module"] and "module" in graph["checkpoint"]

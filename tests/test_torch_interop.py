@@ -13,6 +13,7 @@ from typing import Any
 
 import numpy as np
 import pytest
+from conftest import as_if_trained
 
 import nn
 from engine import Value
@@ -117,13 +118,6 @@ MODELS: dict[str, Callable[[], nn.MLP]] = {
 }
 
 
-def trained(model: nn.MLP) -> nn.MLP:
-    """Non-zero biases too, so that a bias lost on the way shows."""
-    for p, x in zip(model.parameters(), np.random.default_rng(11).normal(size=len(model.parameters()))):
-        p.data = float(x)
-    return model
-
-
 def outputs(model: nn.MLP, x: np.ndarray) -> np.ndarray:
     rows = []
     for row in x:
@@ -143,7 +137,7 @@ def gradients_by_layer(model: nn.MLP) -> list[np.ndarray]:
 
 @pytest.mark.parametrize("name", list(MODELS))
 def test_to_torch_computes_the_same_function_with_the_same_gradients(torch: ModuleType, name: str) -> None:
-    model = trained(MODELS[name]())
+    model = as_if_trained(MODELS[name]())
     sequential = model.to_torch()
     assert isinstance(sequential, torch.nn.Sequential)
     assert all(p.dtype == torch.float64 for p in sequential.parameters())
@@ -176,7 +170,7 @@ def test_to_torch_builds_linear_layers_and_activation_modules(torch: ModuleType)
 
 
 def test_to_torch_copies_the_parameters(torch: ModuleType) -> None:
-    model = trained(nn.MLP(2, [3, 1], seed=0))
+    model = as_if_trained(nn.MLP(2, [3, 1], seed=0))
     before = [p.data for p in model.parameters()]
     sequential = model.to_torch()
     with torch.no_grad():
@@ -190,7 +184,7 @@ def test_to_torch_copies_the_parameters(torch: ModuleType) -> None:
 
 @pytest.mark.parametrize("name", list(MODELS))
 def test_the_round_trip_gives_back_every_parameter_exactly(torch: ModuleType, name: str) -> None:
-    model = trained(MODELS[name]())
+    model = as_if_trained(MODELS[name]())
     back = type(model).from_torch(model.to_torch())
     assert type(back) is type(model)
     assert [(p.label, p.data) for p in back.parameters()] == [(p.label, p.data) for p in model.parameters()]
@@ -225,7 +219,7 @@ def test_from_torch_reads_a_linear_without_bias_as_a_zero_bias(torch: ModuleType
 
 
 def test_seed_network_from_torch(torch: ModuleType) -> None:
-    net = trained(nn.SeedNetwork("tanh", widths=(3, 2), nin=2, seed=0))
+    net = as_if_trained(nn.SeedNetwork("tanh", widths=(3, 2), nin=2, seed=0))
     back = nn.SeedNetwork.from_torch(net.to_torch())
     assert [(p.label, p.data) for p in back.parameters()] == [(p.label, p.data) for p in net.parameters()]
     with pytest.raises(ValueError, match=r"from_torch: network 1.1 has sizes \[nin, width1, width2, 1\]"):
