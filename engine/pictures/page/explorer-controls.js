@@ -81,7 +81,7 @@ function startExplorer(root) {
     return root.contains(target) && !typing(target);
   }
   document.addEventListener("keydown", (event) => {
-    if (event.altKey || event.ctrlKey || event.metaKey || !(event.key in keys)) return;
+    if (event.altKey || event.ctrlKey || event.metaKey || !Object.hasOwn(keys, event.key)) return;
     if (!forThisPage(event.target)) return;
     event.preventDefault();
     keys[event.key]();

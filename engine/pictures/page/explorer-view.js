@@ -4,9 +4,9 @@
    controls and the step's text (sizeToWindow), and opens with the whole graph fitted into it, never larger
    than its natural size (1:1, where a point of Graphviz's drawing is 4/3 CSS pixels). Zooming and fitting
    change the drawing's scale, keeping the point under the pointer (or the area's centre) where it is;
-   dragging pans. bringIntoView(groups) scrolls just enough to show a step's nodes, keeping the scale unless
-   they cannot fit, and then zooming out just enough. Once the reader zooms, a resized window keeps their
-   scale; until then it refits. */
+   dragging pans. bringIntoView(groups) scrolls just enough to show a step's nodes at the scale the reader
+   chose, or, where they cannot fit at that scale, zooms out just enough (and back to the reader's scale at
+   the next step that fits). Once the reader zooms, a resized window keeps their scale; until then it refits. */
 
 function diagramView(page) {
   const diagram = page.part("diagram");
@@ -19,7 +19,8 @@ function diagramView(page) {
   const BELOW = 16; // CSS pixels left under the diagram area at the bottom of the window
   // Graphviz writes the size in points (width="1032pt") and draws in a viewBox, so setting the CSS size scales.
   const natural = { width: svg.width.baseVal.value, height: svg.height.baseVal.value };
-  let scale = 1;
+  let scale = 1; // the drawing's scale now
+  let chosen = 1; // the scale the reader chose (or the fit), which steps keep when their nodes fit
   let fitted = true; // true until the reader zooms: then a resize keeps their scale
 
   // The area's inner size without scrollbars (as when the whole graph fits), and what is visible now.
@@ -59,12 +60,15 @@ function diagramView(page) {
     if (level) level.textContent = Math.round(scale * 100) + "%";
   }
 
-  function zoomTo(target, anchor) {
+  // Zoom to `target` (kept between the fit and MAX_SCALE); `byReader`: the reader's choice, not a step's need.
+  function zoomTo(target, anchor, byReader = true) {
     const least = fitScale();
     if (least === null) return;
-    const most = Math.max(least, MAX_SCALE);
-    const newScale = Math.max(least, Math.min(most, target));
-    fitted = newScale === least;
+    const newScale = Math.max(least, Math.min(Math.max(least, MAX_SCALE), target));
+    if (byReader) {
+      chosen = newScale;
+      fitted = newScale === least;
+    }
     apply(newScale, anchor || centre());
   }
 
@@ -72,6 +76,7 @@ function diagramView(page) {
     const least = fitScale();
     if (least === null) return;
     fitted = true;
+    chosen = least;
     apply(least, centre());
     diagram.scrollLeft = 0;
     diagram.scrollTop = 0;
@@ -95,12 +100,16 @@ function diagramView(page) {
     if (groups.length === 0 || fitScale() === null) return;
     let box = union(groups);
     let view = visible();
-    const room = { width: view.right - view.left - 2 * MARGIN, height: view.bottom - view.top - 2 * MARGIN };
-    const width = box.right - box.left;
-    const height = box.bottom - box.top;
-    if (width > room.width || height > room.height) {
-      const shrink = Math.min(room.width / width, room.height / height);
-      zoomTo(scale * shrink, { x: (box.left + box.right) / 2, y: (box.top + box.bottom) / 2 });
+    // The reader's scale, or the largest below it at which the nodes fit. Twice: scrollbars that come or go
+    // with the new scale change the room.
+    for (let attempt = 0; attempt < 2; attempt++) {
+      const room = { width: view.right - view.left - 2 * MARGIN, height: view.bottom - view.top - 2 * MARGIN };
+      const atChosen = chosen / scale; // the box's size at the chosen scale, per pixel of its size now
+      const width = (box.right - box.left) * atChosen;
+      const height = (box.bottom - box.top) * atChosen;
+      const target = chosen * Math.min(1, room.width / width, room.height / height);
+      if (Math.abs(target - scale) <= 1e-6 * scale) break;
+      zoomTo(target, { x: (box.left + box.right) / 2, y: (box.top + box.bottom) / 2 }, false);
       box = union(groups);
       view = visible();
     }
@@ -124,7 +133,7 @@ function diagramView(page) {
   function relayout() {
     sizeToWindow();
     if (fitted) fit();
-    else zoomTo(scale);
+    else zoomTo(scale, undefined, false);
   }
 
   // Drag with the mouse (or a pen) to pan; touch scrolls natively. Not on the scrollbars.
