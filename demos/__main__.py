@@ -12,7 +12,7 @@ from pathlib import Path
 # last, one page (out/index.html) with all their results.
 DEMOS = [
     ("diagram", "the seed's network 1.1 drawn after one backward pass"),
-    ("explorer", "watch backpropagation: interactive pages of the seed's network 1.1 and a small MLP"),
+    ("explorer", "watch backpropagation: interactive pages of the seed's network 1.1 and two MLPs"),
     ("seed_gradients", "seed 1.1: hand-derived gradients (as written / corrected) against autograd"),
     ("seed_training", "seed 1.1: network trained on a small regression task"),
     ("vanishing_gradients", "seed 1.2: first-layer gradient against depth, with the bound"),

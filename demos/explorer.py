@@ -4,13 +4,16 @@ python -m demos.explorer    # writes, under out/:
     seed_network_explorer.html              network 1.1 (sigmoid, fused neurons), with the seed's formulas
     seed_network_elementary_explorer.html   the same network, every multiply and add its own node
     mlp_2_3_1_explorer.html                 a 2-3-1 tanh MLP on one sample
+    mlp_2_16_16_1_explorer.html             the 2-16-16-1 relu MLP of demos.diagram: fitted, zoom in to read it
     seed_network_transcript.txt             engine.explain for network 1.1, with the seed's formulas
 
 Open a page in a browser (it needs no server and no network): Next or ArrowRight
 steps through the forward pass, then through the backward pass one chain-rule
 step at a time. At the steps that reach w1, b1, ..., b3 of network 1.1 the page
 shows the seed's formula for that derivative as written, and the correction
-(docs/seed-errata.md).
+(docs/seed-errata.md). A page opens with its whole graph fitted to the window;
+-, + (the keys - and +) and Fit zoom, dragging pans, and each step brings its
+node and that node's inputs into view.
 """
 
 from __future__ import annotations
@@ -19,8 +22,9 @@ import time
 from pathlib import Path
 
 import nn
+from demos.diagram import mlp_loss as wide_mlp_loss
 from demos.diagram import seed_network_loss as elementary_seed_network_loss
-from engine import Value, explain, explore, topological_order
+from engine import Explorer, Value, explain, explore, topological_order
 from seed import formulas_1_1
 
 
@@ -56,13 +60,12 @@ def mlp_loss() -> Value:
     return loss
 
 
-def main(out: Path = Path("out")) -> list[Path]:
-    start = time.perf_counter()
+def pages() -> list[tuple[str, Explorer]]:
+    """The demo's explorer pages, each with the name of its file under out/."""
     seed = seed_network_loss()
-    notes = seed_notes(seed)
     elementary = elementary_seed_network_loss()
     pages = [
-        (seed, notes, "seed_network_explorer.html", "The seed's network 1.1: backpropagation step by step"),
+        (seed, seed_notes(seed), "seed_network_explorer.html", "The seed's network 1.1: backpropagation step by step"),
         (
             elementary,
             seed_notes(elementary),
@@ -70,13 +73,29 @@ def main(out: Path = Path("out")) -> list[Path]:
             "The seed's network 1.1, every multiply and add a node of its own",
         ),
         (mlp_loss(), None, "mlp_2_3_1_explorer.html", "A 2-3-1 tanh MLP: backpropagation step by step"),
+        (
+            wide_mlp_loss(),
+            None,
+            "mlp_2_16_16_1_explorer.html",
+            "The 2-16-16-1 relu MLP of the diagrams: zoom in (+) to read it, drag to pan",
+        ),
     ]
+    # Top to bottom, except the wide MLP: its 16 weights a neuron stack up better than side by side (91,610 pt wide).
+    rankdirs = {"mlp_2_16_16_1_explorer.html": "LR"}
+    return [
+        (name, explore(root, notes, title=title, rankdir=rankdirs.get(name, "TB")))
+        for root, notes, name, title in pages
+    ]
+
+
+def main(out: Path = Path("out")) -> list[Path]:
+    start = time.perf_counter()
     written = []
-    for root, page_notes, name, title in pages:
-        explorer = explore(root, page_notes, title=title, rankdir="TB")
+    for name, explorer in pages():
         written.append(explorer.save(out / name))
         print(f"{explorer.n_steps:3d} steps: {written[-1]}")
-    transcript = explain(seed, notes)
+    seed = seed_network_loss()
+    transcript = explain(seed, seed_notes(seed))
     written.append(out / "seed_network_transcript.txt")
     written[-1].write_text(transcript + "\n", encoding="utf-8")
     print(f"network 1.1's backward pass, the first lines of {written[-1]}:")

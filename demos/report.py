@@ -4,7 +4,9 @@ python -m demos.report      # (re)writes out/index.html from whatever the demos 
 
 Each demo is one entry of `SECTIONS`: a title, what it shows, and the files it
 writes, each shown by its kind: pictures inline, CSV files as tables, text as
-text, explorer pages as links. A file that is not there yet is named with the
+text, explorer pages as links. A picture too large to show whole with readable
+text (the 2-16-16-1 MLP's diagram) is shown at a readable size in a frame that
+scrolls, with a link to the full picture, rather than shrunk to a strip. A file that is not there yet is named with the
 command that writes it; files in out/ that no entry names are listed at the end,
 so a new demo's results show up even before it has an entry. Every link is
 relative and nothing is fetched from a server, so the page works opened from
@@ -17,6 +19,7 @@ import csv
 import html
 import os
 import re
+import struct
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -27,6 +30,11 @@ INDEX = "index.html"
 PICTURES = (".png", ".svg", ".jpg", ".jpeg", ".gif")
 MAX_TABLE_ROWS = 30
 MAX_TEXT_LINES = 40
+# Pictures: shown whole when they fit FIGURE_WIDTH x FIGURE_HEIGHT CSS pixels with readable text, else in a frame.
+FIGURE_WIDTH, FIGURE_HEIGHT = 1060, 640
+READABLE_TEXT_PX = 11  # an SVG's smallest text, in CSS pixels, when shown
+READABLE_PNG_SCALE = 0.5  # a PNG's least scale: the demos' plots and screenshots have 13-17 pixel text
+CSS_PX = {"": 1.0, "px": 1.0, "pt": 4 / 3, "pc": 16.0, "in": 96.0, "cm": 96 / 2.54, "mm": 96 / 25.4}
 
 
 @dataclass(frozen=True)
@@ -67,11 +75,14 @@ SECTIONS: list[Section] = [
         "Watch backpropagation",
         "Interactive pages: the forward pass value by value, then the backward pass one chain-rule step at a time, "
         "with the transcript of each step. Network 1.1's pages show the seed's formula (as written, and corrected) "
-        "at the steps that reach w1, b1, ..., b3. Keys: ArrowRight / ArrowLeft step, Home / End.",
+        "at the steps that reach w1, b1, ..., b3. Each page opens with its whole graph fitted to the window; "
+        "each step brings its node and that node's inputs into view. Keys: ArrowRight / ArrowLeft step, "
+        "Home / End; + / - zoom, 0 fits, 1 is the natural size; drag to pan.",
         (
             "seed_network_explorer.html",
             "seed_network_elementary_explorer.html",
             "mlp_2_3_1_explorer.html",
+            "mlp_2_16_16_1_explorer.html",
             "seed_network_transcript.txt",
         ),
         optional=("explorer_screenshot.png",),
@@ -79,7 +90,9 @@ SECTIONS: list[Section] = [
     Section(
         "diagram",
         "Computation graphs",
-        "The seed's network 1.1 after one backward pass, and a 2-16-16-1 MLP drawn one neuron per cluster.",
+        "The seed's network 1.1 after one backward pass, and a 2-16-16-1 MLP drawn one neuron per cluster. "
+        "A picture too large to show whole with readable text is shown at a readable size in a frame that "
+        "scrolls; the 2-16-16-1 MLP's explorer page (above) zooms and pans it.",
         ("seed_network.svg", "mlp_2_16_16_1.svg"),
         linked=("seed_network.png",),
     ),
@@ -132,6 +145,9 @@ h3 { font-size: 15px; }
 nav a { margin-right: 12px; }
 figure { display: inline-block; margin: 8px 16px 8px 0; vertical-align: top; max-width: 100%; }
 figure img { max-width: 100%; max-height: 640px; border: 1px solid #eee; }
+figure.large { display: block; margin-right: 0; }
+figure.large .frame { overflow: auto; max-height: 80vh; border: 1px solid #eee; }
+figure.large .frame img { display: block; max-width: none; max-height: none; border: 0; }
 figcaption, .run { color: #666; font-size: 13px; }
 table { border-collapse: collapse; font-size: 12px; margin: 8px 0; }
 td, th { border: 1px solid #ddd; padding: 3px 6px; text-align: left; vertical-align: top; }
@@ -140,6 +156,14 @@ table.errata td:first-child { white-space: nowrap; }
 pre { background: #f7f7f7; padding: 8px; overflow: auto; font-size: 12px; max-height: 360px; }
 .missing { color: #a33; }
 ul.pages li { margin: 4px 0; }
+"""
+
+# A large picture's frame opens on the picture's middle (its top-left corner is often empty: the MLP's is).
+SCRIPT = """
+for (const frame of document.querySelectorAll("figure.large .frame")) {
+  frame.scrollLeft = (frame.scrollWidth - frame.clientWidth) / 2;
+  frame.scrollTop = (frame.scrollHeight - frame.clientHeight) / 2;
+}
 """
 
 
@@ -165,7 +189,7 @@ def main(out: Path = Path("out")) -> list[Path]:
         '<meta name="viewport" content="width=device-width, initial-scale=1">\n<link rel="icon" href="data:,">\n'
         f"<title>valuegrad demos</title>\n<style>{STYLE}</style>\n</head>\n<body>\n"
         + "\n".join(body)
-        + "\n</body>\n</html>\n"
+        + f"\n<script>{SCRIPT}</script>\n</body>\n</html>\n"
     )
     path = out / INDEX
     path.write_text(page, encoding="utf-8")
@@ -211,10 +235,7 @@ def _show(path: Path) -> str:
     name, href = html.escape(path.name), _href(path.name)
     suffix = path.suffix.lower()
     if suffix in PICTURES:
-        return (
-            f'<figure><a href="{href}"><img src="{href}" alt="{name}"></a>'
-            f'<figcaption><a href="{href}">{name}</a></figcaption></figure>'
-        )
+        return _picture(path)
     if suffix == ".csv":
         with path.open(newline="", encoding="utf-8") as file:
             rows = list(csv.reader(file))
@@ -230,6 +251,66 @@ def _show(path: Path) -> str:
         text = html.escape("\n".join(lines[:MAX_TEXT_LINES]))
         return f'<h3><a href="{href}">{name}</a>{more}</h3><pre>{text}</pre>'
     return f'<p><a href="{href}">{name}</a></p>'
+
+
+def _picture(path: Path) -> str:
+    """A picture: whole, scaled to fit, if its text stays readable; else at a readable size in a scrolling frame."""
+    name, href = html.escape(path.name), _href(path.name)
+    size = picture_size(path)
+    if size is not None:
+        width, height, least_scale = size
+        if min(1.0, FIGURE_WIDTH / width, FIGURE_HEIGHT / height) < least_scale:
+            shown = f'width="{round(width * least_scale)}" height="{round(height * least_scale)}"'
+            return (
+                f'<figure class="large"><div class="frame"><img src="{href}" alt="{name}" {shown}></div>'
+                f'<figcaption><a href="{href}">{name}</a>: {round(width)} x {round(height)} pixels, too large to '
+                f"show whole with readable text, so shown at {least_scale:.0%}: scroll inside the frame, or open "
+                "the full picture.</figcaption></figure>"
+            )
+    return (
+        f'<figure><a href="{href}"><img src="{href}" alt="{name}"></a>'
+        f'<figcaption><a href="{href}">{name}</a></figcaption></figure>'
+    )
+
+
+def picture_size(path: Path) -> tuple[float, float, float] | None:
+    """A picture's natural width and height in CSS pixels and the least scale at which its text is readable.
+
+    SVG: the <svg> element's width and height, and its smallest font-size scaled
+    as the viewBox is (READABLE_TEXT_PX). PNG: the pixels of its header
+    (READABLE_PNG_SCALE). None when the file says neither (then it is shown as is).
+    """
+    suffix = path.suffix.lower()
+    if suffix == ".png":
+        head = path.read_bytes()[:24]
+        if len(head) < 24 or head[:8] != b"\x89PNG\r\n\x1a\n" or head[12:16] != b"IHDR":
+            return None
+        width, height = struct.unpack(">II", head[16:24])
+        return (float(width), float(height), READABLE_PNG_SCALE) if width and height else None
+    if suffix != ".svg":
+        return None
+    text = path.read_text(encoding="utf-8", errors="replace")
+    element = re.search(r"<svg\b[^>]*>", text)
+    if element is None:
+        return None
+    attributes = dict(re.findall(r'\b([\w:-]+)="([^"]*)"', element.group(0)))
+    width, height = _css_pixels(attributes.get("width", "")), _css_pixels(attributes.get("height", ""))
+    if width is None or height is None or width <= 0 or height <= 0:
+        return None
+    view_box = re.fullmatch(r"\s*\S+[\s,]+\S+[\s,]+(\d+(?:\.\d*)?)[\s,]+\S+\s*", attributes.get("viewBox", ""))
+    pixels_per_unit = width / float(view_box.group(1)) if view_box and float(view_box.group(1)) > 0 else 1.0
+    fonts = [float(size) for size in re.findall(r'font-size="(\d+(?:\.\d*)?)(?:px)?"', text) if float(size) > 0]
+    if not fonts:
+        return width, height, READABLE_PNG_SCALE
+    return width, height, READABLE_TEXT_PX / (min(fonts) * pixels_per_unit)
+
+
+def _css_pixels(length: str) -> float | None:
+    """An SVG length ("2376pt", "640", "12cm") in CSS pixels; None for a percentage or anything else."""
+    match = re.fullmatch(r"\s*(\d+(?:\.\d*)?)\s*([a-z]*)\s*", length)
+    if match is None or match.group(2) not in CSS_PX:
+        return None
+    return float(match.group(1)) * CSS_PX[match.group(2)]
 
 
 def _href(name: str) -> str:

@@ -65,6 +65,7 @@ def test_explorer_demo_writes_the_pages_and_the_transcript(dot_program: str, tmp
         "seed_network_explorer.html",
         "seed_network_elementary_explorer.html",
         "mlp_2_3_1_explorer.html",
+        "mlp_2_16_16_1_explorer.html",
         "seed_network_transcript.txt",
     ]
     seed_page = (tmp_path / "seed_network_explorer.html").read_text(encoding="utf-8")

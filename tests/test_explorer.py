@@ -22,7 +22,7 @@ from conftest import backward_gradients, micrograd_expression
 import engine
 import nn
 from engine import Explorer, Value, backward_steps, draw_dot, explain, explore, save_diagram, topological_order
-from engine.pictures.explorer import STANDALONE_ID
+from engine.pictures.explorer import SCRIPT_PARTS, STANDALONE_ID
 from engine.pictures.naming import format_number
 
 REPO = Path(__file__).resolve().parents[1]
@@ -220,7 +220,7 @@ def test_jupyter_shows_the_page_inline_each_time_with_its_own_id() -> None:
     explorer = explore(micrograd_expression())
     assert isinstance(explorer, Explorer)
     first, second = explorer._repr_html_(), explorer._repr_html_()
-    ids = [re.findall(r'<div class="vg-explorer" id="([^"]+)">', f)[0] for f in (first, second)]
+    ids = [re.findall(r'<div class="vg-explorer" id="([^"]+)"', f)[0] for f in (first, second)]
     assert ids[0] != ids[1] and all(i.startswith(STANDALONE_ID + "-") for i in ids)
     assert "<html" not in first and "<head" not in first
     assert f'<g id="{ids[0]}-v0" class="node">' in first  # the groups carry the page's own id
@@ -237,6 +237,17 @@ def test_missing_graphviz_says_how_to_install(monkeypatch: pytest.MonkeyPatch) -
     with pytest.raises(RuntimeError, match="explore: drawing the graph needs Graphviz's `dot`") as error:
         explore(micrograd_expression())
     assert "apt-get install graphviz" in str(error.value)
+
+
+def test_the_script_is_its_four_parts_inlined_in_order() -> None:
+    page_dir = REPO / "engine" / "pictures" / "page"
+    assert sorted(path.name for path in page_dir.glob("*.js")) == sorted(SCRIPT_PARTS)  # none left out
+    page = explore(micrograd_expression()).html()
+    texts = [(page_dir / part).read_text(encoding="utf-8") for part in SCRIPT_PARTS]
+    positions = [page.index(text) for text in texts]
+    assert positions == sorted(positions)  # in the order a reader meets them: data, step, view, controls
+    promised = ["function readPage(", "function stepDrawing(", "function diagramView(", "function startExplorer("]
+    assert all(name in text for name, text in zip(promised, texts))
 
 
 def test_page_files_are_package_data() -> None:

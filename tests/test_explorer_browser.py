@@ -7,15 +7,19 @@ tests. They check what a learner sees: the page loads with no console error and 
 counter starts at step 0 / n, each step shows the right numbers (after End, every labelled value shows the
 gradient backward() gives), ArrowLeft undoes one step, Play reaches the end, hovering explains a value, two
 pages share a notebook, and a screenshot is not blank (saved as out/explorer_screenshot.png, which the demo
-report shows).
+report shows). In a 1400 x 900 window: the page opens with the whole graph fitted and is no wider than the
+window, zooming scales the drawing (the 2-16-16-1 MLP's text becomes readable), dragging pans, and each step
+brings its Value and inputs into view, zooming out only when they cannot fit. The demo report shows its
+diagrams with readable text.
 """
 
 from __future__ import annotations
 
 import io
 import os
+import re
 import shutil
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -45,6 +49,7 @@ CHROMIUM_ARGS = [
     "--disable-sync",
 ]
 INSTALL = "Debian/Ubuntu: sudo apt-get install chromium chromium-driver (.ci/run does it)"
+WINDOW = {"width": 1400, "height": 900}  # the window the view's tests use (the fixture's default: 1280 x 900)
 
 
 def chromium_executable() -> str | None:
@@ -121,8 +126,10 @@ class Opened:
         assert self.page.evaluate("performance.getEntriesByType('resource').map((e) => e.name)") == []
 
 
-def open_file(browser: Any, path: Path) -> Opened:
+def open_file(browser: Any, path: Path, window: dict[str, int] | None = None) -> Opened:
     page = browser.new_page()
+    if window is not None:
+        page.set_viewport_size(window)
     opened = Opened(page, path.resolve().as_uri())
     page.on("console", lambda message: opened.console.append((message.type, message.text)))
     page.on("pageerror", lambda error: opened.errors.append(str(error)))
@@ -131,8 +138,10 @@ def open_file(browser: Any, path: Path) -> Opened:
     return opened
 
 
-def open_page(browser: Any, explorer: Explorer, tmp_path: Path, name: str = "page.html") -> Opened:
-    opened = open_file(browser, explorer.save(tmp_path / name))
+def open_page(
+    browser: Any, explorer: Explorer, tmp_path: Path, name: str = "page.html", window: dict[str, int] | None = None
+) -> Opened:
+    opened = open_file(browser, explorer.save(tmp_path / name), window)
     opened.page.wait_for_function("document.querySelector('.vg-counter').textContent.startsWith('step 0 /')")
     return opened
 
@@ -336,6 +345,18 @@ def test_two_pages_in_one_document_as_in_a_notebook(browser: Any) -> None:
     page.keyboard.press("End")  # keys act on the page that has the focus
     assert page.inner_text(f"#{ids[0]} .vg-counter") == f"step {first.n_steps} / {first.n_steps}"
     assert page.inner_text(f"#{ids[1]} .vg-counter") == f"step 2 / {second.n_steps}"
+    width = "(id) => document.querySelector('#' + id + ' .vg-diagram svg').getBoundingClientRect().width"
+    widths = [page.evaluate(width, i) for i in ids]
+    page.click(f"#{ids[1]} .vg-diagram")  # clicking a page's diagram gives that page the keys
+    page.keyboard.press("+")
+    assert page.evaluate(width, ids[0]) == widths[0] and page.evaluate(width, ids[1]) > 1.2 * widths[1]
+    page.evaluate("document.activeElement.blur()")
+    page.keyboard.press("Home")  # nothing has the focus and two pages share the document: neither moves
+    assert page.inner_text(f"#{ids[0]} .vg-counter") == f"step {first.n_steps} / {first.n_steps}"
+    assert page.inner_text(f"#{ids[1]} .vg-counter") == f"step 2 / {second.n_steps}"
+    # The script's parts run inside one function per page: none of their names is global.
+    names = ["readPage", "stateAfter", "stepDrawing", "diagramView", "startExplorer", "valuegradExplorer"]
+    assert page.evaluate("(names) => names.filter((name) => name in window)", names) == []
     assert errors == []
     page.close()
 
@@ -363,6 +384,287 @@ def test_screenshot_is_not_blank(browser: Any, tmp_path: Path) -> None:
     opened.assert_clean()
 
 
+# ---------------------------------------------------------------- the view: fit, zoom, pan, steps in view
+
+
+@dataclass(frozen=True)
+class Rect:
+    left: float
+    top: float
+    right: float
+    bottom: float
+
+    @property
+    def width(self) -> float:
+        return self.right - self.left
+
+    @property
+    def height(self) -> float:
+        return self.bottom - self.top
+
+    def inside(self, other: Rect, slack: float = 0.5) -> bool:
+        return (
+            self.left >= other.left - slack
+            and self.top >= other.top - slack
+            and self.right <= other.right + slack
+            and self.bottom <= other.bottom + slack
+        )
+
+
+def union(rects: list[Rect]) -> Rect:
+    return Rect(
+        min(r.left for r in rects), min(r.top for r in rects), max(r.right for r in rects), max(r.bottom for r in rects)
+    )
+
+
+@dataclass(frozen=True)
+class View:
+    """What the browser shows: the visible part of the diagram area, the drawing and some SVG groups, as rects."""
+
+    area: Rect  # the diagram area's inside without its scrollbars, cut to the window
+    drawing: Rect  # the SVG element
+    groups: list[Rect]
+    page_width: int  # the document's scroll width
+    window_width: int
+
+
+MEASURE = """([rootId, names]) => {
+    const root = document.getElementById(rootId);
+    const diagram = root.querySelector(".vg-diagram");
+    const outer = diagram.getBoundingClientRect();
+    const left = outer.left + diagram.clientLeft;
+    const top = outer.top + diagram.clientTop;
+    const rect = (r) => [r.left, r.top, r.right, r.bottom];
+    const group = (name) => root.querySelector('[id="' + rootId + "-" + name + '"]');
+    return {
+        area: [Math.max(left, 0), Math.max(top, 0), Math.min(left + diagram.clientWidth, innerWidth),
+               Math.min(top + diagram.clientHeight, innerHeight)],
+        drawing: rect(root.querySelector(".vg-diagram svg").getBoundingClientRect()),
+        groups: names.map((name) => rect(group(name).getBoundingClientRect())),
+        pageWidth: document.documentElement.scrollWidth,
+        windowWidth: document.documentElement.clientWidth,
+    };
+}"""
+
+
+def measure(opened: Opened, names: Sequence[str] = (), root_id: str = STANDALONE_ID) -> View:
+    shown = opened.page.evaluate(MEASURE, [root_id, list(names)])
+    return View(
+        Rect(*shown["area"]),
+        Rect(*shown["drawing"]),
+        [Rect(*r) for r in shown["groups"]],
+        shown["pageWidth"],
+        shown["windowWidth"],
+    )
+
+
+def natural_size(explorer: Explorer) -> tuple[float, float]:
+    """The drawing's size at 100% in CSS pixels, from Graphviz's <svg width="..pt" height="..pt">."""
+    size = re.search(r'<svg width="([\d.]+)pt" height="([\d.]+)pt"', explorer.html())
+    assert size is not None
+    return float(size.group(1)) * 4 / 3, float(size.group(2)) * 4 / 3
+
+
+def step_groups(root: Value, k: int) -> list[str]:
+    """The SVG groups of step k's Value, its operation and its inputs (the page's steps: forward, then backward)."""
+    order = topological_order(root)
+    index = {v: i for i, v in enumerate(order)}
+    if k <= len(order):
+        value = order[k - 1]
+    elif k == len(order) + 1:
+        value = root
+    else:
+        value = backward_steps(root)[k - len(order) - 2].node
+    i = index[value]
+    return [f"v{i}", *([f"op{i}"] if value.op is not None else []), *(f"v{index[p]}" for p in value.parents)]
+
+
+def widest_step(root: Value) -> int:
+    """The page's step whose Value has the most inputs (a backward step)."""
+    steps = backward_steps(root)
+    widest = max(range(len(steps)), key=lambda s: len(steps[s].node.parents))
+    return len(topological_order(root)) + 2 + widest
+
+
+def mlp_page() -> Explorer:
+    (explorer,) = [page for name, page in explorer_demo.pages() if name == "mlp_2_16_16_1_explorer.html"]
+    return explorer
+
+
+def seed_page() -> Explorer:
+    (explorer,) = [page for name, page in explorer_demo.pages() if name == "seed_network_explorer.html"]
+    return explorer
+
+
+@pytest.mark.parametrize("graph", ["seed_network", "mlp_2_16_16_1"])
+def test_page_opens_with_the_whole_graph_fitted_and_is_no_wider_than_the_window(
+    browser: Any, tmp_path: Path, graph: str
+) -> None:
+    explorer = {"seed_network": seed_page, "mlp_2_16_16_1": mlp_page}[graph]()
+    opened = open_page(browser, explorer, tmp_path, window=WINDOW)
+    view = measure(opened)
+    width, height = natural_size(explorer)
+    assert width > view.area.width or height > view.area.height  # at 100% it would not fit: the page shrank it
+    assert view.area.bottom <= WINDOW["height"] and view.area.height >= 0.5 * WINDOW["height"]  # the window's
+    assert view.drawing.inside(view.area), (view.drawing, view.area)  # the whole graph, inside the visible area
+    assert view.drawing.width >= 0.9 * view.area.width or view.drawing.height >= 0.9 * view.area.height
+    assert view.drawing.width / width == pytest.approx(view.drawing.height / height, rel=0.01)  # not distorted
+    assert view.page_width <= view.window_width == WINDOW["width"]  # no horizontal scrolling
+    for keys in (["+", "+", "+"], ["End"], ["Home", "ArrowRight"]):  # zoomed in, and stepping: still no wider
+        for key in keys:
+            opened.page.keyboard.press(key)
+        assert measure(opened).page_width <= WINDOW["width"], keys
+    opened.assert_clean()
+
+
+def test_zoom_buttons_keys_and_the_wheel_change_the_drawings_scale(browser: Any, tmp_path: Path) -> None:
+    opened = open_page(browser, seed_page(), tmp_path, window=WINDOW)
+    page, at = opened.page, f"#{STANDALONE_ID}"
+
+    def scale() -> tuple[float, float, float]:
+        """The drawing's width, a box's width and a text's height: they must scale alike."""
+        view = measure(opened, ["v0"])
+        text = page.evaluate(f"document.querySelector('{at}-v0 text').getBoundingClientRect().height")
+        return view.drawing.width, view.groups[0].width, text
+
+    fitted = scale()
+    sizes = [fitted]
+    for action in ("click-in", "+", "=", "-", "click-out"):
+        if action.startswith("click"):
+            page.click(f"{at} .vg-zoom-{action.split('-')[1]}")
+        else:
+            page.keyboard.press(action)
+        sizes.append(scale())
+    ratios = [after[0] / before[0] for before, after in zip(sizes, sizes[1:])]
+    for before, after in zip(sizes, sizes[1:]):  # box and text scale as the drawing does
+        assert after[1] / before[1] == pytest.approx(after[0] / before[0], rel=0.02)
+        assert after[2] / before[2] == pytest.approx(after[0] / before[0], rel=0.1)
+    assert all(r > 1.2 for r in ratios[:3]) and all(r < 1 / 1.2 for r in ratios[3:]), ratios
+    assert ratios[0] == pytest.approx(ratios[1], rel=0.01) == pytest.approx(ratios[2], rel=0.01)
+    assert sizes[-1][0] == pytest.approx(sizes[1][0], rel=0.01)  # three in, two out: one step above the fit
+    page.keyboard.press("0")  # fit again
+    assert scale()[0] == pytest.approx(fitted[0], rel=0.01)
+    page.click(f"{at} .vg-actual-size")  # 1:1: Graphviz's size, a point = 4/3 pixels
+    assert measure(opened).drawing.width == pytest.approx(natural_size(seed_page())[0], rel=0.01)
+    page.keyboard.press("0")
+    area = measure(opened).area
+    page.mouse.move(area.left + 100, area.top + 100)
+    page.keyboard.down("Control")
+    page.mouse.wheel(0, -300)  # Ctrl and the wheel (a touchpad's pinch) zoom in
+    page.keyboard.up("Control")
+    page.wait_for_function(
+        f"document.querySelector('{at} .vg-diagram svg').getBoundingClientRect().width > {fitted[0] * 1.2}"
+    )
+    assert opened.counter() == f"step 0 / {seed_page().n_steps}"  # zooming does not step
+    opened.assert_clean()
+
+
+def test_keys_do_not_act_while_typing_elsewhere_and_the_slider_steps_once(browser: Any, tmp_path: Path) -> None:
+    explorer = seed_page()
+    opened = open_page(browser, explorer, tmp_path, window=WINDOW)
+    page, n = opened.page, explorer.n_steps
+    page.evaluate("document.body.appendChild(document.createElement('textarea')).focus()")
+    before = measure(opened).drawing
+    for key in ("End", "ArrowRight", "+", "="):
+        page.keyboard.press(key)
+    assert opened.counter() == f"step 0 / {n}" and measure(opened).drawing == before
+    page.focus(f"#{STANDALONE_ID} .vg-slider")
+    page.keyboard.press("ArrowRight")  # the slider's own move and the page's key: one step, not two
+    assert opened.counter() == f"step 1 / {n}"
+    page.keyboard.press("+")
+    assert measure(opened).drawing.width > 1.2 * before.width
+
+
+def test_dragging_pans_the_drawing(browser: Any, tmp_path: Path) -> None:
+    opened = open_page(browser, seed_page(), tmp_path, window=WINDOW)
+    page = opened.page
+    for _ in range(3):
+        page.keyboard.press("+")
+    start = measure(opened, ["v0"])
+    x, y = (start.area.left + start.area.right) / 2, (start.area.top + start.area.bottom) / 2
+    page.mouse.move(x, y)
+    page.mouse.down()
+    page.mouse.move(x - 120, y - 90, steps=5)
+    page.mouse.up()
+    moved = measure(opened, ["v0"]).groups[0]
+    assert moved.left - start.groups[0].left == pytest.approx(-120, abs=1.5)
+    assert moved.top - start.groups[0].top == pytest.approx(-90, abs=1.5)
+    assert moved.width == pytest.approx(start.groups[0].width)  # panned, not zoomed
+    assert opened.counter() == f"step 0 / {seed_page().n_steps}"
+
+
+def test_after_end_the_active_node_is_in_view(browser: Any, tmp_path: Path) -> None:
+    root = explorer_demo.seed_network_loss()
+    explorer = seed_page()
+    opened = open_page(browser, explorer, tmp_path, window=WINDOW)
+    for _ in range(3):
+        opened.page.keyboard.press("+")  # about the centre: the top rows, where the last step is, leave the view
+    names = step_groups(root, explorer.n_steps)
+    zoomed = measure(opened, names)
+    assert not all(group.inside(zoomed.area) for group in zoomed.groups)  # the test has something to check
+    opened.page.keyboard.press("End")
+    view = measure(opened, names)
+    for name, group in zip(names, view.groups):
+        assert group.inside(view.area), (name, group, view.area)
+    assert view.drawing.width == pytest.approx(zoomed.drawing.width)  # they fit: the zoom is kept
+
+
+@pytest.mark.parametrize("graph", ["seed_network", "mlp_2_16_16_1"])
+def test_each_step_brings_its_value_and_inputs_into_view_zooming_out_only_as_needed(
+    browser: Any, tmp_path: Path, graph: str
+) -> None:
+    if graph == "seed_network":
+        root, explorer = explorer_demo.seed_network_loss(), seed_page()
+        ks = list(range(1, explorer.n_steps + 1))  # every step, in order
+    else:
+        root, explorer = diagram_demo.mlp_loss(), mlp_page()
+        n, widest = explorer.n_steps, widest_step(root)
+        ks = [1, 200, 408, widest, widest + 1, n - 5, n, 3]
+    opened = open_page(browser, explorer, tmp_path, window=WINDOW)
+    opened.page.keyboard.press("1")  # the reader's choice, 1:1: the text readable, most of the graph out of view
+    chosen = measure(opened).drawing.width
+    shrunk = returned = 0
+    for k in ks:
+        names = step_groups(root, k)
+        before = measure(opened, names)
+        box = union(before.groups)
+        at_chosen = chosen / before.drawing.width  # the step's nodes at the reader's scale, per pixel now
+        needed = Rect(0, 0, box.width * at_chosen, box.height * at_chosen)
+        opened.page.fill(f"#{STANDALONE_ID} .vg-slider", str(k))
+        assert opened.counter() == f"step {k} / {explorer.n_steps}"
+        after = measure(opened, names)
+        for name, group in zip(names, after.groups):
+            assert group.inside(after.area), (k, name, group, after.area)
+        scale = after.drawing.width / chosen
+        if needed.width <= after.area.width - 30 and needed.height <= after.area.height - 30:
+            assert scale == pytest.approx(1.0, abs=1e-3), k  # they fit: at the reader's zoom
+            returned += before.drawing.width < 0.99 * chosen
+        elif needed.width > after.area.width or needed.height > after.area.height:
+            shrunk += 1
+            assert scale < 1, k
+            spans = union(after.groups)  # zoomed out just enough: they fill the view in one direction
+            assert spans.width >= 0.9 * after.area.width or spans.height >= 0.9 * after.area.height, k
+    if graph == "mlp_2_16_16_1":
+        assert shrunk >= 1 and returned >= 1  # the widest step zoomed out; a later one came back
+    opened.assert_clean()
+
+
+def test_zooming_in_makes_the_mlp_text_readable(browser: Any, tmp_path: Path) -> None:
+    opened = open_page(browser, mlp_page(), tmp_path, window=WINDOW)
+    text = f"document.querySelector('#{STANDALONE_ID}-v0 text').getBoundingClientRect().height"
+    heights = [opened.page.evaluate(text)]  # CSS pixels (the browser rounds tiny text to whole pixels)
+    drawings = [measure(opened).drawing.height]
+    assert heights[0] < 3  # fitted, the 2-16-16-1 MLP is unreadable: that is what zooming is for
+    while heights[-1] < 10 and len(heights) <= 12:
+        opened.page.keyboard.press("+")
+        heights.append(opened.page.evaluate(text))
+        drawings.append(measure(opened).drawing.height)
+    assert heights[-1] >= 10, heights  # a dozen presses of + at most
+    assert all(b > 1.2 * a for a, b in zip(drawings, drawings[1:])), drawings  # each press zooms in
+    assert measure(opened).page_width <= WINDOW["width"]
+    opened.assert_clean()
+
+
 # ---------------------------------------------------------------- the demo report
 
 
@@ -384,3 +686,39 @@ def test_report_page_works_offline_from_the_file_system(browser: Any, tmp_path: 
     opened.page.wait_for_function("document.querySelector('.vg-counter') !== null")
     assert opened.page.inner_text(".vg-counter").startswith("step 0 / ")
     assert all(url.startswith("file://") for url in opened.requests), opened.requests
+
+
+def test_report_shows_large_diagrams_with_readable_text_never_a_strip(browser: Any, tmp_path: Path) -> None:
+    out = tmp_path / "out"
+    diagram_demo.main(out)
+    (index,) = report.main(out)
+    opened = open_file(browser, index, WINDOW)
+    opened.page.wait_for_load_state("load")
+    shown = opened.page.evaluate(
+        """() => Array.from(document.images).map((image) => {
+            const rect = image.getBoundingClientRect();
+            const frame = image.closest(".frame") || image;  // what of the picture the page shows at once
+            return [image.getAttribute("src"), rect.width, image.naturalWidth,
+                    Math.min(rect.width, frame.clientWidth), Math.min(rect.height, frame.clientHeight)];
+        })"""
+    )
+    pictures = {src.removeprefix("./"): rest for src, *rest in shown}
+    assert {"seed_network.svg", "mlp_2_16_16_1.svg"} <= set(pictures)
+    for name, (width, natural_width, seen_width, seen_height) in pictures.items():
+        assert seen_width >= 300 and seen_height >= 300, (name, seen_width, seen_height)  # never a strip
+        if name.endswith(".svg"):
+            # The smallest text as drawn: its font-size in the SVG's units, scaled as the picture is.
+            svg = (out / name).read_text(encoding="utf-8")
+            view_box = re.search(r'viewBox="[\d.-]+ [\d.-]+ ([\d.]+)', svg)
+            assert view_box is not None
+            view_box_width = float(view_box.group(1))
+            smallest = min(float(size) for size in re.findall(r'font-size="([\d.]+)"', svg))
+            assert smallest * width / view_box_width >= 10, (name, smallest * width / view_box_width)
+        else:
+            assert width >= 0.5 * natural_width, name
+    assert opened.page.evaluate("document.documentElement.scrollWidth") <= WINDOW["width"]
+    framed = opened.page.evaluate(
+        "Array.from(document.querySelectorAll('figure.large .frame')).map((f) => [f.scrollLeft, f.scrollTop])"
+    )
+    assert framed and all(left > 0 or top > 0 for left, top in framed)  # opened on the middle, not a blank corner
+    assert opened.errors == [] and all(url.startswith("file://") for url in opened.requests), opened.requests

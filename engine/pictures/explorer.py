@@ -13,12 +13,16 @@ are filled in, and the step's lines of the transcript (`engine.explain`) are
 shown. Each box shows its data and grad as they are at the current step, in
 the diagrams' number format; a gradient not yet reached is blank. Hovering a
 Value shows its operation and inputs. Notes (e.g. the seed's formula for a
-parameter) are shown at the steps that reach their Value.
+parameter) are shown at the steps that reach their Value. The diagram opens
+fitted to the window; -, +, Fit and 1:1 (the keys -, +, 0 and 1) zoom,
+dragging pans, and each step brings its Value and that Value's inputs into
+view (zooming out only if they cannot fit at the reader's zoom).
 
 The file is self-contained: the SVG, the data (JSON), the style and the script
 are inline and nothing is requested from any server, so it works offline and
 opened from the file system. The page's HTML, CSS and JavaScript are the files
-in page/ beside this module (package data).
+in page/ beside this module (package data); the script comes in four parts,
+`SCRIPT_PARTS`, inlined in that order into one function of the page's element.
 
 The gradients shown are those of this one pass, as `backward()` leaves them
 after `zero_grad()`; no `.grad` is read or changed.
@@ -47,6 +51,9 @@ __all__ = ["Explorer", "explore"]
 # Operations written between their operands (x + y) rather than as functions (tanh(x)).
 INFIX = ("+", "-", "*", "/", "**")
 STANDALONE_ID = "valuegrad-explorer"  # the page element's id in a saved file; notebooks get a fresh one each time
+# The page's script, in the order it is inlined: reading the data, drawing a step, the view (fit, zoom, pan),
+# the controls (which start the page).
+SCRIPT_PARTS = ("explorer-data.js", "explorer-step.js", "explorer-view.js", "explorer-controls.js")
 
 _DOCUMENT = """<!DOCTYPE html>
 <html lang="en">
@@ -114,7 +121,7 @@ class Explorer:
             "style": _template("explorer.css"),
             "svg": _group_ids(self._svg, element_id),
             "data": _script_json(self._data),
-            "script": _template("explorer.js"),
+            "script": "\n".join(_template(part) for part in SCRIPT_PARTS),
         }
         template = _template("explorer.html").split("-->", 1)[1].lstrip()  # without the file's own comment
         return re.sub(r"\{\{(\w+)\}\}", lambda match: slots[match.group(1)], template)
@@ -278,5 +285,5 @@ def _script_json(data: Any) -> str:
 
 
 def _template(name: str) -> str:
-    """One of the page's files (page/explorer.html, .css, .js), shipped beside this module."""
+    """One of the page's files (page/explorer.html, explorer.css, the script's parts), shipped beside this module."""
     return resources.files("engine.pictures").joinpath("page", name).read_text(encoding="utf-8")

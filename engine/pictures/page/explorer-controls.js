@@ -1,0 +1,107 @@
+/* valuegrad's backpropagation explorer, part 4 of 4: the controls, and the page's start.
+
+   startExplorer(root) reads the page (part 1), prepares the drawing of steps (part 2) and the view (part 3),
+   and connects the controls: Previous, Next, Play/Pause and the slider move through the steps; -, +, Fit and
+   1:1 zoom; hovering over a Value explains it. Keys: ArrowLeft, ArrowRight, Home and End step, + (or =) and -
+   zoom, 0 fits, 1 shows the natural size. They act on this page when the focus is in it (clicking the page
+   gives it the focus) or, on a page of its own, when nothing has the focus; never while typing in a field. */
+
+function startExplorer(root) {
+  const page = readPage(root);
+  const draw = stepDrawing(page);
+  const view = diagramView(page);
+  const n = page.n;
+  const counter = page.part("counter");
+  const slider = page.part("slider");
+  const prevButton = page.part("prev");
+  const nextButton = page.part("next");
+  const playButton = page.part("play");
+  let current = 0;
+
+  function show(k) {
+    current = Math.max(0, Math.min(n, k));
+    const active = draw(current);
+    counter.textContent = "step " + current + " / " + n;
+    slider.value = String(current);
+    prevButton.disabled = current === 0;
+    nextButton.disabled = current === n;
+    view.bringIntoView(active);
+  }
+
+  // Play: about 15 s for the whole computation, between 40 ms and 600 ms a step.
+  const delay = Math.max(40, Math.min(600, 15000 / Math.max(n, 1)));
+  let timer = null;
+
+  function pause() {
+    if (timer !== null) clearInterval(timer);
+    timer = null;
+    playButton.textContent = "Play";
+  }
+
+  function play() {
+    if (current >= n) show(0);
+    playButton.textContent = "Pause";
+    timer = setInterval(() => {
+      show(current + 1);
+      if (current >= n) pause();
+    }, delay);
+  }
+
+  function go(k) {
+    pause();
+    show(k);
+  }
+
+  prevButton.addEventListener("click", () => go(current - 1));
+  nextButton.addEventListener("click", () => go(current + 1));
+  playButton.addEventListener("click", () => (timer === null ? play() : pause()));
+  slider.addEventListener("input", () => go(Number(slider.value)));
+  page.part("zoom-in").addEventListener("click", view.zoomIn);
+  page.part("zoom-out").addEventListener("click", view.zoomOut);
+  page.part("fit").addEventListener("click", view.fit);
+  page.part("actual-size").addEventListener("click", view.actualSize);
+
+  const keys = {
+    ArrowRight: () => go(current + 1),
+    ArrowLeft: () => go(current - 1),
+    Home: () => go(0),
+    End: () => go(n),
+    "+": view.zoomIn,
+    "=": view.zoomIn, // + without Shift
+    "-": view.zoomOut,
+    0: view.fit,
+    1: view.actualSize,
+  };
+  const typing = (element) =>
+    element !== slider && (element.isContentEditable || ["INPUT", "TEXTAREA", "SELECT"].includes(element.tagName));
+  function forThisPage(target) {
+    if (target === document.body || target === document.documentElement) {
+      return document.querySelectorAll(".vg-explorer").length === 1; // a page of its own, nothing focused
+    }
+    return root.contains(target) && !typing(target);
+  }
+  document.addEventListener("keydown", (event) => {
+    if (event.altKey || event.ctrlKey || event.metaKey || !Object.hasOwn(keys, event.key)) return;
+    if (!forThisPage(event.target)) return;
+    event.preventDefault();
+    keys[event.key]();
+  });
+
+  // Hovering over a Value shows its operation and inputs (the browser's tooltip shows the same).
+  const hover = page.part("hover");
+  const hoverHint = hover.textContent;
+  page.values.forEach((value, i) => {
+    const node = page.boxes[i].group;
+    if (!node) return;
+    const title = node.querySelector("title");
+    if (title) title.textContent = value.hover;
+    node.addEventListener("mouseenter", () => {
+      hover.textContent = value.hover;
+    });
+    node.addEventListener("mouseleave", () => {
+      hover.textContent = hoverHint;
+    });
+  });
+
+  show(0);
+}
