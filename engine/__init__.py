@@ -17,7 +17,17 @@ The folders say what may change without touching what:
 
 Imports go one way: core imports nothing above it; the other folders import the core (and,
 within pictures/, the modules listed before them) and never each other.
+
+engine/core may run compiled by mypyc (setup.py builds it where a C compiler is available) or from its
+Python source, the same files: `engine.COMPILED` says which, and VALUEGRAD_INTERPRETED=1 runs the source
+(engine/build.py).
 """
+
+from engine import build
+
+build.choose()  # before anything imports engine/core
+
+# ruff: noqa: E402 (the core is imported after the choice above)
 
 from engine.batch.vectorize import Vectorized, vectorize
 from engine.core.anomaly import detect_anomaly
@@ -47,7 +57,7 @@ from engine.core.ops import (
     tanh,
     where,
 )
-from engine.core.value import Op, Value, defop
+from engine.core.value import COMPILED, Op, Value, defop
 from engine.derivatives.gradcheck import GradcheckError, gradcheck, gradgradcheck
 from engine.derivatives.hessian import hessian
 from engine.pictures.diagram import draw_dot
@@ -58,6 +68,7 @@ from engine.pictures.steps import backward_steps, explain
 pow = pow_  # engine.pow, as before; left out of __all__ so `import *` keeps the built-in
 
 __all__ = [
+    "COMPILED",
     "Explorer",
     "GradcheckError",
     "Op",

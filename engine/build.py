@@ -1,0 +1,88 @@
+"""Which build of engine/core runs: compiled by mypyc (setup.py) or its Python source.
+
+The compiled core is built from the same Python files and shadows them: Python prefers an extension
+module to a `.py` file of the same name. Its source runs instead when
+
+- the environment variable VALUEGRAD_INTERPRETED is set (to anything but "" or "0"), or
+- a core file changed after it was compiled, as when a learner edits engine/core/value.py in an editable
+  install (`make setup`): a warning says so and how to rebuild, and the edit takes effect.
+
+`engine.COMPILED` says which runs. The core's modules run all compiled or all from source, never mixed:
+compiled modules share native types that the source does not know.
+"""
+
+from __future__ import annotations
+
+import importlib.abc
+import importlib.machinery
+import importlib.util
+import os
+import sys
+import warnings
+from collections.abc import Sequence
+from importlib.machinery import ModuleSpec
+from pathlib import Path
+from types import ModuleType
+
+CORE = Path(__file__).parent / "core"
+CORE_MODULES = ("modes", "numbers", "value", "ops", "anomaly", "backprop")  # as setup.py compiles them
+SWITCH = "VALUEGRAD_INTERPRETED"
+# A source file counts as changed when it is newer than its compiled module by more than this (seconds):
+# installing a wheel writes both within moments of each other, in either order.
+CHANGED_AFTER = 2.0
+
+
+def compiled_modules() -> dict[str, Path]:
+    """The compiled core modules found beside their sources, by module name."""
+    found = {}
+    for name in CORE_MODULES:
+        for suffix in importlib.machinery.EXTENSION_SUFFIXES:
+            path = CORE / f"{name}{suffix}"
+            if path.is_file():
+                found[name] = path
+                break
+    return found
+
+
+def reason_to_run_source(compiled: dict[str, Path]) -> str | None:
+    """Why the core's Python source must run although a compiled build exists, or None."""
+    if os.environ.get(SWITCH, "") not in ("", "0"):
+        return f"{SWITCH} is set"
+    changed = [
+        name
+        for name, path in compiled.items()
+        if (CORE / f"{name}.py").stat().st_mtime > path.stat().st_mtime + CHANGED_AFTER
+    ]
+    if changed:
+        files = ", ".join(f"engine/core/{name}.py" for name in changed)
+        warnings.warn(
+            f"valuegrad: {files} changed after the core was compiled, so the core runs from its Python source "
+            f"(slower); rebuild it with `make setup` (or `pip install -e .`), or set {SWITCH}=1 to say so",
+            RuntimeWarning,
+            stacklevel=3,
+        )
+        return "the source changed after compiling"
+    if len(compiled) != len(CORE_MODULES):
+        missing = sorted(set(CORE_MODULES) - set(compiled))
+        return f"only part of the core is compiled (not {', '.join(missing)})"
+    return None
+
+
+class CoreSourceFinder(importlib.abc.MetaPathFinder):
+    """Finds engine/core's modules as their `.py` files, ahead of the compiled ones."""
+
+    def find_spec(
+        self, fullname: str, path: Sequence[str] | None, target: ModuleType | None = None
+    ) -> ModuleSpec | None:
+        package, _, name = fullname.rpartition(".")
+        if package != "engine.core" or name not in CORE_MODULES:
+            return None
+        return importlib.util.spec_from_file_location(fullname, CORE / f"{name}.py")
+
+
+def choose() -> None:
+    """Before the core is imported: run its Python source when there is a reason to (see the docstring)."""
+    compiled = compiled_modules()
+    if compiled and reason_to_run_source(compiled) is not None:
+        if not any(isinstance(finder, CoreSourceFinder) for finder in sys.meta_path):
+            sys.meta_path.insert(0, CoreSourceFinder())
