@@ -3,7 +3,8 @@
 A `Value` holds a float (`data`), the gradient of the last `backward()` with
 respect to it (`grad`), the operation that produced it (`op`) and that
 operation's inputs (`parents`). Leaves (inputs, parameters, constants) have no
-op and no parents.
+op and no parents. `label`, `scope` and `note` are for people: the pictures
+show them, and no computation reads them.
 
 This file knows no operation's mathematics. An `Op` is one row of the table in
 engine/core/ops.py: a forward function and a derivative rule. Recording an Op on
@@ -47,7 +48,7 @@ class Value:
     # A node keeps one or two parents in slots of its own and only a node with more
     # inputs (the fused `linear`) keeps a tuple: one object per node instead of two
     # for Python's cyclic garbage collector to track while a graph is built.
-    __slots__ = ("data", "grad", "op", "_first", "_second", "_more", "label", "scope")
+    __slots__ = ("data", "grad", "op", "_first", "_second", "_more", "label", "scope", "note")
 
     def __init__(
         self,
@@ -69,6 +70,7 @@ class Value:
             raise TypeError(f"Value label must be a str, got {type(label).__name__}")
         self.label = label
         self.scope = ""  # dotted name of the module that made it, e.g. "layer1.neuron3"
+        self.note = ""  # text `explain` and `explore` show at the steps that reach it, e.g. a formula
 
     # Arithmetic and functions: each is a row of the operation table, engine/core/ops.py, which puts its rows
     # into `OPERATIONS` (below) for these methods to record.
