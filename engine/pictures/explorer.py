@@ -14,10 +14,10 @@ shown. Each box shows its data and grad as they are at the current step, in
 the diagrams' number format; a gradient not yet reached is blank. Hovering a
 Value shows its operation and inputs. Notes (a Value's `note`, e.g. the
 seed's formula for a parameter, or the `notes` given) are shown at the steps
-that reach their Value. The diagram opens
-fitted to the window; -, +, Fit and 1:1 (the keys -, +, 0 and 1) zoom,
-dragging pans, and each step brings its Value and that Value's inputs into
-view (zooming out only if they cannot fit at the reader's zoom).
+that reach their Value. The diagram opens fitted to the window; -, +, Fit
+and 1:1 (the keys -, +, 0 and 1) zoom, dragging pans, and each step brings
+its Value and that Value's inputs into view (zooming out only if they cannot
+fit at the reader's zoom).
 
 The file is self-contained: the SVG, the data (JSON), the style and the script
 are inline and nothing is requested from any server, so it works offline and
