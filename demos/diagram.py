@@ -15,17 +15,9 @@ from engine import Value, save_diagram
 def seed_network_loss() -> Value:
     """The seed's network 1.1 with g = sigmoid on one sample, every multiply and add drawn, after backward().
 
-    `model(x)` computes the same y_hat; calling its three layers one at a time
-    lets us name the hidden values h1 and h2 as the seed does.
+    The network labels what it computes with the seed's symbols: u1, h1, u2, h2, ŷ, and y and L.
     """
-    model = nn.SeedNetwork("sigmoid", seed=0, fused=False)
-    x, y = Value(0.5, label="x"), Value(1.0, label="y")
-    (h1,) = model.layers[0]([x])
-    (h2,) = model.layers[1]([h1])
-    (y_hat,) = model.layers[2]([h2])
-    h1.label, h2.label, y_hat.label = "h1", "h2", "ŷ"
-    loss = nn.mse_loss(y_hat, y)
-    loss.label = "L"
+    loss = nn.SeedNetwork("sigmoid", seed=0, fused=False).loss(0.5, 1.0)
     loss.backward()
     return loss
 

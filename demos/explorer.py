@@ -11,9 +11,10 @@ Open a page in a browser (it needs no server and no network): Next or ArrowRight
 steps through the forward pass, then through the backward pass one chain-rule
 step at a time. At the steps that reach w1, b1, ..., b3 of network 1.1 the page
 shows the seed's formula for that derivative as written, and the correction
-(docs/seed-errata.md). A page opens with its whole graph fitted to the window;
--, + (the keys - and +) and Fit zoom, dragging pans, and each step brings its
-node and that node's inputs into view.
+(docs/seed-errata.md): nn.SeedNetwork's parameters carry them as notes. A page
+opens with its whole graph fitted to the window; -, + (the keys - and +) and
+Fit zoom, dragging pans, and each step brings its node and that node's inputs
+into view.
 """
 
 from __future__ import annotations
@@ -24,30 +25,16 @@ from pathlib import Path
 import nn
 from demos.diagram import mlp_loss as wide_mlp_loss
 from demos.diagram import seed_network_loss as elementary_seed_network_loss
-from engine import Explorer, Value, explain, explore, topological_order
-from seed import formulas_1_1
+from engine import Explorer, Value, explain, explore
 
 
 def seed_network_loss() -> Value:
-    """The seed's network 1.1 with g = sigmoid on one sample, fused neurons, named as in the seed.
+    """The seed's network 1.1 with g = sigmoid on one sample, fused neurons: the network names its values.
 
-    u1 = w1 x + b1, h1 = g(u1), u2 = w2 h1 + b2, h2 = g(u2), ŷ = w3 h2 + b3, L = (y - ŷ)².
+    u1 = w1 x + b1, h1 = g(u1), u2 = w2 h1 + b2, h2 = g(u2), ŷ = w3 h2 + b3, L = (y - ŷ)²; its
+    parameters carry the seed's formulas as notes.
     """
-    model = nn.SeedNetwork("sigmoid", seed=0)
-    x, y = Value(0.5, label="x"), Value(1.0, label="y")
-    (h1,) = model.layers[0]([x])
-    (h2,) = model.layers[1]([h1])
-    (y_hat,) = model.layers[2]([h2])
-    h1.label, h2.label, y_hat.label = "h1", "h2", "ŷ"
-    h1.parents[0].label, h2.parents[0].label = "u1", "u2"  # the pre-activations, as docs/seed-errata.md names them
-    loss = nn.mse_loss(y_hat, y)
-    loss.label = "L"
-    return loss
-
-
-def seed_notes(loss: Value) -> dict[Value, str]:
-    """The seed's formula (as written, and corrected) for each parameter w1 .. b3 of network 1.1 in `loss`'s graph."""
-    return {v: formulas_1_1.note(v.label) for v in topological_order(loss) if v.label in formulas_1_1.FORMULAS}
+    return nn.SeedNetwork("sigmoid", seed=0).loss(0.5, 1.0)
 
 
 def mlp_loss() -> Value:
@@ -65,27 +52,22 @@ def pages() -> list[tuple[str, Explorer]]:
     seed = seed_network_loss()
     elementary = elementary_seed_network_loss()
     pages = [
-        (seed, seed_notes(seed), "seed_network_explorer.html", "The seed's network 1.1: backpropagation step by step"),
+        (seed, "seed_network_explorer.html", "The seed's network 1.1: backpropagation step by step"),
         (
             elementary,
-            seed_notes(elementary),
             "seed_network_elementary_explorer.html",
             "The seed's network 1.1, every multiply and add a node of its own",
         ),
-        (mlp_loss(), None, "mlp_2_3_1_explorer.html", "A 2-3-1 tanh MLP: backpropagation step by step"),
+        (mlp_loss(), "mlp_2_3_1_explorer.html", "A 2-3-1 tanh MLP: backpropagation step by step"),
         (
             wide_mlp_loss(),
-            None,
             "mlp_2_16_16_1_explorer.html",
             "The 2-16-16-1 relu MLP of the diagrams: zoom in (+) to read it, drag to pan",
         ),
     ]
     # Top to bottom, except the wide MLP: its 16 weights a neuron stack up better than side by side (91,610 pt wide).
     rankdirs = {"mlp_2_16_16_1_explorer.html": "LR"}
-    return [
-        (name, explore(root, notes, title=title, rankdir=rankdirs.get(name, "TB")))
-        for root, notes, name, title in pages
-    ]
+    return [(name, explore(root, title=title, rankdir=rankdirs.get(name, "TB"))) for root, name, title in pages]
 
 
 def main(out: Path = Path("out")) -> list[Path]:
@@ -94,8 +76,7 @@ def main(out: Path = Path("out")) -> list[Path]:
     for name, explorer in pages():
         written.append(explorer.save(out / name))
         print(f"{explorer.n_steps:3d} steps: {written[-1]}")
-    seed = seed_network_loss()
-    transcript = explain(seed, seed_notes(seed))
+    transcript = explain(seed_network_loss())
     written.append(out / "seed_network_transcript.txt")
     written[-1].write_text(transcript + "\n", encoding="utf-8")
     print(f"network 1.1's backward pass, the first lines of {written[-1]}:")

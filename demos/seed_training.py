@@ -7,7 +7,7 @@
   sin(x) over [-3, 3], which rises and falls; it settles on the best S-curve.
 - widths (8, 8), 97 parameters: fits the data.
 
-Both use `nn.SeedNetwork`, `nn.mse_loss` and `nn.Adam`, full batch, with fixed seeds.
+Both use `nn.SeedNetwork` and its loss (`nn.mse_loss`) and `nn.Adam`, full batch, with fixed seeds.
 `python -m demos.seed_training` prints progress and writes out/seed_training_curve.png (loss per
 step, log scale) and out/seed_training_fit.png (the final fits against the data).
 """
@@ -47,7 +47,7 @@ def train(widths: tuple[int, int], x: np.ndarray, y: np.ndarray, name: str) -> t
     xs, ys = [float(v) for v in x], [float(v) for v in y]
     losses = []
     for step in range(STEPS + 1):
-        loss = nn.mse_loss([model(v) for v in xs], ys)
+        loss = model.loss(xs, ys)
         losses.append(loss.data)
         if step % 100 == 0:
             print(f"  {name}: step {step:3d}  loss {loss.data:.5f}")

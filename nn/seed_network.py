@@ -1,19 +1,30 @@
-"""The seed's network 1.1, built on MLP, with its parameters in the seed's notation.
+"""The seed's network 1.1, built on MLP, in the seed's notation: its parameters, the values it computes, its loss.
 
-    h1 = g(w1 x + b1),  h2 = g(w2 h1 + b2),  y_hat = w3 h2 + b3
+    u1 = w1 x + b1,  h1 = g(u1),  u2 = w2 h1 + b2,  h2 = g(u2),  ŷ = w3 h2 + b3,  L = Σ (y − ŷ)² / N
 
-With one unit per layer (the seed's own case) the parameters are named w1, b1,
-w2, b2, w3, b3. With wider layers, w_i is a matrix and its entries are named
-`w2[j,k]` (unit j of layer i, reading input k) and `b2[j]`, 1-based.
+Every Value it makes is labelled with the seed's symbol, so that `engine.explain(loss)` and
+`engine.explore(loss)` read like the seed (`dL/dŷ`, `dL/dh2`): the parameters w1, b1, ..., b3;
+calling the network labels u1, h1, u2, h2 and ŷ (and "x" for a number given as x); `loss(x, y)`
+labels the loss L and "y" for the targets it makes from numbers. With one input and one unit per
+layer (the seed's own case), each parameter's `note` is the seed's formula for its gradient, as
+written and corrected (nn/seed_formulas.py), which explain and explore show beside it.
+
+With wider layers, w_i is a matrix: its entries are named `w2[j,k]` (unit j of layer i, reading
+input k) and `b2[j]`, unit j's values `u2[j]` and `h2[j]`, and the inputs `x[k]`, all 1-based.
+With N > 1 samples, `loss` ends each sample's labels with its number: `ŷ_1`, `h2_1`, `y_1`, ...
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
 from engine import Value
-from nn.module import MLP, Input, mlp_sizes
+from engine.core.numbers import as_float
+from nn import seed_formulas
+from nn.activations import ACTIVATIONS
+from nn.losses import mse_loss
+from nn.module import MLP, Input, check_inputs, mlp_sizes
 
 
 class SeedNetwork(MLP):
@@ -30,6 +41,11 @@ class SeedNetwork(MLP):
     ) -> None:
         super().__init__(nin, [*_checked_widths(widths), 1], activation, seed=seed, fused=fused)
         self._name_parameters()
+        self._input_names = ["x"] if self.nin == 1 else [f"x[{k}]" for k in range(1, self.nin + 1)]
+        self._unit_names = [_unit_names(i, len(layer.neurons)) for i, layer in enumerate(self.layers[:-1], start=1)]
+        if self.nin == 1 and all(len(layer.neurons) == 1 for layer in self.layers):  # the seed's own network
+            for name, parameter in self.named_parameters():
+                parameter.note = seed_formulas.note(name)
 
     def named_parameters(self) -> list[tuple[str, Value]]:
         named = []
@@ -60,12 +76,65 @@ class SeedNetwork(MLP):
         return {"activation": activation, "widths": [int(n) for n in sizes[1:3]], "nin": int(sizes[0]), "fused": fused}
 
     def __call__(self, x: Sequence[Input] | Input) -> Value:
-        """y_hat for one sample; a scalar x may be given bare when nin == 1."""
+        """ŷ for one sample, its values labelled u1, h1, u2, h2, ŷ; a scalar x may be given bare when nin == 1."""
+        return self._forward(x, "")
+
+    def loss(self, x: Any, y: Input | Iterable[Input]) -> Value:
+        """The seed's L = Σ (y_n − ŷ_n)² / N (`nn.mse_loss`), labelled L, for one sample or N.
+
+        One sample: x as for calling the network, y one target. N samples: y a list of N targets
+        and x a list of the N samples. Targets given as numbers become Values labelled y; with
+        N > 1, every label of sample n ends in `_n` (`x_1`, `ŷ_1`, `y_1`, ...).
+        """
+        if isinstance(y, str) or not isinstance(y, Iterable):  # one target (a string is refused as one)
+            samples, targets = [x], [y]
+        else:
+            targets = list(y)
+            try:
+                samples = list(x)
+            except TypeError:
+                raise TypeError(
+                    f"SeedNetwork.loss: y holds {len(targets)} targets, so x must be a list of {len(targets)} "
+                    f"samples, got {type(x).__name__}"
+                ) from None
+            if len(samples) != len(targets):
+                raise ValueError(
+                    f"SeedNetwork.loss: {len(samples)} samples but {len(targets)} targets; expected one target a sample"
+                )
+            if not targets:
+                raise ValueError("SeedNetwork.loss: expected at least one sample, got none")
+        endings = [""] if len(targets) == 1 else [f"_{n}" for n in range(1, len(targets) + 1)]
+        ys = [
+            t if isinstance(t, Value) else Value(as_float(t, "SeedNetwork.loss: each target"), label="y" + ending)
+            for t, ending in zip(targets, endings)
+        ]
+        loss = mse_loss([self._forward(xn, ending) for xn, ending in zip(samples, endings)], ys)
+        loss.label = "L"
+        return loss
+
+    def _forward(self, x: Sequence[Input] | Input, ending: str) -> Value:
+        """ŷ for one sample, every Value it makes labelled with the seed's symbol followed by `ending`."""
         if isinstance(x, (Value, int, float)):
             x = [x]
-        out = super().__call__(x)
-        assert isinstance(out, Value)
-        return out
+        check_inputs(x, self.nin, "SeedNetwork")
+        h = [xi if isinstance(xi, Value) else Value(xi, label=name + ending) for xi, name in zip(x, self._input_names)]
+        g = ACTIVATIONS[self.activation]
+        for layer, names in zip(self.layers[:-1], self._unit_names):
+            h = layer._apply(h)
+            for value, (u_name, h_name) in zip(h, names):
+                value.label = h_name + ending
+                if g is not None and value.op is g:  # h = g(u): u is its input (no u for a linear g, nor under no_grad)
+                    value.parents[0].label = u_name + ending
+        (y_hat,) = self.layers[-1]._apply(h)
+        y_hat.label = "ŷ" + ending
+        return y_hat
+
+
+def _unit_names(layer: int, width: int) -> list[tuple[str, str]]:
+    """(u, h) labels of each unit of hidden layer `layer`: ("u1", "h1") for a single unit, else ("u1[j]", "h1[j]")."""
+    if width == 1:
+        return [(f"u{layer}", f"h{layer}")]
+    return [(f"u{layer}[{j}]", f"h{layer}[{j}]") for j in range(1, width + 1)]
 
 
 def _checked_widths(widths: object) -> list[Any]:

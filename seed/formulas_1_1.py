@@ -1,76 +1,86 @@
-"""The seed's six final formulas of network 1.1, as written and corrected: rows 20-25 of docs/seed-errata.md.
+"""The seed's six final formulas of network 1.1 as text (nn/seed_formulas.py), read as arithmetic and evaluated.
 
-The explorer demo shows each at the backward steps that reach its parameter.
-tests/test_demo_explorer.py checks that every string below is copied unchanged
-from the errata's rows.
+nn.SeedNetwork shows each formula, as the seed writes it and corrected, beside its parameter in
+`engine.explain` and `engine.explore`. The text is installed with `nn`; this module, which is not,
+checks that it says what the numbers say. Every formula has the form
+
+    −(2/N) Σ factor factor ...
+
+a sum over the samples of a product of network 1.1's quantities at sample n: ŷ, (y − ŷ), x, h1,
+h2, w2, w3, g'(u1), g'(u2), and the seed's ∂g(u)/∂u and [∂g(u)/∂u]², where `u` says which
+pre-activation the seed's single symbol u stands for (docs/seed-errata.md, "Reading the seed's u").
+`evaluate` reads every character of the formula or refuses it, so the text cannot say more than
+what is evaluated.
 """
 
 from __future__ import annotations
 
-from typing import NamedTuple
+import re
+from collections.abc import Mapping
+from typing import Literal
+
+import numpy as np
+from numpy.typing import ArrayLike
+
+from nn.seed_formulas import FORMULAS
+from seed import network_1_1
+from seed.activations import Activation, derivative
+
+SUM = "−(2/N) Σ "  # what every formula's right-hand side begins with
+FACTOR = re.compile(r"\(y − ŷ\)|\[∂g\(u\)/∂u\]²|∂g\(u\)/∂u|g'\(u[12]\)|ŷ|x|h[12]|w[23]")
 
 
-class SeedFormula(NamedTuple):
-    """One row of the errata: the seed's formula as written, whether it holds and why not, the correction."""
-
-    row: int  # the row of docs/seed-errata.md, section 1.1
-    written: str
-    verdict: str
-    corrected: str | None  # None where the seed is right
-
-
-# The loss's derivative for each of network 1.1's parameters, in the seed's order of derivation.
-FORMULAS: dict[str, SeedFormula] = {
-    "w3": SeedFormula(
-        20,
-        "∂L/∂w3 = −(2/N) Σ ŷ (y − ŷ) h2",
-        "spurious factor ŷ (its only error)",
-        "−(2/N) Σ (y − ŷ) h2",
-    ),
-    "b3": SeedFormula(
-        21,
-        "∂L/∂b3 = −(2/N) Σ ŷ (y − ŷ)",
-        "spurious factor ŷ (its only error)",
-        "−(2/N) Σ (y − ŷ)",
-    ),
-    "w2": SeedFormula(
-        22,
-        "∂L/∂w2 = −(2/N) Σ ŷ (y − ŷ) w3 h1 ∂g(u)/∂u",
-        "spurious factor ŷ; otherwise right if u = u2, wrong again if u = u1",
-        "−(2/N) Σ (y − ŷ) w3 g'(u2) h1",
-    ),
-    "b2": SeedFormula(
-        23,
-        "∂L/∂b2 = −(2/N) Σ ŷ (y − ŷ) w3 ∂g(u)/∂u",
-        "as row 22",
-        "−(2/N) Σ (y − ŷ) w3 g'(u2)",
-    ),
-    "w1": SeedFormula(
-        24,
-        "∂L/∂w1 = −(2/N) Σ ŷ (y − ŷ) w3 w2 x [∂g(u)/∂u]²",
-        "spurious factor ŷ, and [g'(u)]² where the chain rule (row 18) gives g'(u2) g'(u1), under either reading of u",
-        "−(2/N) Σ (y − ŷ) w3 g'(u2) w2 g'(u1) x",
-    ),
-    "b1": SeedFormula(
-        25,
-        "∂L/∂b1 = −(2/N) Σ ŷ (y − ŷ) w3 w2 [∂g(u)/∂u]²",
-        "as row 24",
-        "−(2/N) Σ (y − ŷ) w3 g'(u2) w2 g'(u1)",
-    ),
-}
+def evaluate(
+    formula: str,
+    x: ArrayLike,
+    y: ArrayLike,
+    params: Mapping[str, float],
+    activation: Activation,
+    u: Literal["u1", "u2"] = "u2",
+) -> float:
+    """The value of one formula (`∂L/∂w3 = −(2/N) Σ ...`, or its right-hand side alone) on samples x, y."""
+    if u not in ("u1", "u2"):
+        raise ValueError(f"u must be 'u1' or 'u2' (which pre-activation the seed's u stands for), got {u!r}")
+    right = formula.split(" = ", 1)[-1]
+    if not right.startswith(SUM):
+        raise ValueError(f"a formula of network 1.1 reads {SUM!r} then a product, got {formula!r}")
+    product = right.removeprefix(SUM)
+    factors = FACTOR.findall(product)
+    if " ".join(factors) != product:
+        raise ValueError(f"cannot read {product!r} as a product of {FACTOR.pattern}")
+    x, y = np.asarray(x, dtype=float), np.asarray(y, dtype=float)
+    f = network_1_1.forward(x, params, activation)
+    g1, g2 = derivative(activation, f.u1), derivative(activation, f.u2)
+    slope = g1 if u == "u1" else g2
+    quantities = {
+        "ŷ": f.yhat,
+        "(y − ŷ)": y - f.yhat,
+        "x": x,
+        "h1": f.h1,
+        "h2": f.h2,
+        "w2": params["w2"],
+        "w3": params["w3"],
+        "g'(u1)": g1,
+        "g'(u2)": g2,
+        "∂g(u)/∂u": slope,
+        "[∂g(u)/∂u]²": slope**2,
+    }
+    terms = np.ones_like(x)
+    for factor in factors:
+        terms = terms * quantities[factor]
+    return float(-2.0 / len(x) * np.sum(terms))
 
 
-def note(parameter: str) -> str:
-    """The explorer's note for one parameter: the seed's formula as written and, when it is wrong, the correction."""
-    formula = FORMULAS[parameter]
-    lines = [f"the seed writes {formula.written}"]
-    if formula.corrected is None:
-        lines.append(f"  which holds (docs/seed-errata.md, row {formula.row})")
-    else:
-        verdict = formula.verdict
-        if verdict.startswith("as row "):  # spell out the row it refers to
-            (same,) = [f for f in FORMULAS.values() if f.row == int(verdict.removeprefix("as row "))]
-            verdict = f"{verdict}: {same.verdict}"
-        lines.append(f"  wrong (docs/seed-errata.md, row {formula.row}): {verdict}")
-        lines.append(f"  corrected: ∂L/∂{parameter} = {formula.corrected}")
-    return "\n".join(lines)
+def written_values(
+    x: ArrayLike, y: ArrayLike, params: Mapping[str, float], activation: Activation, u: Literal["u1", "u2"] = "u2"
+) -> dict[str, float]:
+    """dL/dw1 .. dL/db3 as the seed's formulas (the text nn.SeedNetwork notes) give them, reading u as `u`."""
+    return {name: evaluate(FORMULAS[name].written, x, y, params, activation, u) for name in network_1_1.PARAMETERS}
+
+
+def corrected_values(
+    x: ArrayLike, y: ArrayLike, params: Mapping[str, float], activation: Activation
+) -> dict[str, float]:
+    """dL/dw1 .. dL/db3 as the corrections in the same text give them (the formula itself where the seed is right)."""
+    formulas = {name: FORMULAS[name] for name in network_1_1.PARAMETERS}
+    return {name: evaluate(f.corrected or f.written, x, y, params, activation) for name, f in formulas.items()}

@@ -31,7 +31,6 @@ from typing import Literal
 import numpy as np
 from numpy.typing import ArrayLike
 
-from nn.losses import mse_loss
 from nn.seed_network import SeedNetwork
 from seed.activations import Activation, Array, activate, derivative
 
@@ -234,9 +233,9 @@ def seed_network(params: Mapping[str, float], activation: str, *, fused: bool = 
 def autograd_gradients(
     x: ArrayLike, y: ArrayLike, params: Mapping[str, float], activation: str, *, fused: bool = True
 ) -> dict[str, float]:
-    """The engine's gradients of the seed's loss through `nn.SeedNetwork` with the given parameters."""
+    """The engine's gradients of the seed's loss (`SeedNetwork.loss`: nn.mse_loss) with the given parameters."""
     x, y = _check_data(x, y)
     model = seed_network(params, activation, fused=fused)
     model.zero_grad()
-    mse_loss([model(float(xn)) for xn in x], [float(yn) for yn in y]).backward()
+    model.loss([float(xn) for xn in x], [float(yn) for yn in y]).backward()
     return {name: parameter.grad for name, parameter in model.named_parameters()}

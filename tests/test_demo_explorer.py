@@ -1,4 +1,4 @@
-"""The explorer demo, the seed's formulas it shows, and the demo report (out/index.html), read as files.
+"""The explorer demo, the seed's network it shows, and the demo report (out/index.html), read as files.
 
 The pages in a browser: tests/test_explorer_browser.py.
 """
@@ -8,51 +8,22 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
-import pytest
-
 from demos import __main__ as runner
 from demos import explorer as explorer_demo
 from demos import report
 from engine import explain, topological_order
-from seed import formulas_1_1
 
-REPO = Path(__file__).resolve().parents[1]
-ERRATA = REPO / "docs" / "seed-errata.md"
+# ---------------------------------------------------------------- the seed's network, as the demo builds it
 
 
-# ---------------------------------------------------------------- the seed's formulas
-
-
-def errata_row(row: int) -> list[str]:
-    (line,) = [line for line in ERRATA.read_text(encoding="utf-8").splitlines() if line.startswith(f"| {row} |")]
-    return [cell.strip() for cell in line.strip().strip("|").split(" | ")]
-
-
-@pytest.mark.parametrize("parameter", ["w3", "b3", "w2", "b2", "w1", "b1"])
-def test_formulas_are_the_errata_rows_as_written(parameter: str) -> None:
-    formula = formulas_1_1.FORMULAS[parameter]
-    number, written, verdict, correction, _ = errata_row(formula.row)
-    assert number == str(formula.row)
-    assert formula.written == written and formula.written.startswith(f"∂L/∂{parameter} = ")
-    assert formula.verdict in verdict and verdict.startswith("**no**")
-    assert formula.corrected == correction
-
-
-def test_a_note_gives_the_formula_as_written_and_the_correction() -> None:
-    assert formulas_1_1.note("w3").splitlines() == [
-        "the seed writes ∂L/∂w3 = −(2/N) Σ ŷ (y − ŷ) h2",
-        "  wrong (docs/seed-errata.md, row 20): spurious factor ŷ (its only error)",
-        "  corrected: ∂L/∂w3 = −(2/N) Σ (y − ŷ) h2",
-    ]
-    assert "as row 22: spurious factor ŷ; otherwise right" in formulas_1_1.note("b2")
-
-
-def test_notes_are_keyed_by_the_six_parameters_of_network_1_1() -> None:
+def test_the_demos_network_names_its_values_and_brings_the_seeds_formulas() -> None:
     loss = explorer_demo.seed_network_loss()
-    notes = explorer_demo.seed_notes(loss)
-    assert sorted(v.label for v in notes) == sorted(["w1", "b1", "w2", "b2", "w3", "b3"])
-    text = explain(loss, notes)
+    labels = [v.label for v in topological_order(loss)]
+    assert {"x", "y", "u1", "h1", "u2", "h2", "ŷ", "L", "w1", "b1", "w2", "b2", "w3", "b3"} <= set(labels)
+    assert sorted(v.label for v in topological_order(loss) if v.note) == sorted(["w1", "b1", "w2", "b2", "w3", "b3"])
+    text = explain(loss)  # no notes passed: the network's parameters carry them
     assert "dL/dw3 += dL/dŷ · ∂ŷ/∂w3 = -3.241 · 0.3904 = -1.265" in text  # the issue's example line
+    assert "\ndL/dh2 += dL/dŷ · ∂ŷ/∂h2 = " in text and "\ndL/du2 += dL/dh2 · ∂h2/∂u2 = " in text
     assert text.count("the seed writes") == 6
 
 
@@ -75,8 +46,8 @@ def test_explorer_demo_writes_the_pages_and_the_transcript(dot_program: str, tmp
     assert "the seed writes" not in (tmp_path / "mlp_2_3_1_explorer.html").read_text(encoding="utf-8")
     loss = explorer_demo.seed_network_loss()
     transcript = (tmp_path / "seed_network_transcript.txt").read_text(encoding="utf-8")
-    assert transcript == explain(loss, explorer_demo.seed_notes(loss)) + "\n"
-    assert {"u1", "u2", "h1", "h2", "ŷ", "L"} <= {v.label for v in topological_order(loss)}
+    assert transcript == explain(loss) + "\n"
+    assert "dL/du1 += dL/dh1 · ∂h1/∂u1" in transcript and "the seed writes ∂L/∂b1" in transcript
 
 
 # ---------------------------------------------------------------- the report

@@ -614,7 +614,7 @@ def test_demo_writes_its_pictures(dot_program, tmp_path):
     assert [p.name for p in written] == ["seed_network.svg", "seed_network.png", "mlp_2_16_16_1.svg"]
     nodes, _, clusters = svg_picture(tmp_path / "seed_network.svg")
     labels = {n["texts"][0] for n in nodes.values() if n["texts"]}
-    assert {"x", "y", "w1", "b1", "w2", "b2", "w3", "b3", "h1", "h2", "ŷ", "L"} <= labels
+    assert {"x", "y", "w1", "b1", "w2", "b2", "w3", "b3", "u1", "h1", "u2", "h2", "ŷ", "L"} <= labels
     nodes, _, clusters = svg_picture(tmp_path / "mlp_2_16_16_1.svg")
     assert len(clusters) == 3 + 16 + 16 + 1
     assert "layer2.neuron16.w16" in {n["texts"][0] for n in nodes.values() if n["texts"]}

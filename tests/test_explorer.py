@@ -154,14 +154,14 @@ def test_draw_dot_can_show_given_gradients() -> None:
 # ---------------------------------------------------------------- notes
 
 
-def seed_notes(params: dict[str, Value]) -> dict[Value, str]:
+def given_notes(params: dict[str, Value]) -> dict[Value, str]:
     return {params[name]: f"seed's formula for {name}" for name in ("w1", "b1", "w2", "b2", "w3", "b3")}
 
 
 def test_notes_are_shown_at_the_steps_that_reach_their_value() -> None:
     root, params = seed_network_loss()
     index = {v: i for i, v in enumerate(topological_order(root))}
-    data = page_data(explore(root, notes=seed_notes(params)).html())
+    data = page_data(explore(root, notes=given_notes(params)).html())
     for name, param in params.items():
         reaching = [s for s in data["steps"] if s["phase"] == "backward" and index[param] in dict(s["parents"])]
         assert reaching, name
@@ -170,6 +170,19 @@ def test_notes_are_shown_at_the_steps_that_reach_their_value() -> None:
     noted = {index[v] for v in params.values()}
     others = [s for s in data["steps"] if not noted & {parent for parent, _ in s.get("parents", [])}]
     assert others and all(s["notes"] == [] for s in others)
+
+
+def test_a_seed_networks_own_notes_are_shown_without_being_passed() -> None:
+    root, params = seed_network_loss()
+    index = {v: i for i, v in enumerate(topological_order(root))}
+    steps = [s for s in page_data(explore(root).html())["steps"] if s["phase"] == "backward"]
+    for name, param in params.items():
+        reaching = [s for s in steps if index[param] in dict(s["parents"])]
+        assert reaching and all(f"{name}: {param.note}" in s["notes"] for s in reaching), name
+        assert param.note.startswith(f"the seed writes ∂L/∂{name} = ")
+    assert sum(len(s["notes"]) for s in steps) == len(params)  # one step reaches each parameter
+    hidden = page_data(explore(root, notes=dict.fromkeys(params.values(), "")).html())
+    assert all(s.get("notes", []) == [] for s in hidden["steps"])
 
 
 def test_bad_arguments_are_named() -> None:
@@ -202,7 +215,7 @@ def test_labels_cannot_break_out_of_the_page() -> None:
 
 def test_save_diagram_writes_the_explorer_page(tmp_path: Path) -> None:
     root, params = seed_network_loss()
-    notes = seed_notes(params)
+    notes = given_notes(params)
     written = save_diagram(root, tmp_path / "sub" / "graph.html", notes=notes, rankdir="TB", title="Seed 1.1")
     assert written == tmp_path / "sub" / "graph.html"
     page = written.read_text(encoding="utf-8")

@@ -182,8 +182,7 @@ def test_page_loads_and_steps_with_no_console_error_and_no_request(browser: Any,
     root = {"seed_network": explorer_demo.seed_network_loss, "mlp": explorer_demo.mlp_loss, "shared_leaf": shared_leaf}[
         graph
     ]()
-    notes = explorer_demo.seed_notes(root) if graph == "seed_network" else None
-    opened = open_page(browser, explore(root, notes), tmp_path)
+    opened = open_page(browser, explore(root), tmp_path)  # the seed network's parameters bring their notes
     for key in ("End", "Home", "ArrowRight", "ArrowRight", "ArrowLeft"):
         opened.page.keyboard.press(key)
     opened.page.click(f"#{STANDALONE_ID} .vg-next")
@@ -317,7 +316,7 @@ def test_hovering_a_value_shows_its_operation_and_inputs(browser: Any, tmp_path:
 
 def test_the_seeds_formulas_show_at_the_steps_that_reach_w1_to_b3(browser: Any, tmp_path: Path) -> None:
     root = explorer_demo.seed_network_loss()
-    explorer = explore(root, explorer_demo.seed_notes(root))
+    explorer = explore(root)  # no notes passed: nn.SeedNetwork's parameters carry the seed's formulas
     opened = open_page(browser, explorer, tmp_path)
     opened.page.keyboard.press("End")  # the last step: u1 = linear(w1, x, b1) hands its gradient to w1, x, b1
     notes = opened.page.inner_text(f"#{STANDALONE_ID} .vg-notes")
@@ -365,7 +364,7 @@ def test_screenshot_is_not_blank(browser: Any, tmp_path: Path) -> None:
     from PIL import Image
 
     root = explorer_demo.seed_network_loss()
-    explorer = explore(root, explorer_demo.seed_notes(root), title="The seed's network 1.1", rankdir="TB")
+    explorer = explore(root, title="The seed's network 1.1", rankdir="TB")
     opened = open_page(browser, explorer, tmp_path)
     n = explorer.n_steps
     opened.page.fill(f"#{STANDALONE_ID} .vg-slider", str(n - 4))  # ŷ's step: w3, h2, b3, with the seed's formulas

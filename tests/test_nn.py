@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 
 import nn
-from engine import Value
+from engine import Value, no_grad, topological_order
 
 # --- modules ---------------------------------------------------------------------------------------
 
@@ -132,6 +132,102 @@ def test_wider_seed_network_names_entries_by_unit_and_input() -> None:
     assert len(names) == len(net.parameters()) == 2 * 2 + 3 * 3 + 4
     with pytest.raises(ValueError, match="two hidden layers"):
         nn.SeedNetwork("tanh", widths=(2,))
+
+
+G = {"sigmoid": lambda u: 1 / (1 + math.exp(-u)), "tanh": math.tanh, "relu": lambda u: max(u, 0.0), "linear": float}
+
+
+def labelled(root: Value) -> dict[str, Value]:
+    """The graph's labelled Values by label; each label names one Value."""
+    values = [v for v in topological_order(root) if v.label]
+    named = {v.label: v for v in values}
+    assert len(named) == len(values), "a label names two Values"
+    return named
+
+
+@pytest.mark.parametrize("fused", [True, False])
+@pytest.mark.parametrize("activation", ["sigmoid", "tanh", "relu", "linear"])
+def test_seed_network_labels_what_it_computes_with_the_seeds_symbols(activation: str, fused: bool) -> None:
+    net = nn.SeedNetwork(activation, seed=4, fused=fused)
+    p = {name: v.data for name, v in net.named_parameters()}
+    g, x, y = G[activation], -0.7, 0.3
+    u1 = p["w1"] * x + p["b1"]
+    u2 = p["w2"] * g(u1) + p["b2"]
+    y_hat = p["w3"] * g(u2) + p["b3"]
+    expected = {**p, "x": x, "u1": u1, "h1": g(u1), "u2": u2, "h2": g(u2), "ŷ": y_hat, "y": y, "L": (y - y_hat) ** 2}
+    if activation == "linear":  # h = g(u) = u: one Value, called h
+        del expected["u1"], expected["u2"]
+    named = labelled(net.loss(x, y))
+    assert set(named) == set(expected)  # every name on a Value, and no other names
+    for name, value in expected.items():
+        assert named[name].data == pytest.approx(value, rel=1e-14, abs=1e-15), name
+    assert labelled(net(x)).keys() == expected.keys() - {"y", "L"}  # calling it names ŷ and what leads to it
+
+
+def test_wider_seed_network_labels_each_units_values_by_its_number() -> None:
+    net = nn.SeedNetwork("tanh", widths=(2, 3), nin=2, seed=0, fused=False)
+    p = {name: v.data for name, v in net.named_parameters()}
+    x = [0.5, -1.0]
+    u1 = [p[f"w1[{j},1]"] * x[0] + p[f"w1[{j},2]"] * x[1] + p[f"b1[{j}]"] for j in (1, 2)]
+    h1 = [math.tanh(u) for u in u1]
+    u2 = [sum(p[f"w2[{j},{k}]"] * h1[k - 1] for k in (1, 2)) + p[f"b2[{j}]"] for j in (1, 2, 3)]
+    h2 = [math.tanh(u) for u in u2]
+    expected = {**p, "x[1]": x[0], "x[2]": x[1], "ŷ": sum(p[f"w3[1,{k}]"] * h2[k - 1] for k in (1, 2, 3)) + p["b3"]}
+    for layer, us, hs in ((1, u1, h1), (2, u2, h2)):
+        for j, (u, h) in enumerate(zip(us, hs), start=1):
+            expected[f"u{layer}[{j}]"], expected[f"h{layer}[{j}]"] = u, h
+    named = labelled(net(x))
+    assert set(named) == set(expected)
+    for name, value in expected.items():
+        assert named[name].data == pytest.approx(value, rel=1e-14, abs=1e-15), name
+    assert all(p.note == "" for p in net.parameters())  # the seed's formulas are for one unit a layer
+
+
+def test_seed_network_loss_over_n_samples_names_each_samples_values() -> None:
+    net = nn.SeedNetwork("tanh", seed=1)
+    p = {name: v.data for name, v in net.named_parameters()}
+    xs, ys = [0.5, -1.0, 2.0], [1.0, 0.0, -0.5]
+    y_hats = [p["w3"] * math.tanh(p["w2"] * math.tanh(p["w1"] * x + p["b1"]) + p["b2"]) + p["b3"] for x in xs]
+    loss = net.loss(xs, ys)
+    assert loss.data == pytest.approx(sum((y - f) ** 2 for y, f in zip(ys, y_hats)) / 3, rel=1e-14)
+    named = labelled(loss)
+    for n, (x, y, y_hat) in enumerate(zip(xs, ys, y_hats), start=1):
+        assert (named[f"x_{n}"].data, named[f"y_{n}"].data) == (x, y)
+        assert named[f"ŷ_{n}"].data == pytest.approx(y_hat, rel=1e-14)
+        assert {f"u1_{n}", f"h1_{n}", f"u2_{n}", f"h2_{n}"} <= named.keys()
+    assert named["L"] is loss and not {"x", "y", "ŷ"} & named.keys()
+    # The names change no number: the gradients are those of nn.mse_loss over model(x), bit for bit.
+    loss.backward()
+    grads = [v.grad for v in net.parameters()]
+    net.zero_grad()
+    nn.mse_loss([net(x) for x in xs], ys).backward()
+    assert [v.grad for v in net.parameters()] == grads
+
+
+def test_seed_network_names_no_value_it_did_not_make() -> None:
+    net = nn.SeedNetwork("tanh", seed=1)
+    x, y = Value(0.5), Value(1.0, label="target")
+    named = labelled(net.loss(x, y))
+    assert x.label == "" and y.label == "target" and "target" in named and not {"x", "y"} & named.keys()
+    with no_grad():  # no graph: ŷ has no inputs to name
+        out = net(0.5)
+    assert out.label == "ŷ" and out.parents == ()
+
+
+def test_seed_network_loss_refuses_mismatched_samples_and_targets() -> None:
+    net = nn.SeedNetwork("tanh", seed=1)
+    with pytest.raises(ValueError, match=r"SeedNetwork.loss: 2 samples but 1 targets"):
+        net.loss([0.5, 1.0], [1.0])
+    with pytest.raises(TypeError, match=r"y holds 2 targets, so x must be a list of 2 samples, got float"):
+        net.loss(0.5, [1.0, 2.0])
+    with pytest.raises(ValueError, match="expected at least one sample, got none"):
+        net.loss([], [])
+    with pytest.raises(TypeError, match="SeedNetwork.loss: each target expects a real number .* got str"):
+        net.loss(0.5, "1.0")
+    with pytest.raises(TypeError, match="SeedNetwork.loss: each target expects a real number .* got NoneType"):
+        net.loss([0.5, 1.0], [1.0, None])
+    with pytest.raises(ValueError, match="SeedNetwork expects 2 inputs, got 1"):
+        nn.SeedNetwork("tanh", nin=2).loss([0.5], 1.0)
 
 
 # --- losses ----------------------------------------------------------------------------------------

@@ -12,6 +12,7 @@ import math
 import random
 import re
 import struct
+from pathlib import Path
 
 import pytest
 from conftest import backward_gradients, central_differences, micrograd_expression
@@ -215,20 +216,41 @@ LINE = re.compile(r"^dL/d(\S+) \+= dL/d(\S+) · ∂(\S+)/∂(\S+) = (\S+) · (\S
 
 
 def test_transcript_of_the_seed_network_reads_like_the_issue() -> None:
-    model = nn.SeedNetwork("sigmoid", seed=0)  # fused neurons: y_hat = linear(w3, h2, b3), one node
-    x, y = Value(0.5, label="x"), Value(1.0, label="y")
-    (h1,) = model.layers[0]([x])
-    (h2,) = model.layers[1]([h1])
-    (y_hat,) = model.layers[2]([h2])
-    h1.label, h2.label, y_hat.label = "h1", "h2", "ŷ"
-    loss = nn.mse_loss(y_hat, y)
-    loss.label = "L"
-    lines = explain(loss).splitlines()
+    model = nn.SeedNetwork("sigmoid", seed=0)  # fused neurons: ŷ = linear(w3, h2, b3), one node
+    p = {name: v.data for name, v in model.named_parameters()}
+    lines = explain(model.loss(0.5, 1.0)).splitlines()  # the network names u1, h1, u2, h2, ŷ; its loss y and L
     assert lines[0] == "dL/dL = 1"
-    g, local = -2 * (y.data - y_hat.data), h2.data  # dL/dŷ for one sample, and ∂ŷ/∂w3 = h2
-    expected = f"dL/dw3 += dL/dŷ · ∂ŷ/∂w3 = {format_number(g)} · {format_number(local)} = {format_number(g * local)}"
-    assert expected in lines
+    # The seed's quantities by hand, from the parameters alone
+    x, y = 0.5, 1.0
+    h1 = 1 / (1 + math.exp(-(p["w1"] * x + p["b1"])))
+    h2 = 1 / (1 + math.exp(-(p["w2"] * h1 + p["b2"])))
+    y_hat = p["w3"] * h2 + p["b3"]
+    dL_dyhat = -2 * (y - y_hat)
+    dL_dh2 = dL_dyhat * p["w3"]
+    dL_du2 = dL_dh2 * h2 * (1 - h2)
+
+    def line(parent: str, node: str, g: float, local: float) -> str:
+        numbers = f"{format_number(g)} · {format_number(local)} = {format_number(g * local)}"
+        return f"dL/d{parent} += dL/d{node} · ∂{node}/∂{parent} = {numbers}"
+
+    for expected in [
+        line("w3", "ŷ", dL_dyhat, h2),
+        line("h2", "ŷ", dL_dyhat, p["w3"]),
+        line("u2", "h2", dL_dh2, h2 * (1 - h2)),
+        line("h1", "u2", dL_du2, p["w2"]),
+        line("u1", "h1", dL_du2 * p["w2"], h1 * (1 - h1)),
+    ]:
+        assert expected in lines
     assert "dL/dw3 += dL/dŷ · ∂ŷ/∂w3 = -3.241 · 0.3904 = -1.265" in lines  # the issue's example, to the digit
+
+
+def test_the_readmes_transcript_is_what_its_example_prints(capsys: pytest.CaptureFixture[str]) -> None:
+    readme = (Path(__file__).resolve().parents[1] / "README.md").read_text(encoding="utf-8")
+    example = r"```python\n([^`]*print\(explain\(loss\)\)\n)```\n\nprints\n\n```text\n([^`]*)```"
+    code, shown = re.search(example, readme).groups()  # type: ignore[union-attr]
+    exec(compile(code, "README.md", "exec"), {})
+    assert capsys.readouterr().out == shown
+    assert "dL/dh2 += dL/dŷ" in shown and "v12" not in shown and shown.count("the seed writes") == 6
 
 
 def test_one_line_per_contribution_with_the_steps_numbers(root: Value) -> None:
@@ -237,6 +259,10 @@ def test_one_line_per_contribution_with_the_steps_numbers(root: Value) -> None:
     lines = explain(root).splitlines()
     assert lines[0] == "dL/dL = 1"
     parts = [(step, part) for step in steps for part in step.contributions]
+    # Under a line, the note of the Value it reaches (the seed network's parameters have one), indented.
+    notes = [line for _, part in parts for line in part.parent.note.splitlines()]
+    assert [line.removeprefix("    ") for line in lines if line.startswith("    ")] == notes
+    lines = [line for line in lines if not line.startswith("    ")]
     assert len(lines) == 1 + len(parts)
     for line, (step, part) in zip(lines[1:], parts):
         match = LINE.match(line)
@@ -296,6 +322,31 @@ def test_notes_are_printed_under_each_line_that_reaches_their_value() -> None:
     assert len(lines) == 1 + 6 + 3
 
 
+def test_a_values_own_note_is_shown_unless_notes_replace_it() -> None:
+    root = micrograd_expression()
+    order = {v.label: v for v in topological_order(root)}
+    order["a"].note = "a's own note"
+    lines = explain(root).splitlines()
+    a_line = next(i for i, line in enumerate(lines) if line.startswith("dL/da +="))
+    assert lines[a_line + 1] == "    a's own note" and len(lines) == 1 + 6 + 1
+    replaced = explain(root, notes={order["a"]: "given"}).splitlines()
+    assert replaced[a_line + 1] == "    given" and "a's own note" not in "\n".join(replaced)
+    assert explain(root, notes={order["a"]: ""}) == explain(micrograd_expression())  # "" hides it
+
+
+def test_notes_change_no_number() -> None:
+    """A note is text for people: the steps, the transcript's lines and backward()'s gradients are those without it."""
+    plain, noted = seed_network_loss(), seed_network_loss()
+    for v in topological_order(plain):
+        v.note = ""
+    for v in topological_order(noted):
+        v.note = v.note or f"a note on {v.label or 'a Value'}\nover two lines"
+    transcript = [line for line in explain(noted).splitlines() if not line.startswith("    ")]
+    assert transcript == explain(plain).splitlines()
+    plain_grads, noted_grads = backward_gradients(plain), backward_gradients(noted)
+    assert [noted_grads[v] for v in topological_order(noted)] == [plain_grads[v] for v in topological_order(plain)]
+
+
 def test_bad_notes_are_named() -> None:
     root = micrograd_expression()
     with pytest.raises(TypeError, match="notes must be a mapping"):
@@ -306,6 +357,14 @@ def test_bad_notes_are_named() -> None:
         explain(root, notes={root: 3})  # type: ignore[dict-item]
     with pytest.raises(TypeError, match="keyed by Values"):
         explain(root, notes={"L": "text"})  # type: ignore[dict-item]
+    leaf = next(v for v in topological_order(root) if v.label == "a")
+    leaf.note = 3  # type: ignore[assignment]
+    with pytest.raises(TypeError, match=r"explain: the note of a = 2.0 \(Value.note\) must be a str, got int"):
+        explain(root)
+    with pytest.raises(TypeError, match=r"explore: the note of a = 2.0 \(Value.note\) must be a str"):
+        engine.explore(root)
+    assert "    given" in explain(root, notes={leaf: "given"})  # notes given for it replace it
+    assert backward_gradients(root)[leaf] == 6.0  # backward() reads no note: dL/da = b f = (-3)(-2)
 
 
 def test_a_graph_over_the_limit_gets_draw_dots_refusal() -> None:

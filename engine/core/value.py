@@ -3,7 +3,8 @@
 A `Value` holds a float (`data`), the gradient of the last `backward()` with
 respect to it (`grad`), the operation that produced it (`op`) and that
 operation's inputs (`parents`). Leaves (inputs, parameters, constants) have no
-op and no parents.
+op and no parents. `label`, `scope` and `note` are for people: the pictures
+show them, and no computation reads them.
 
 This file knows no operation's mathematics. An `Op` is one row of the table in
 engine/core/ops.py: a forward function and a derivative rule. Recording an Op on
@@ -55,7 +56,7 @@ class Value:
     # A node keeps one or two parents in slots of its own and only a node with more
     # inputs (the fused `linear`) keeps a tuple: one object per node instead of two
     # for Python's cyclic garbage collector to track while a graph is built.
-    __slots__ = ("data", "grad", "op", "_first", "_second", "_more", "label", "scope")
+    __slots__ = ("data", "grad", "op", "_first", "_second", "_more", "label", "scope", "note")
 
     def __init__(
         self,
@@ -75,6 +76,7 @@ class Value:
         self._more = _more
         self.label = ""
         self.scope = ""  # dotted name of the module that made it, e.g. "layer1.neuron3"
+        self.note = ""  # text `explain` and `explore` show at the steps that reach it, e.g. a formula
         self.grad: float = 0.0
         self.data: float = data if type(data) is float else as_float(data)
         if not isinstance(label, str):

@@ -12,11 +12,12 @@ step it is and its parents are highlighted, the gradients the step produced
 are filled in, and the step's lines of the transcript (`engine.explain`) are
 shown. Each box shows its data and grad as they are at the current step, in
 the diagrams' number format; a gradient not yet reached is blank. Hovering a
-Value shows its operation and inputs. Notes (e.g. the seed's formula for a
-parameter) are shown at the steps that reach their Value. The diagram opens
-fitted to the window; -, +, Fit and 1:1 (the keys -, +, 0 and 1) zoom,
-dragging pans, and each step brings its Value and that Value's inputs into
-view (zooming out only if they cannot fit at the reader's zoom).
+Value shows its operation and inputs. Notes (a Value's `note`, e.g. the
+seed's formula for a parameter, or the `notes` given) are shown at the steps
+that reach their Value. The diagram opens fitted to the window; -, +, Fit
+and 1:1 (the keys -, +, 0 and 1) zoom, dragging pans, and each step brings
+its Value and that Value's inputs into view (zooming out only if they cannot
+fit at the reader's zoom).
 
 The file is self-contained: the SVG, the data (JSON), the style and the script
 are inline and nothing is requested from any server, so it works offline and
@@ -44,7 +45,7 @@ from engine.core.backprop import topological_order
 from engine.core.value import Value
 from engine.pictures.diagram import DEFAULT_MAX_NODES, check_size, draw_dot, render
 from engine.pictures.naming import format_number, node_names, op_id, value_id
-from engine.pictures.steps import backward_steps, check_notes, final_gradients, start_line, transcript_lines
+from engine.pictures.steps import backward_steps, final_gradients, gather_notes, start_line, transcript_lines
 
 __all__ = ["Explorer", "explore"]
 
@@ -98,7 +99,7 @@ class Explorer:
         order = topological_order(root)
         check_size(order, max_nodes, "explore")
         self.root = root
-        self.notes = check_notes(notes, order, "explore")
+        self.notes = gather_notes(order, notes, "explore")
         self.steps = backward_steps(root)
         grads = final_gradients(root, self.steps)
         graph = draw_dot(root, rankdir, cluster=cluster, legend=legend, max_nodes=max_nodes, grads=grads)
@@ -156,8 +157,9 @@ def explore(
 ) -> Explorer:
     """Watch backpropagation through `root`'s graph, step by step: an object Jupyter shows as a page.
 
-    notes: text per Value, shown at every step that reaches it (e.g. the
-        seed's formula for a parameter's gradient, as written and corrected).
+    notes: text per Value, shown at every step that reaches it instead of
+        the Value's own `note` ("" hides it). nn.SeedNetwork's parameters
+        note the seed's formula for their gradient, as written and corrected.
     title: the page's heading (default: "Backpropagation through L").
     rankdir, cluster, legend, max_nodes: as for `draw_dot`, which draws the
         picture (so Graphviz's `dot` program is needed).

@@ -93,21 +93,32 @@ def final_gradients(root: Value, steps: Sequence[Step]) -> dict[Value, float]:
     return grads
 
 
-def check_notes(notes: Mapping[Value, str] | None, order: Sequence[Value], caller: str) -> dict[Value, str]:
-    """Notes keyed by Values of the graph, each a str; a clear error otherwise."""
-    if notes is None:
-        return {}
-    if not isinstance(notes, Mapping):
-        raise TypeError(f"{caller}: notes must be a mapping from Value to text, got {type(notes).__name__}")
+def gather_notes(order: Sequence[Value], notes: Mapping[Value, str] | None, caller: str) -> dict[Value, str]:
+    """Each Value's text to show: its own `note`, unless `notes` gives it another ("" hides it); only non-empty ones.
+
+    A clear error for anything that is not a mapping from Values of the graph to str, or a `note` that is not a str.
+    """
+    given = {} if notes is None else notes
+    if not isinstance(given, Mapping):
+        raise TypeError(f"{caller}: notes must be a mapping from Value to text, got {type(given).__name__}")
     in_graph = set(order)
-    for value, note in notes.items():
+    for value, note in given.items():
         if not isinstance(value, Value):
             raise TypeError(f"{caller}: notes must be keyed by Values, got a key of type {type(value).__name__}")
         if value not in in_graph:
             raise ValueError(f"{caller}: a note is keyed by a Value that is not in the graph: {value!r}")
         if not isinstance(note, str):
             raise TypeError(f"{caller}: the note for {value.describe()} must be a str, got {type(note).__name__}")
-    return dict(notes)
+    shown = {}
+    for value in order:
+        note = given[value] if value in given else value.note
+        if not isinstance(note, str):
+            raise TypeError(
+                f"{caller}: the note of {value.describe()} (Value.note) must be a str, got {type(note).__name__}"
+            )
+        if note:
+            shown[value] = note
+    return shown
 
 
 def transcript_lines(step: Step, name: Mapping[Value, str], root_name: str) -> list[str]:
@@ -134,21 +145,21 @@ def start_line(root_name: str) -> str:
 def explain(root: Value, notes: Mapping[Value, str] | None = None, *, max_nodes: int = DEFAULT_MAX_NODES) -> str:
     """The backward pass of `root` as a transcript: `dL/dL = 1`, then one line per contribution, in order.
 
-    `notes` maps Values to text printed, indented, under every line that
-    reaches them (the seed's network passes the seed's formula for each
-    parameter). A graph of more than `max_nodes` Values is refused, as by
-    `draw_dot`.
+    A Value's `note` is printed, indented, under every line that reaches it
+    (nn.SeedNetwork notes the seed's formula for each parameter's gradient).
+    `notes` maps Values to text shown instead of their own note ("" hides
+    it). A graph of more than `max_nodes` Values is refused, as by `draw_dot`.
     """
     if not isinstance(root, Value):
         raise TypeError(f"explain expects a Value (e.g. a loss), got {type(root).__name__}")
     order = topological_order(root)
     check_size(order, max_nodes, "explain")
-    notes = check_notes(notes, order, "explain")
+    shown = gather_notes(order, notes, "explain")
     name = node_names(order)
     lines = [start_line(name[root])]
     for step in backward_steps(root):
         for part, line in zip(step.contributions, transcript_lines(step, name, name[root])):
             lines.append(line)
-            if part.parent in notes:
-                lines.extend("    " + text for text in notes[part.parent].splitlines())
+            if part.parent in shown:
+                lines.extend("    " + text for text in shown[part.parent].splitlines())
     return "\n".join(lines)
