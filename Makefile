@@ -21,7 +21,9 @@ demo: setup graphviz
 
 setup: $(STAMP)
 
-$(STAMP): pyproject.toml
+# Installing the project compiles engine/core with mypyc (setup.py) where a C compiler is available, so a
+# change to the core's sources installs it again: the tests then run the new code, compiled.
+$(STAMP): pyproject.toml setup.py $(wildcard engine/core/*.py)
 	@$(PYTHON) -m venv $(VENV) || { echo "error: '$(PYTHON) -m venv' failed; on Debian/Ubuntu install it with: sudo apt-get install python3-venv"; exit 1; }
 	$(BIN)/python -m pip install --quiet --upgrade pip
 	$(BIN)/python -m pip install --quiet -e '.[dev,demos]'
@@ -42,7 +44,7 @@ BENCH_STAMP := $(BENCH_VENV)/.installed
 bench: $(BENCH_STAMP)
 	$(BENCH_VENV)/bin/python benchmarks/bench.py
 
-$(BENCH_STAMP): pyproject.toml benchmarks/requirements.txt
+$(BENCH_STAMP): pyproject.toml setup.py benchmarks/requirements.txt $(wildcard engine/core/*.py)
 	@$(PYTHON) -m venv $(BENCH_VENV) || { echo "error: '$(PYTHON) -m venv' failed; on Debian/Ubuntu install it with: sudo apt-get install python3-venv"; exit 1; }
 	$(BENCH_VENV)/bin/python -m pip install --quiet --upgrade pip
 	$(BENCH_VENV)/bin/python -m pip install --quiet -e . -r benchmarks/requirements.txt

@@ -44,15 +44,20 @@ def compiled_modules() -> dict[str, Path]:
     return found
 
 
-def reason_to_run_source(compiled: dict[str, Path]) -> str | None:
-    """Why the core's Python source must run although a compiled build exists, or None."""
-    if os.environ.get(SWITCH, "") not in ("", "0"):
-        return f"{SWITCH} is set"
-    changed = [
+def changed_since_compiled(compiled: dict[str, Path]) -> list[str]:
+    """The core modules whose source is newer than their compiled module."""
+    return [
         name
         for name, path in compiled.items()
         if (CORE / f"{name}.py").stat().st_mtime > path.stat().st_mtime + CHANGED_AFTER
     ]
+
+
+def reason_to_run_source(compiled: dict[str, Path]) -> str | None:
+    """Why the core's Python source must run although a compiled build exists, or None."""
+    if os.environ.get(SWITCH, "") not in ("", "0"):
+        return f"{SWITCH} is set"
+    changed = changed_since_compiled(compiled)
     if changed:
         files = ", ".join(f"engine/core/{name}.py" for name in changed)
         warnings.warn(

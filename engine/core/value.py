@@ -32,13 +32,6 @@ import numpy as np
 from engine.core.modes import PLAIN, current
 from engine.core.numbers import as_float
 
-try:  # the decorator instructs the compiler (setup.py); interpreted, it changes nothing
-    from mypy_extensions import mypyc_attr
-except ImportError:  # mypy (and so mypy_extensions) is installed only where the core is compiled
-
-    def mypyc_attr(*_: object, **__: object) -> Callable[[type], type]:  # type: ignore[misc]
-        return lambda cls: cls
-
 # A Value, or a real number (int, float, numpy real scalar). Checked by the engine itself, which names what
 # it got, so the compiled build (which checks declared types on its own) is told nothing narrower.
 Operand = Union["Value", SupportsFloat]
@@ -49,14 +42,13 @@ MAX_OPERANDS_SHOWN = 6  # an error message names this many operands of an operat
 Rule = Callable[..., Sequence[Any]]
 
 
-@mypyc_attr(acyclic=True)
 class Value:
     """A scalar that remembers how it was computed, so gradients can flow back to it."""
 
     # A node keeps one or two parents in slots of its own and only a node with more
     # inputs (the fused `linear`) keeps a tuple: one object per node instead of two
     # for Python's cyclic garbage collector to track while a graph is built.
-    __slots__ = ("data", "grad", "op", "_first", "_second", "_more", "label", "scope", "note")
+    __slots__ = ("data", "grad", "op", "_first", "_second", "_more", "label", "scope", "note", "_walk")
 
     def __init__(
         self,
@@ -68,20 +60,18 @@ class Value:
         _more: tuple[Value, ...] | None = None,
     ) -> None:
         """A leaf from a real number. The arguments after `label` are the recording machinery's (see `Op`)."""
-        # The graph's fields first, before anything can raise: a Value whose __init__ fails is still freed,
-        # and the compiled class's `__del__` reads them.
+        self.data: float = data if type(data) is float else as_float(data)
+        self.grad: float = 0.0
         self.op = _op
         self._first = _first
         self._second = _second
         self._more = _more
-        self.label = ""
-        self.scope = ""  # dotted name of the module that made it, e.g. "layer1.neuron3"
-        self.note = ""  # text `explain` and `explore` show at the steps that reach it, e.g. a formula
-        self.grad: float = 0.0
-        self.data: float = data if type(data) is float else as_float(data)
         if not isinstance(label, str):
             raise TypeError(f"Value label must be a str, got {type(label).__name__}")
         self.label = label
+        self.scope = ""  # dotted name of the module that made it, e.g. "layer1.neuron3"
+        self.note = ""  # text `explain` and `explore` show at the steps that reach it, e.g. a formula
+        self._walk = 0  # the number of the last `topological_order` that reached it (engine/core/backprop.py)
 
     # Arithmetic and functions: each is a row of the operation table, engine/core/ops.py, which puts its rows
     # into `OPERATIONS` (below) for these methods to record.
@@ -200,50 +190,10 @@ class Value:
     def _op(self) -> str:
         return self.op.name if self.op is not None else ""
 
-    # Compiled only: the interpreted class (see COMPILED below) removes these two, which Python does itself.
+    # Compiled only: the interpreted class (see COMPILED below) removes it, as Python does it itself, faster.
     def __hash__(self) -> int:
         """Identity, as for any Python object: a compiled class that compares (<, <=, ...) must say so."""
         return id(self) >> 4
-
-    def __del__(self) -> None:
-        """Free the nodes that only this one keeps alive one after another, not one inside the other.
-
-        The compiled Value is not tracked by Python's cyclic garbage collector (a node refers only to older
-        nodes, so a graph has no cycles), and such objects cannot use the interpreter's own protection
-        against deep chains of deallocations: freeing a chain of 10^6 nodes would nest 10^6 deallocations
-        and overflow the C stack. So a node about to be freed hands its parents to `_TEARDOWN`'s list
-        instead; the outermost such call drops them one by one, and each one that nobody else holds is
-        freed then, handing its own parents to the same list.
-        """
-        first, more = self._first, self._more
-        if first is None and more is None:
-            return  # a leaf: nothing to free after it
-        pending = _TEARDOWN.pending
-        if more is not None:
-            pending.extend(more)
-        elif first is not None:
-            pending.append(first)
-            if self._second is not None:
-                pending.append(self._second)
-        self._first = self._second = None
-        self._more = None
-        if _TEARDOWN.running:
-            return  # an outer call is dropping the list
-        _TEARDOWN.running = True
-        while pending:
-            pending.pop()  # freed here if nobody else holds it (its own __del__ then adds its parents)
-        _TEARDOWN.running = False
-
-
-class _Teardown:
-    """The nodes `Value.__del__` still has to drop, and whether a call is dropping them now."""
-
-    def __init__(self) -> None:
-        self.pending: list[Value] = []
-        self.running = False
-
-
-_TEARDOWN: Final = _Teardown()
 
 
 def _compared(x: Value, other: Operand, symbol: str) -> float:
@@ -418,14 +368,12 @@ def defop(
     return Op(name, forward, rule, array_forward, arity)
 
 
-# Compiled with mypyc (see setup.py), Value is a native class that Python's cyclic garbage collector does not
-# track (@mypyc_attr(acyclic=True)), which makes recording and freeing graphs much cheaper; such a class must
-# write out its identity hash and free deep chains itself (`__hash__`, `__del__`). Interpreted, Python does
-# both itself, faster than any method written in Python, so the interpreted class goes back to that.
+# Compiled with mypyc (see setup.py), Value is a native class, which loses Python's identity hash once it
+# defines comparisons: hence `__hash__` above. Interpreted, Python's own identity hash is several times faster
+# than any written in Python, so the interpreted class goes back to it.
 COMPILED: Final = hasattr(Value, "__mypyc_attrs__")
 if not COMPILED:
     del Value.__hash__
-    del Value.__del__
 
 
 class Operations:

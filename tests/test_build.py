@@ -1,0 +1,123 @@
+"""The two builds of engine/core: compiled by mypyc (setup.py) and its Python source (engine/build.py).
+
+`make test` runs the suite on whichever build is installed (compiled where a C compiler is), and CI runs
+it again with VALUEGRAD_INTERPRETED=1 (.ci/run), so every other test checks both. These check the choice
+itself, in fresh interpreters, and what only the compiled class does for itself (its hash, and freeing
+deep chains without the interpreter's help).
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from conftest import missing_tool
+
+import engine
+from engine import Value, build
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+def run_python(code: str, *, env: dict[str, str] | None = None, cwd: Path = REPO) -> subprocess.CompletedProcess[str]:
+    """`code` in a fresh interpreter (the variable VALUEGRAD_INTERPRETED as given, unset otherwise)."""
+    environment = {k: v for k, v in os.environ.items() if k != build.SWITCH} | (env or {})
+    return subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, env=environment, cwd=cwd, timeout=300
+    )
+
+
+@pytest.fixture(scope="module")
+def compiled_core() -> dict[str, Path]:
+    """The compiled core's files; skips without them (fails under CI, where the build must compile)."""
+    found = build.compiled_modules()
+    if len(found) != len(build.CORE_MODULES):
+        missing_tool("engine/core is not compiled here (no C compiler when it was installed?); make setup compiles it")
+    if build.changed_since_compiled(found):
+        missing_tool("engine/core changed since it was compiled; make setup compiles it again")
+    return found
+
+
+def test_compiled_says_which_build_runs() -> None:
+    value_file = Path(engine.core.value.__file__ or "")
+    assert engine.COMPILED == (value_file.suffix != ".py")
+    assert engine.COMPILED == hasattr(Value, "__mypyc_attrs__")
+
+
+def test_the_switch_runs_the_python_source(compiled_core: dict[str, Path]) -> None:
+    code = (
+        "import engine, engine.core.value as v, engine.core.backprop as b\n"
+        "print(engine.COMPILED, v.__file__, b.__file__)"
+    )
+    compiled = run_python(code)
+    source = run_python(code, env={build.SWITCH: "1"})
+    assert compiled.returncode == 0 and source.returncode == 0, compiled.stderr + source.stderr
+    assert compiled.stdout.split()[0] == "True" and all(not f.endswith(".py") for f in compiled.stdout.split()[1:])
+    assert source.stdout.split()[0] == "False" and all(f.endswith(".py") for f in source.stdout.split()[1:])
+    assert run_python(code, env={build.SWITCH: "0"}).stdout.split()[0] == "True"  # 0 means off
+
+
+def test_a_source_changed_after_compiling_runs_from_source_with_a_warning(
+    compiled_core: dict[str, Path], tmp_path: Path
+) -> None:
+    """An edit of engine/core/value.py in an editable install takes effect instead of being shadowed."""
+    copy = tmp_path / "copy"
+    shutil.copytree(REPO / "engine", copy / "engine", ignore=shutil.ignore_patterns("__pycache__"))
+    for shared in REPO.glob("valuegrad_core__mypyc*"):  # the compiled modules' shared library
+        shutil.copy(shared, copy)
+    code = "import warnings, engine; print(engine.COMPILED)"
+    assert run_python(code, cwd=copy).stdout.split() == ["True"]
+    edited = copy / "engine" / "core" / "value.py"
+    later = compiled_core["value"].stat().st_mtime + 3 * build.CHANGED_AFTER
+    os.utime(edited, (later, later))
+    result = run_python(code, cwd=copy)
+    assert result.stdout.split() == ["False"]
+    assert "engine/core/value.py changed after the core was compiled" in result.stderr
+    assert "make setup" in result.stderr
+
+
+def test_identity_is_the_hash_in_both_builds() -> None:
+    a, b = Value(1.0), Value(1.0)
+    assert a != b and a == a and len({a, b, a}) == 2 and {a: 1}[a] == 1
+    assert hash(a) != hash(b)
+
+
+def test_a_deep_chain_is_built_differentiated_and_freed() -> None:
+    """10^6 nested operations: without recursion anywhere, also when the graph is freed (a compiled Value
+    is not tracked by the cyclic collector and frees deep chains itself: engine/core/value.py, `__del__`)."""
+    code = (
+        "from engine import Value\n"
+        "x, c = Value(1.0), Value(1.0000001)\n"
+        "a = x\n"
+        "for _ in range(10**6):\n"
+        "    a = a * c\n"
+        "a.backward()\n"
+        "del a\n"
+        "print(x.grad)\n"
+    )
+    result = run_python(code)
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert float(result.stdout) == pytest.approx(1.0000001 ** (10**6), rel=1e-9)  # d(x c^n)/dx = c^n
+
+
+def test_freeing_a_graph_keeps_the_nodes_others_hold() -> None:
+    w = Value(2.0, label="w")
+    shared = w * w
+    kept_parent = shared.parents
+    loss = (shared + 1.0) * shared
+    del loss
+    assert shared.parents == kept_parent and shared.parents[0] is w
+    again = shared * 3.0
+    again.backward()
+    assert w.grad == 12.0  # d(3 w^2)/dw at 2, through the node that outlived its first graph
+
+
+def test_a_value_whose_construction_fails_is_freed_cleanly() -> None:
+    for bad in ("1.0", None, 1j):
+        with pytest.raises(TypeError):
+            Value(bad)  # type: ignore[arg-type]
+    assert (Value(3.0) * 2).data == 6.0
