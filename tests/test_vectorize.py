@@ -312,7 +312,11 @@ def recorded() -> tuple[engine.Vectorized, Value]:
     [
         ((np.ones(3),), TypeError, "recorded with 2 argument"),
         ((np.ones(3), np.ones(4)), ValueError, r"same number of samples, got x: 3, y: 4"),
-        ((np.ones((3, 2)), np.ones(3)), ValueError, r"argument x must be one-dimensional.*\(3, 2\)"),
+        (
+            (np.ones((3, 2)), np.ones(3)),
+            ValueError,
+            r"argument x was recorded as one Value.*got an array of shape \(3, 2\)",
+        ),
         ((np.ones(3), "abc"), TypeError, "argument y must be numbers, got str"),
         ((np.ones(3), [object(), object(), object()]), TypeError, "argument y must hold real numbers.*object"),
         ((np.array([], dtype=float), np.array([], dtype=float)), ValueError, "argument x is empty"),
