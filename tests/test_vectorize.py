@@ -557,3 +557,25 @@ def test_the_same_operation_on_operands_from_different_nodes_is_one_group() -> N
     assert program is not None
     kinds = [node.kind for node in program.computed]
     assert kinds.count("tanh") == 1 and kinds.count("*") == 1  # three products at the same depth, one group
+
+
+def test_a_rule_giving_one_number_for_every_member_is_spread_over_them() -> None:
+    # A user's rule may return a plain number; the operand here is read from two nodes (a product, a halving).
+    halve = engine.defop("halve", lambda x: x / 2, lambda g, out, x: (g * 0.5,))
+    flat = engine.defop("flat", lambda x: 1.0, lambda g, out, x: (0.0,))
+    w = Value(3.0, label="w")
+
+    def fn(a: Value, b: Value) -> Value:
+        return flat(a * w) * w + flat(halve(b)) * a + halve(b) * w
+
+    xs = [np.array([1.0, 2.0, -1.0]), np.array([0.5, 0.0, 4.0])]
+    per_sample = engine.vectorize(fn)
+    assert_close(per_sample(*xs), scalar_outputs(fn, xs))
+    total, grads = vectorized_gradients(per_sample, xs, [w])
+    expected_total, expected_grads = scalar_gradients(fn, xs, [w])
+    assert total == pytest.approx(expected_total, rel=RTOL)
+    assert_close(grads, expected_grads)
+    program = per_sample._program
+    assert program is not None
+    flats = [node for node in program.computed if node.kind == "flat"]
+    assert len(flats) == 1 and len(flats[0].parents) == 2  # one group reading from two nodes

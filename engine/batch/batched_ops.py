@@ -84,11 +84,17 @@ class Rows:
 
     def scatter(self, contribution: Any, parents: Sequence[np.ndarray], totals: Totals) -> None:
         """Add `contribution`, the gradient of this operand, to the gradients of the rows it was read from."""
+        if not self.single:  # a rule may give one number for all rows: spread it before picking rows
+            contribution = np.asarray(contribution, dtype=float)
+            if contribution.ndim < 2 or contribution.shape[0] != self.count:
+                contribution = np.broadcast_to(
+                    contribution, (self.count, contribution.shape[-1] if contribution.ndim else 1)
+                )
         for position, rows, destination, unique in self.parts:
             if not totals.wanted[position]:
                 continue
             source = parents[position]
-            part = contribution if destination is None else np.asarray(contribution)[destination]
+            part = contribution if destination is None else contribution[destination]
             part = fit(part, (self.count if destination is None else len(destination), source.shape[1]))
             if rows is None:
                 totals.add(position, part)
