@@ -1,10 +1,9 @@
 """engine.take and class labels, on the scalar path and under engine.vectorize.
 
 `take(values, index)` is one row of the table; vectorize runs a group of take nodes as one gather per sample
-and a scatter-add back (`take_rows` in engine/core/ops.py), checked here against the row's own forward and
-rule node by node and sample by sample, and end to end against the scalar path: an index chosen per sample
-from the arguments or computed from them, an embedding-like table of parameters, integer class labels
-through `nn.cross_entropy`.
+and a scatter-add back (`take_rows`, checked against the row in tests/test_matrix_forms.py). Here, end to end
+against the scalar path: an index chosen per sample from the arguments or computed from them, an
+embedding-like table of parameters, integer class labels through `nn.cross_entropy`.
 """
 
 from __future__ import annotations
@@ -17,15 +16,7 @@ import pytest
 import engine
 import nn
 from engine import Value
-from engine.core.ops import (
-    linear_layer,
-    linear_layer_rule,
-    linear_stacked,
-    linear_stacked_rule,
-    take_op,
-    take_rows,
-    take_rows_rule,
-)
+from engine.core.ops import take_op
 
 RTOL = 1e-12
 
@@ -67,84 +58,6 @@ def test_take_with_an_int_returns_the_entry_and_with_a_value_records_a_node() ->
 def test_a_bad_index_or_sequence_is_an_error_naming_it(values: Any, index: Any, error: type, message: str) -> None:
     with pytest.raises(error, match=message):
         engine.take(values, index)
-
-
-# --- the matrix forms against the rows -----------------------------------------------------------------------------
-
-
-@pytest.mark.parametrize(("source_width", "index_width"), [(1, 5), (5, 5), (5, 1), (1, 1)])
-def test_take_rows_is_the_take_rows_forward_and_rule_node_by_node_and_sample_by_sample(
-    source_width: int, index_width: int
-) -> None:
-    rng = np.random.default_rng(source_width * 10 + index_width)
-    source = rng.normal(size=(6, source_width))
-    rows = np.array([[0, 3, 3], [5, 1, 2], [2, 2, 4], [1, 0, 5]])  # rows repeat, within and across nodes
-    index = rng.integers(0, 3, size=(4, index_width)).astype(float)
-    out = take_rows(source, rows, index)
-    width = max(source_width, index_width)
-    g = rng.normal(size=(4, width))
-    d_source, d_index = np.zeros_like(source), np.zeros((4, width))
-    for m in range(4):
-        for s in range(width):
-            entries = [float(source[r, s % source_width]) for r in rows[m]]
-            k = float(index[m, s % index_width])
-            assert out[m, s] == take_op(k, *entries)
-            local = take_op.rule(float(g[m, s]), float(out[m, s]), k, *entries)
-            d_index[m, s] += local[0]
-            for r, d in zip(rows[m], local[1:]):
-                d_source[r, s % source_width] += d
-    actual_source, actual_index = take_rows_rule(g, out, source, rows, index)
-    np.testing.assert_allclose(actual_source, d_source, rtol=1e-14)
-    np.testing.assert_array_equal(np.broadcast_to(actual_index, d_index.shape), d_index)
-
-
-@pytest.mark.parametrize("bad", [3.0, -1.0, 0.5, np.nan, np.inf])
-def test_take_rows_refuses_an_index_as_the_row_does(bad: float) -> None:
-    index = np.array([[0.0, 1.0, bad]])
-    with pytest.raises(ValueError) as caught:
-        take_rows(np.ones((3, 1)), np.array([[0, 1, 2]]), index)
-    with pytest.raises(ValueError) as expected:
-        take_op.forward(bad, 1.0, 1.0, 1.0)
-    assert str(caught.value) == str(expected.value)
-
-
-@pytest.mark.parametrize("widths", [(4, 4, 4), (1, 4, 4), (4, 1, 1), (1, 1, 1)])
-def test_linear_stacked_is_the_linear_rows_forward_and_rule_node_by_node_and_sample_by_sample(
-    widths: tuple[int, int, int],
-) -> None:
-    rng = np.random.default_rng(sum(widths))
-    M, n = 3, 5
-    weights, inputs, bias = (rng.normal(size=(M, n, widths[0])), rng.normal(size=(M, n, widths[1])),
-                             rng.normal(size=(M, widths[2])))  # fmt: skip
-    out = linear_stacked(weights, inputs, bias)
-    N = out.shape[1]
-    g = rng.normal(size=(M, N))
-    d_weights, d_inputs, d_bias = linear_stacked_rule(g, out, weights, inputs, bias)
-    for m in range(M):
-        for s in range(N):
-            args = [*weights[m, :, s % widths[0]], *inputs[m, :, s % widths[1]], bias[m, s % widths[2]]]
-            args = [float(a) for a in args]
-            assert out[m, s] == pytest.approx(engine.linear(*args), rel=1e-14)
-            local = engine.linear.rule(float(g[m, s]), float(out[m, s]), *args)
-            np.testing.assert_allclose(np.broadcast_to(d_weights, (M, n, N))[m, :, s], local[:n], rtol=1e-14)
-            np.testing.assert_allclose(np.broadcast_to(d_inputs, (M, n, N))[m, :, s], local[n : 2 * n], rtol=1e-14)
-            assert np.broadcast_to(d_bias, (M, N))[m, s] == local[-1]
-
-
-def test_the_layers_rule_without_the_inputs_gradient_gives_the_same_other_gradients() -> None:
-    rng = np.random.default_rng(7)
-    weights, inputs, bias, g = (
-        rng.normal(size=(4, 3)),
-        rng.normal(size=(3, 6)),
-        rng.normal(size=(4, 1)),
-        rng.normal(size=(4, 6)),
-    )
-    out = linear_layer(weights, inputs, bias)
-    every = linear_layer_rule(g, out, weights, inputs, bias)
-    some = linear_layer_rule(g, out, weights, inputs, bias, inputs_wanted=False)
-    assert some[1] is None
-    np.testing.assert_array_equal(some[0], every[0])
-    np.testing.assert_array_equal(some[2], every[2])
 
 
 # --- under engine.vectorize -------------------------------------------------------------------------------------------

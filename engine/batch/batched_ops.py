@@ -12,6 +12,7 @@ and blocks of the shared leaves (parameters and constants), which the replay fil
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Sequence
 from typing import Any
 
@@ -23,6 +24,8 @@ from engine.core.ops import (
     linear_layer_rule,
     linear_stacked,
     linear_stacked_rule,
+    logsumexp_stacked,
+    logsumexp_stacked_rule,
     take_rows,
     take_rows_rule,
 )
@@ -81,11 +84,17 @@ class Rows:
 
     def scatter(self, contribution: Any, parents: Sequence[np.ndarray], totals: Totals) -> None:
         """Add `contribution`, the gradient of this operand, to the gradients of the rows it was read from."""
+        if not self.single:  # a rule may give one number for all rows: spread it before picking rows
+            contribution = np.asarray(contribution, dtype=float)
+            if contribution.ndim < 2 or contribution.shape[0] != self.count:
+                contribution = np.broadcast_to(
+                    contribution, (self.count, contribution.shape[-1] if contribution.ndim else 1)
+                )
         for position, rows, destination, unique in self.parts:
             if not totals.wanted[position]:
                 continue
             source = parents[position]
-            part = contribution if destination is None else np.asarray(contribution)[destination]
+            part = contribution if destination is None else contribution[destination]
             part = fit(part, (self.count if destination is None else len(destination), source.shape[1]))
             if rows is None:
                 totals.add(position, part)
@@ -131,6 +140,25 @@ class Totals:
         return [0.0 if a is None else a for a in self.arrays]
 
 
+class Buffers(threading.local):
+    """Arrays an operation writes its results into, kept from call to call, one set per thread.
+
+    Freed and allocated afresh at every call, arrays of more than 128 kB come back from the system as new
+    pages the kernel must fault in again (glibc returns them); written into the same arrays, a replay
+    touches the same pages. A call's arrays are dead when the next call on the thread starts: the API
+    hands out copies.
+    """
+
+    def __init__(self) -> None:
+        self.arrays: dict[str, np.ndarray] = {}
+
+    def get(self, name: str, shape: tuple[int, ...]) -> np.ndarray:
+        array = self.arrays.get(name)
+        if array is None or array.shape != shape:
+            array = self.arrays[name] = np.empty(shape)
+        return array
+
+
 def fit(c: Any, shape: tuple[int, int]) -> np.ndarray:
     """A rule's gradient in the shape of its operand: summed over the samples when the operand has one column."""
     c = np.asarray(c, dtype=float)
@@ -170,9 +198,10 @@ class Elementwise:
 class Layer:
     """`linear_layer` for G neurons (weights and biases shared leaves) applied to T tuples of n inputs.
 
-    Weights are read as (G, n), biases as (G, 1) and the inputs, input by input and tuple by tuple, as
-    (n, T x width): the T tuples side by side as more samples. Members are ordered neuron by neuron and,
-    within a neuron, tuple by tuple (row g T + t).
+    Weights are read as (G, n) and the inputs, input by input and tuple by tuple, as (n, T x width): the T
+    tuples side by side as more samples. Members are ordered neuron by neuron and, within a neuron, tuple
+    by tuple (row g T + t). A neuron's bias may differ from tuple to tuple (a constant 0 made at each call
+    of a layer without bias): biases are read as (G, 1) for one tuple, else spread to (G, T x width).
     """
 
     name = "linear layer"
@@ -181,30 +210,38 @@ class Layer:
         self.weights, self.inputs, self.bias = weights, inputs, bias
         self.neurons, self.n, self.tuples = shape
         self.wanted = wanted
+        self.buffers = Buffers()
         # The inputs' gradient is a product as large as the forward one: left out when only arguments are read.
         self.inputs_wanted = any(wanted[position] for position, _, _, _ in inputs.parts)
 
     def _operands(self, parents: Sequence[np.ndarray]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         inputs = self.inputs.read(parents)
+        width = inputs.shape[1]
+        bias = self.bias.read(parents)
+        if self.tuples > 1:
+            spread = (self.neurons, self.tuples, width)
+            bias = np.broadcast_to(bias.reshape(self.neurons, self.tuples, 1), spread).reshape(self.neurons, -1)
         return (
             self.weights.read(parents).reshape(self.neurons, self.n),
-            inputs.reshape(self.n, self.tuples * inputs.shape[1]),
-            self.bias.read(parents),
+            inputs.reshape(self.n, self.tuples * width),
+            bias,
         )
 
     def forward(self, *parents: np.ndarray) -> np.ndarray:
         weights, inputs, bias = self._operands(parents)
-        return linear_layer(weights, inputs, bias).reshape(self.neurons * self.tuples, -1)
+        out = self.buffers.get("out", (self.neurons, inputs.shape[1]))
+        return linear_layer(weights, inputs, bias, out).reshape(self.neurons * self.tuples, -1)
 
     def rule(self, g: Any, out: np.ndarray, *parents: np.ndarray) -> list[Any]:
         weights, inputs, bias = self._operands(parents)
         g = np.broadcast_to(g, out.shape).reshape(self.neurons, -1)
-        d_weights, d_inputs, d_bias = linear_layer_rule(g, out, weights, inputs, bias, self.inputs_wanted)
+        into = (self.buffers.get("weights", weights.shape), self.buffers.get("inputs", inputs.shape))
+        d_weights, d_inputs, d_bias = linear_layer_rule(g, out, weights, inputs, bias, self.inputs_wanted, into)
         totals = Totals(self.wanted, parents)
         self.weights.scatter(d_weights.reshape(-1, 1), parents, totals)
         if d_inputs is not None:
             self.inputs.scatter(d_inputs.reshape(self.n * self.tuples, -1), parents, totals)
-        self.bias.scatter(d_bias, parents, totals)
+        self.bias.scatter(d_bias.reshape(self.neurons * self.tuples, -1), parents, totals)
         return totals.result()
 
 
@@ -238,6 +275,31 @@ class Contraction:
         self.weights.scatter(d_weights.reshape(self.members * self.n, -1), parents, totals)
         self.inputs.scatter(d_inputs.reshape(self.members * self.n, -1), parents, totals)
         self.bias.scatter(d_bias, parents, totals)
+        return totals.result()
+
+
+class Stacked:
+    """`logsumexp_stacked` for M logsumexp nodes of k inputs each, the inputs read position by position as
+    (k, M, width): one numpy call per step of the row's mathematics instead of one per input."""
+
+    name = "logsumexp"
+
+    def __init__(self, inputs: Rows, shape: tuple[int, int], wanted: list[bool]) -> None:
+        self.inputs = inputs
+        self.count, self.members = shape
+        self.wanted = wanted
+
+    def _stacked(self, parents: Sequence[np.ndarray]) -> np.ndarray:
+        inputs = self.inputs.read(parents)
+        return inputs.reshape(self.count, self.members, inputs.shape[1])
+
+    def forward(self, *parents: np.ndarray) -> np.ndarray:
+        return logsumexp_stacked(self._stacked(parents))
+
+    def rule(self, g: Any, out: np.ndarray, *parents: np.ndarray) -> list[Any]:
+        d_inputs = logsumexp_stacked_rule(g, out, self._stacked(parents))
+        totals = Totals(self.wanted, parents)
+        self.inputs.scatter(d_inputs.reshape(self.count * self.members, -1), parents, totals)
         return totals.result()
 
 
@@ -284,4 +346,4 @@ class Gather:
 
 
 # The operations that compute values (a Gather only moves them): where detect_anomaly looks for nan and inf.
-COMPUTING = (Elementwise, Layer, Contraction, TakeRows)
+COMPUTING = (Elementwise, Layer, Contraction, Stacked, TakeRows)

@@ -9,6 +9,7 @@ the batched graph (engine/batch/batched_ops.py), with a row per member:
 - other `linear` nodes with the same number of inputs (attention's q.k, weights times values) form one
   contraction;
 - `take` nodes with the same number of entries form one gather per sample;
+- `logsumexp` nodes with the same number of inputs form one reduction over their stacked inputs;
 - any other nodes of the same operation and number of inputs form one elementwise group.
 
 Each group reads its operands from the rows of the nodes that made them, of fn's arguments (a matrix
@@ -33,10 +34,11 @@ from engine.batch.batched_ops import (
     Node,
     Rows,
     Selection,
+    Stacked,
     TakeRows,
 )
 from engine.batch.recording import Recording
-from engine.core.ops import linear, take_op
+from engine.core.ops import linear, logsumexp, take_op
 from engine.core.value import Value
 
 
@@ -166,15 +168,15 @@ class _Lowering:
             by_inputs.setdefault(v.parents[n:-1], []).append(v)
         by_neurons: dict[tuple, list[tuple[tuple[Value, ...], list[Value]]]] = {}
         for xs, readers in by_inputs.items():
-            key = tuple((*v.parents[:n], v.parents[-1]) for v in readers)
+            key = tuple(v.parents[:n] for v in readers)
             by_neurons.setdefault(key, []).append((xs, readers))
         for applications in by_neurons.values():
             first = applications[0][1]
+            members = [readers[g] for g in range(len(first)) for _, readers in applications]
             parents = _Parents()
             weights = self._rows([w for v in first for w in v.parents[:n]], parents)
             inputs = self._rows([xs[i] for i in range(n) for xs, _ in applications], parents)
-            bias = self._rows([v.parents[-1] for v in first], parents)
-            members = [readers[g] for g in range(len(first)) for _, readers in applications]
+            bias = self._rows([v.parents[-1] for v in members], parents)
             shape = (len(first), n, len(applications))
             self._add(Layer(weights, inputs, bias, shape, parents.wanted()), parents, members)
 
@@ -189,6 +191,10 @@ class _Lowering:
             op: object = Contraction(weights, inputs, bias, (len(members), n), parents.wanted())
         elif kind == "take":
             op = self._take(members, parents)
+        elif kind is logsumexp:
+            count = len(first.parents)
+            inputs = self._rows([v.parents[p] for p in range(count) for v in members], parents)
+            op = Stacked(inputs, (count, len(members)), parents.wanted())
         else:
             assert first.op is not None
             operands = [self._rows([v.parents[p] for v in members], parents) for p in range(len(first.parents))]

@@ -118,6 +118,21 @@ def _logsumexp_of_arrays(*xs: Any) -> Any:
     return shift + np.log(sum(np.exp(x - shift) for x in xs))
 
 
+# The row `logsumexp` below for M nodes of k inputs each, as engine.vectorize runs them (a softmax's normaliser,
+# a cross-entropy's): the k inputs stacked on a first axis, one numpy call per step instead of k. Not a row of the
+# table; tests check both against the row's forward and rule, node by node and sample by sample.
+def logsumexp_stacked(xs: Any) -> Any:
+    """`_logsumexp` along the first axis: xs (k, M, N) -> (M, N), the largest input subtracted before exponentiating."""
+    top = xs.max(axis=0)
+    shift = np.where(np.isfinite(top), top, 0.0)
+    return shift + np.log(np.exp(xs - shift).sum(axis=0))
+
+
+def logsumexp_stacked_rule(g: Any, out: Any, xs: Any) -> Any:
+    """The row's rule for `logsumexp_stacked`: input i gets g e^(x_i - out), the softmax, for every i at once."""
+    return g * np.exp(xs - out)
+
+
 def _index(index: float, count: int) -> int:
     """`index` as a position among `count` entries: a whole number from 0 to count - 1, else ValueError."""
     if not float(index).is_integer():
@@ -203,18 +218,25 @@ def _linear_rule(g: Any, out: Any, *args: Any) -> list[Any]:
 # The row `linear` below for a layer over a batch, as engine.vectorize runs one sample's neurons that read the same
 # inputs: in matrix form, with its rule summed over the samples and the neurons. Not a row of the table (its
 # inputs are matrices); tests check both against the row's forward and rule, sample by sample and neuron by neuron.
-def linear_layer(weights: Any, inputs: Any, bias: Any) -> Any:
-    """`_linear` for G neurons that read the same n inputs: weights (G, n), inputs (n, N), bias (G, 1) -> (G, N)."""
-    return weights @ inputs + bias
+def linear_layer(weights: Any, inputs: Any, bias: Any, out: Any = None) -> Any:
+    """`_linear` for G neurons that read the same n inputs: weights (G, n), inputs (n, N), bias (G, 1) -> (G, N).
+    A bias (G, N) gives each sample a bias of its own. `out`: an array (G, N) to write the result into."""
+    product = np.matmul(weights, inputs, out=out)
+    product += bias
+    return product
 
 
 def linear_layer_rule(
-    g: Any, out: Any, weights: Any, inputs: Any, bias: Any, inputs_wanted: bool = True
+    g: Any, out: Any, weights: Any, inputs: Any, bias: Any, inputs_wanted: bool = True, into: Any = (None, None)
 ) -> tuple[Any, Any, Any]:
     """`_linear_rule` for a layer: w_i gets g x_i summed over the samples, x_i gets g w_i summed over the
-    neurons that read it, b gets g summed over the samples. `inputs_wanted=False` leaves out x_i's (None):
-    a product as large as the forward one, which nobody reads when the inputs are vectorize's arguments."""
-    return g @ inputs.T, weights.T @ g if inputs_wanted else None, g.sum(axis=1, keepdims=True)
+    neurons that read it, b gets g summed over the samples (g itself for a bias of each sample's own).
+    `inputs_wanted=False` leaves out x_i's (None): a product as large as the forward one, which nobody
+    reads when the inputs are vectorize's arguments. `into`: arrays to write the weights' and the inputs'
+    gradients into (or None)."""
+    d_bias = g.sum(axis=1, keepdims=True) if bias.shape[1] == 1 else g
+    d_weights = np.matmul(g, inputs.T, out=into[0])
+    return d_weights, np.matmul(weights.T, g, out=into[1]) if inputs_wanted else None, d_bias
 
 
 # The row `linear` below for M nodes that each read their own weights and inputs (attention's q.k, a softmax's
