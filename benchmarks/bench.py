@@ -14,6 +14,9 @@
    moving the 784-128-10 net's parameters between Values and arrays; against our own
    scalar path at 50 samples and on a synthetic attention model (benchmarks/attention.py);
    and the cost of recording once.
+6. microgpt (benchmarks/microgpt_bench.py): demos.microgpt's GPT over 32 names, forward and
+   backward through engine.vectorize against the scalar path one name at a time (as
+   microgpt.py computes, and with fused linear), in real tokens per second.
 
 Every engine runs in a worker process of its own, so one engine's garbage never
 burdens another's timings. The parent alternates one sample of ours with one of
@@ -50,6 +53,7 @@ from pathlib import Path
 from typing import Any
 
 import hand_numpy
+import microgpt_bench
 import numpy as np
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -412,8 +416,10 @@ def serve(case: str, engine: str, gc_enabled: bool) -> None:
     info: dict = {}
     step = None
     repeats = 1
-    if case in ("elementary", "nn", "attention", *BATCH_CASES):
-        if case in BATCH_CASES or case == "attention":
+    if case in ("elementary", "nn", "attention", "microgpt", *BATCH_CASES):
+        if case == "microgpt":
+            step, info = microgpt_bench.step(engine)
+        elif case in BATCH_CASES or case == "attention":
             step, info = batched_step(case, engine)
         else:
             step, info = (elementary_step if case == "elementary" else nn_step)(engine)
@@ -723,6 +729,7 @@ def main() -> None:
         peer_name = "hand-written numpy" if peer == "numpy" else "scalar path"
         report(f"{TITLES[case]} vs {peer_name}", ms(vectorize_time), f"{peer_name} {ms(peer_time)}", ratio_text,
                goal_text, passed)  # fmt: skip
+    microgpt_bench.report_goals(compare, report, extra, pairs)
     moving = measure_once("moving", "vectorize", "mnist1024")
     per_parameter = moving["zero_grad"] + moving["read"] + moving["add"]
     report(
