@@ -110,6 +110,13 @@ def test_a_token_id_out_of_range_fails_naming_the_sample(model: MicroGPT) -> Non
     assert [p.grad for p in model.parameters()] == before  # a failed call changes nothing
 
 
+def test_document_loss_refuses_lists_that_do_not_match(model: MicroGPT) -> None:
+    with pytest.raises(ValueError, match=r"3 tokens, 2 targets and 3 weights; expected one of each per position"):
+        model.document_loss([BOS, 0, 1], [0, 1], [1 / 3] * 3)
+    with pytest.raises(ValueError, match=r"17 tokens, 17 targets and 17 weights.*at most 16 positions"):
+        model.document_loss([0] * 17, [0] * 17, [1 / 17] * 17)
+
+
 # --- the model against an independent implementation ------------------------------------------------------------
 
 
