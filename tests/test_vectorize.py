@@ -152,9 +152,10 @@ def test_every_operation_appears_in_the_random_graphs() -> None:
 
 @pytest.mark.parametrize("activation", ["relu", "tanh", "sigmoid", "linear"])
 @pytest.mark.parametrize("fused", [True, False])
-def test_nn_models_match_the_scalar_path(activation: str, fused: bool) -> None:
+@pytest.mark.parametrize("sizes", [[5, 4, 1], [4, 4, 4, 1]])  # layers of one shape: each keeps arrays of its own
+def test_nn_models_match_the_scalar_path(activation: str, fused: bool, sizes: list[int]) -> None:
     rng = np.random.default_rng(1)
-    model = nn.MLP(3, [5, 4, 1], activation=activation, seed=2, fused=fused)
+    model = nn.MLP(3, sizes, activation=activation, seed=2, fused=fused)
 
     def fn(x1: Value, x2: Value, x3: Value, y: Value) -> Value:
         return (model([x1, x2, x3]) - y) ** 2
@@ -524,7 +525,7 @@ def test_a_layer_applied_at_every_position_is_one_product_and_matches_the_scalar
     def fn(x: list[Value]) -> Value:
         # A bias-free layer as a user may write it: a constant 0 bias made anew at each call.
         outs = [engine.linear(*row, *x[3 * t : 3 * t + 3], 0.0).tanh() for t in range(positions) for row in weights]
-        return engine.logsumexp(*outs)
+        return engine.logsumexp(*[out * (i + 1) for i, out in enumerate(outs)])  # each output weighed differently
 
     X = rng.normal(size=(6, 3 * positions))
     per_sample = engine.vectorize(fn)
@@ -579,3 +580,21 @@ def test_a_rule_giving_one_number_for_every_member_is_spread_over_them() -> None
     assert program is not None
     flats = [node for node in program.computed if node.kind == "flat"]
     assert len(flats) == 1 and len(flats[0].parents) == 2  # one group reading from two nodes
+
+
+def test_softmax_normalisers_at_the_same_depth_are_one_stacked_reduction() -> None:
+    w = Value(0.3, label="w")
+
+    def fn(a: Value, b: Value) -> Value:
+        return engine.logsumexp(a, b, w) + 3 * engine.logsumexp(w, 2.0, a) - engine.logsumexp(b, b, a) ** 2
+
+    xs = [np.linspace(-2, 2, 7), np.linspace(1, -3, 7)]
+    per_sample = engine.vectorize(fn)
+    assert_close(per_sample(*xs), scalar_outputs(fn, xs))
+    total, grads = vectorized_gradients(per_sample, xs, [w])
+    expected_total, expected_grads = scalar_gradients(fn, xs, [w])
+    assert total == pytest.approx(expected_total, rel=RTOL)
+    assert_close(grads, expected_grads)
+    program = per_sample._program
+    assert program is not None
+    assert sum(node.kind == "logsumexp" for node in program.computed) == 1  # three nodes of three inputs, one group
