@@ -63,6 +63,19 @@ def vectorized_gradients(
     return total, grads
 
 
+def assert_matches_the_scalar_path(
+    fn: Callable[..., Any], columns: Sequence[Any], leaves: list[Value]
+) -> engine.Vectorized:
+    """vectorize(fn) against fn on the scalar path: its values, and the mean and the leaves' gradients of backward."""
+    per_sample = engine.vectorize(fn)
+    assert_close(per_sample(*columns), scalar_outputs(fn, columns))
+    total, grads = vectorized_gradients(per_sample, columns, leaves)
+    expected_total, expected_grads = scalar_gradients(fn, columns, leaves)
+    assert total == pytest.approx(expected_total, rel=RTOL)
+    assert_close(grads, expected_grads)
+    return per_sample
+
+
 # --- random expression graphs over every operation -----------------------------------------------------------
 
 
@@ -551,9 +564,7 @@ def test_the_same_operation_on_operands_from_different_nodes_is_one_group() -> N
         products = [a * w, b * 2.0, a * b]  # operands from two arguments, a parameter and a constant
         return engine.logsumexp(*[p.tanh() for p in products])
 
-    xs = [np.linspace(-1, 1, 5), np.linspace(2, -2, 5)]
-    per_sample = engine.vectorize(fn)
-    assert_close(per_sample(*xs), scalar_outputs(fn, xs))
+    per_sample = assert_matches_the_scalar_path(fn, [np.linspace(-1, 1, 5), np.linspace(2, -2, 5)], [w])
     program = per_sample._program
     assert program is not None
     kinds = [node.kind for node in program.computed]
@@ -569,13 +580,7 @@ def test_a_rule_giving_one_number_for_every_member_is_spread_over_them() -> None
     def fn(a: Value, b: Value) -> Value:
         return flat(a * w) * w + flat(halve(b)) * a + halve(b) * w
 
-    xs = [np.array([1.0, 2.0, -1.0]), np.array([0.5, 0.0, 4.0])]
-    per_sample = engine.vectorize(fn)
-    assert_close(per_sample(*xs), scalar_outputs(fn, xs))
-    total, grads = vectorized_gradients(per_sample, xs, [w])
-    expected_total, expected_grads = scalar_gradients(fn, xs, [w])
-    assert total == pytest.approx(expected_total, rel=RTOL)
-    assert_close(grads, expected_grads)
+    per_sample = assert_matches_the_scalar_path(fn, [np.array([1.0, 2.0, -1.0]), np.array([0.5, 0.0, 4.0])], [w])
     program = per_sample._program
     assert program is not None
     flats = [node for node in program.computed if node.kind == "flat"]
@@ -588,13 +593,7 @@ def test_softmax_normalisers_at_the_same_depth_are_one_stacked_reduction() -> No
     def fn(a: Value, b: Value) -> Value:
         return engine.logsumexp(a, b, w) + 3 * engine.logsumexp(w, 2.0, a) - engine.logsumexp(b, b, a) ** 2
 
-    xs = [np.linspace(-2, 2, 7), np.linspace(1, -3, 7)]
-    per_sample = engine.vectorize(fn)
-    assert_close(per_sample(*xs), scalar_outputs(fn, xs))
-    total, grads = vectorized_gradients(per_sample, xs, [w])
-    expected_total, expected_grads = scalar_gradients(fn, xs, [w])
-    assert total == pytest.approx(expected_total, rel=RTOL)
-    assert_close(grads, expected_grads)
+    per_sample = assert_matches_the_scalar_path(fn, [np.linspace(-2, 2, 7), np.linspace(1, -3, 7)], [w])
     program = per_sample._program
     assert program is not None
     assert sum(node.kind == "logsumexp" for node in program.computed) == 1  # three nodes of three inputs, one group

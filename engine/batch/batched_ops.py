@@ -189,7 +189,8 @@ class RowGradients:
         if self._array is None:
             self._array = np.zeros(self.shape)
             self._add_into(self._array)
-        return self._array if dtype is None else self._array.astype(dtype, copy=False)
+        array = self._array if dtype is None else self._array.astype(dtype, copy=False)
+        return array.copy() if copy else array
 
     def _add_into(self, total: np.ndarray) -> None:
         for rows, part, repeats in self.parts:
