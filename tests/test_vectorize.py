@@ -63,6 +63,19 @@ def vectorized_gradients(
     return total, grads
 
 
+def assert_matches_the_scalar_path(
+    fn: Callable[..., Any], columns: Sequence[Any], leaves: list[Value]
+) -> engine.Vectorized:
+    """vectorize(fn) against fn on the scalar path: its values, and the mean and the leaves' gradients of backward."""
+    per_sample = engine.vectorize(fn)
+    assert_close(per_sample(*columns), scalar_outputs(fn, columns))
+    total, grads = vectorized_gradients(per_sample, columns, leaves)
+    expected_total, expected_grads = scalar_gradients(fn, columns, leaves)
+    assert total == pytest.approx(expected_total, rel=RTOL)
+    assert_close(grads, expected_grads)
+    return per_sample
+
+
 # --- random expression graphs over every operation -----------------------------------------------------------
 
 
@@ -152,9 +165,10 @@ def test_every_operation_appears_in_the_random_graphs() -> None:
 
 @pytest.mark.parametrize("activation", ["relu", "tanh", "sigmoid", "linear"])
 @pytest.mark.parametrize("fused", [True, False])
-def test_nn_models_match_the_scalar_path(activation: str, fused: bool) -> None:
+@pytest.mark.parametrize("sizes", [[5, 4, 1], [4, 4, 4, 1]])  # layers of one shape: each keeps arrays of its own
+def test_nn_models_match_the_scalar_path(activation: str, fused: bool, sizes: list[int]) -> None:
     rng = np.random.default_rng(1)
-    model = nn.MLP(3, [5, 4, 1], activation=activation, seed=2, fused=fused)
+    model = nn.MLP(3, sizes, activation=activation, seed=2, fused=fused)
 
     def fn(x1: Value, x2: Value, x3: Value, y: Value) -> Value:
         return (model([x1, x2, x3]) - y) ** 2
@@ -524,7 +538,7 @@ def test_a_layer_applied_at_every_position_is_one_product_and_matches_the_scalar
     def fn(x: list[Value]) -> Value:
         # A bias-free layer as a user may write it: a constant 0 bias made anew at each call.
         outs = [engine.linear(*row, *x[3 * t : 3 * t + 3], 0.0).tanh() for t in range(positions) for row in weights]
-        return engine.logsumexp(*outs)
+        return engine.logsumexp(*[out * (i + 1) for i, out in enumerate(outs)])  # each output weighed differently
 
     X = rng.normal(size=(6, 3 * positions))
     per_sample = engine.vectorize(fn)
@@ -550,9 +564,7 @@ def test_the_same_operation_on_operands_from_different_nodes_is_one_group() -> N
         products = [a * w, b * 2.0, a * b]  # operands from two arguments, a parameter and a constant
         return engine.logsumexp(*[p.tanh() for p in products])
 
-    xs = [np.linspace(-1, 1, 5), np.linspace(2, -2, 5)]
-    per_sample = engine.vectorize(fn)
-    assert_close(per_sample(*xs), scalar_outputs(fn, xs))
+    per_sample = assert_matches_the_scalar_path(fn, [np.linspace(-1, 1, 5), np.linspace(2, -2, 5)], [w])
     program = per_sample._program
     assert program is not None
     kinds = [node.kind for node in program.computed]
@@ -568,14 +580,20 @@ def test_a_rule_giving_one_number_for_every_member_is_spread_over_them() -> None
     def fn(a: Value, b: Value) -> Value:
         return flat(a * w) * w + flat(halve(b)) * a + halve(b) * w
 
-    xs = [np.array([1.0, 2.0, -1.0]), np.array([0.5, 0.0, 4.0])]
-    per_sample = engine.vectorize(fn)
-    assert_close(per_sample(*xs), scalar_outputs(fn, xs))
-    total, grads = vectorized_gradients(per_sample, xs, [w])
-    expected_total, expected_grads = scalar_gradients(fn, xs, [w])
-    assert total == pytest.approx(expected_total, rel=RTOL)
-    assert_close(grads, expected_grads)
+    per_sample = assert_matches_the_scalar_path(fn, [np.array([1.0, 2.0, -1.0]), np.array([0.5, 0.0, 4.0])], [w])
     program = per_sample._program
     assert program is not None
     flats = [node for node in program.computed if node.kind == "flat"]
     assert len(flats) == 1 and len(flats[0].parents) == 2  # one group reading from two nodes
+
+
+def test_softmax_normalisers_at_the_same_depth_are_one_stacked_reduction() -> None:
+    w = Value(0.3, label="w")
+
+    def fn(a: Value, b: Value) -> Value:
+        return engine.logsumexp(a, b, w) + 3 * engine.logsumexp(w, 2.0, a) - engine.logsumexp(b, b, a) ** 2
+
+    per_sample = assert_matches_the_scalar_path(fn, [np.linspace(-2, 2, 7), np.linspace(1, -3, 7)], [w])
+    program = per_sample._program
+    assert program is not None
+    assert sum(node.kind == "logsumexp" for node in program.computed) == 1  # three nodes of three inputs, one group

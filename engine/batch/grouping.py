@@ -32,6 +32,7 @@ from engine.batch.batched_ops import (
     Gather,
     Layer,
     Node,
+    Repeats,
     Rows,
     Selection,
     Stacked,
@@ -269,9 +270,9 @@ class _Lowering:
         for node, (destination, rows) in by_node.items():
             numbers = np.array(rows, dtype=np.intp)
             selection = _selection(numbers, node.size)
-            unique = not isinstance(selection, np.ndarray) or len(np.unique(numbers)) == len(numbers)
+            repeated = isinstance(selection, np.ndarray) and len(np.unique(numbers)) < len(numbers)
             into = None if len(by_node) == 1 else np.array(destination, dtype=np.intp)
-            parts.append((parents.position(node), selection, into, unique))
+            parts.append((parents.position(node), selection, into, Repeats(numbers) if repeated else None))
         return Rows(len(units), parts)
 
 

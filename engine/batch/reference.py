@@ -16,7 +16,6 @@ import numpy as np
 
 from engine.batch.arguments import Batch
 from engine.batch.recording import Recording
-from engine.batch.replay import shared_values
 from engine.core.backprop import backward_pass
 from engine.core.value import Value
 
@@ -24,7 +23,7 @@ from engine.core.value import Value
 def forward(recording: Recording, batch: Batch) -> dict[Value, Any]:
     """Each scalar node's values: an array (N,) for a node that depends on an argument, else an array (1,)."""
     values: dict[Value, Any] = {leaf: batch.rows[i][row] for leaf, i, row in recording.argument_leaves()}
-    values.update(zip(recording.shared, shared_values(recording.shared)[:, None]))
+    values.update((leaf, np.array([leaf.data])) for leaf in recording.shared)
     for v in recording.order:
         if v.op is not None:
             values[v] = v.op.array_forward(*[values[p] for p in v.parents])
