@@ -41,6 +41,21 @@ def relu_cross_entropy_step(layers: Layers, X: np.ndarray, targets: np.ndarray) 
     return float(loss), _backward(layers, hs, zs, delta)
 
 
+def relu_cross_entropy_labels_step(layers: Layers, X: np.ndarray, labels: np.ndarray) -> tuple[float, Layers]:
+    """As `relu_cross_entropy_step` with integer class labels (N,): the chosen logits picked by index."""
+    hs, zs = _forward(layers, X)
+    logits = hs[-1]
+    rows = np.arange(len(X))
+    top = logits.max(axis=1, keepdims=True)
+    e = np.exp(logits - top)
+    total = e.sum(axis=1, keepdims=True)
+    loss = np.mean(top[:, 0] + np.log(total[:, 0]) - logits[rows, labels])
+    delta = e / total  # dL/d(logits): softmax minus one at each label, over the batch size
+    delta[rows, labels] -= 1.0
+    delta /= len(X)
+    return float(loss), _backward(layers, hs, zs, delta)
+
+
 def _forward(layers: Layers, X: np.ndarray) -> tuple[list[np.ndarray], list[np.ndarray]]:
     """Each layer's input (X, then the hidden activations, then the output) and pre-activation, for backward."""
     hs, zs = [X], []

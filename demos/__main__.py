@@ -8,8 +8,8 @@ import time
 from pathlib import Path
 
 # In the order a learner meets them: the seed's network and its backward pass step by step, its gradients,
-# its training, vanishing gradients (seed 1.2), micrograd's classic demo, second derivatives, then real data;
-# last, one page (out/index.html) with all their results.
+# its training, vanishing gradients (seed 1.2), micrograd's classic demo, second derivatives, then real data and
+# a small GPT; last, one page (out/index.html) with all their results.
 DEMOS = [
     ("diagram", "the seed's network 1.1 drawn after one backward pass"),
     ("explorer", "watch backpropagation: interactive pages of the seed's network 1.1 and two MLPs"),
@@ -19,6 +19,7 @@ DEMOS = [
     ("moons", "micrograd's classic demo: an MLP classifies two moons"),
     ("newton", "higher-order gradients: Newton's method"),
     ("digits", "real data: handwritten digits, valuegrad against scikit-learn's MLPClassifier"),
+    ("microgpt", "a tiny GPT (Karpathy's microgpt) trained on names in batches through engine.vectorize"),
     ("report", "one page with every demo's results: out/index.html"),
 ]
 

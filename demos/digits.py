@@ -5,9 +5,8 @@ shipped inside the package: no download), scales the pixels from 0..16 to [0, 1]
 80/20, stratified by class, with a fixed seed. Then it trains, on the same 1,437 training images:
 
 - valuegrad: `nn.MLP(64, [32, 10], activation="relu")` with `nn.Adam` on the mean `nn.cross_entropy`,
-  full batch, through `engine.vectorize` (the per-sample loss is recorded once and replayed on whole
-  columns of the batch; the class goes in as 10 one-hot columns, since an index cannot pick a Value
-  per sample);
+  full batch, through `engine.vectorize` (the loss of one sample, its 64 pixels and its integer class, is
+  recorded once and replayed on the whole batch: the image matrix and the label column);
 - scikit-learn: `MLPClassifier(hidden_layer_sizes=(32,))` with its defaults (Adam, minibatches of 200,
   L2 penalty 1e-4, at most 200 epochs).
 
@@ -75,15 +74,6 @@ def load_split(test_fraction: float = TEST_FRACTION, seed: int = SPLIT_SEED) -> 
     return Split(X_train, X_test, y_train, y_test)
 
 
-def one_hot(labels: np.ndarray, n_classes: int = N_CLASSES) -> np.ndarray:
-    """Row i is 1 at column labels[i] and 0 elsewhere: the form in which a class goes through engine.vectorize."""
-    labels = np.asarray(labels)
-    in_range = labels.ndim == 1 and labels.dtype.kind in "iu" and np.all((labels >= 0) & (labels < n_classes))
-    if not in_range:
-        raise ValueError(f"one_hot expects a 1-d array of whole numbers in 0..{n_classes - 1}, got {labels!r:.80}")
-    return np.eye(n_classes)[labels]
-
-
 # --- valuegrad --------------------------------------------------------------------------------------------------
 
 
@@ -99,23 +89,21 @@ def train_valuegrad(
 ) -> tuple[nn.MLP, list[float]]:
     """nn.MLP(64, [32, 10], relu) trained full-batch with nn.Adam on the mean nn.cross_entropy; returns it and losses.
 
-    `engine.vectorize` records the loss of one sample, a function of its 64 pixels and 10 one-hot
-    entries, once; `backward` replays it on the whole batch (one numpy array per column) and adds
-    the gradient of the mean loss to every parameter. losses[i] is the mean loss before step i.
+    `engine.vectorize` records the loss of one sample, a function of its 64 pixels and its class, once;
+    `backward` replays it on the whole batch (X, a row per image, and y, a class per image) and adds the
+    gradient of the mean loss to every parameter. losses[i] is the mean loss before step i.
     """
-    n_pixels = X.shape[1]
-    model = nn.MLP(n_pixels, [HIDDEN, N_CLASSES], activation="relu", seed=seed)
+    model = nn.MLP(X.shape[1], [HIDDEN, N_CLASSES], activation="relu", seed=seed)
 
-    def sample_loss(*columns: Value) -> Value:  # one sample: its pixels, then its one-hot class
-        return nn.cross_entropy(model(list(columns[:n_pixels])), list(columns[n_pixels:]))
+    def sample_loss(pixels: list[Value], label: Value) -> Value:
+        return nn.cross_entropy(model(pixels), label)
 
     per_sample = engine.vectorize(sample_loss)
-    columns = list(np.ascontiguousarray(np.hstack([X, one_hot(y)]).T))  # 74 arrays of one value per sample
     optimizer = nn.Adam(model.parameters(), lr=lr)
     losses = []
     for step in range(steps):
         optimizer.zero_grad()
-        losses.append(per_sample.backward(*columns))
+        losses.append(per_sample.backward(X, y))
         optimizer.step()
         if log_every and (step % log_every == 0 or step == steps - 1):
             log(f"  step {step:3d}  mean cross-entropy {losses[-1]:.4f}")
@@ -124,8 +112,7 @@ def train_valuegrad(
 
 def valuegrad_logits(model: nn.MLP, X: np.ndarray) -> np.ndarray:
     """The model's 10 logits for every row of X, shape (N, 10), through engine.vectorize."""
-    logits = engine.vectorize(lambda *pixels: model(list(pixels)))
-    return np.asarray(logits(*np.ascontiguousarray(X.T)), dtype=float).reshape(len(X), -1)
+    return engine.vectorize(model)(X)
 
 
 def valuegrad_predict(model: nn.MLP, X: np.ndarray) -> np.ndarray:

@@ -51,6 +51,7 @@ class Linear(Module):
         rng = rng if rng is not None else np.random.default_rng(seed)
         self.weight = _matrix(draw_weights(rng, (nout, nin), nin, "linear", check_std(std, "Linear")))
         self.bias = [Value(0.0) for _ in range(nout)] if bias else None
+        self._zero = Value(0.0)  # the constant bias of a layer without one: the same leaf at every call
         self._name_parameters()
 
     @property
@@ -64,7 +65,7 @@ class Linear(Module):
     def __call__(self, x: Sequence[Input]) -> list[Value]:
         check_inputs(x, self.nin, "Linear")
         inputs = as_values(x)
-        biases = self.bias if self.bias is not None else [Value(0.0)] * self.nout
+        biases = self.bias if self.bias is not None else [self._zero] * self.nout
         return [linear.record_values(*row, *inputs, b) for row, b in zip(self.weight, biases)]
 
     def config(self) -> dict[str, Any]:

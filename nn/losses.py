@@ -16,13 +16,13 @@ from typing import Union
 
 import numpy as np
 
-from engine import Value, linear, logsumexp
+from engine import Value, linear, logsumexp, take
 from engine.core.numbers import as_float
 
 Scalar = Union[Value, int, float]
 Scalars = Union[Iterable[Scalar], Scalar]
-# A class: its index, or one probability per class (a one-hot list for a single class).
-Target = Union[int, np.integer, Iterable[Scalar]]
+# A class: its index (an int, or a Value holding one), or one probability per class (one-hot for a single class).
+Target = Union[int, np.integer, Value, Iterable[Scalar]]
 
 # How far from 1 the class probabilities of a target may sum (rounding in a computed distribution).
 PROBABILITY_SUM_TOLERANCE = 1e-9
@@ -107,34 +107,45 @@ def softmax(logits: Scalars) -> list[Value]:
 def cross_entropy(logits: Scalars, target: Target) -> Value:
     """The cross-entropy of one sample: logsumexp(logits) - sum_k target_k * logits_k.
 
-    `logits` is one sample's list of scores (Values or numbers), one per class. `target` is
-    either the class index, an int in range(len(logits)), or a list of class probabilities of
-    the same length (one-hot for a single class). The loss is -log softmax(logits)[target] for
-    an index, and its gradient with respect to the logits is softmax(logits) - target. Large
-    logits (e.g. +-1000) neither overflow nor lose precision: `engine.logsumexp` subtracts the
-    largest logit before exponentiating.
+    `logits` is one sample's list of scores (Values or numbers), one per class. `target` is the
+    class index, as an int in range(len(logits)) or as a Value holding one (so a column of integer
+    labels goes through `engine.vectorize`: `engine.vectorize(lambda x, label:
+    nn.cross_entropy(model(x), label))`), or a list of class probabilities of the same length
+    (one-hot for a single class). For an index the loss is -log softmax(logits)[target], its chosen
+    logit picked by `engine.take`; its gradient with respect to the logits is softmax(logits) -
+    target. Large logits (e.g. +-1000) neither overflow nor lose precision: `engine.logsumexp`
+    subtracts the largest logit before exponentiating.
 
-    Checked: an index must be an int (not a bool or float) in range; a list must have one entry
-    per logit; entries given as numbers must be finite and non-negative and, when all entries
-    are numbers, sum to 1 within 1e-9. Anything else raises TypeError or ValueError naming it.
+    Checked: an int index must be in range (not a bool or float); a Value index must hold a whole
+    number in range, checked by `engine.take` at every sample (under `engine.vectorize` the error
+    names the sample); a list must have one entry per logit; entries given as numbers must be finite
+    and non-negative and, when all entries are numbers, sum to 1 within 1e-9. Anything else raises
+    TypeError or ValueError naming it.
 
-    Not checked: entries given as Values. Inside `engine.vectorize` a target Value stands for a
+    Not checked: list entries given as Values. Inside `engine.vectorize` such a Value stands for a
     whole column of the batch, so its `.data` is not the sample's probability, and comparing it
-    would be sample-dependent control flow (the vectorize guard rightly refuses it); such a
-    target is used as given, so check the arrays you pass to the vectorized function instead
-    (rows of a one-hot matrix are). Its length is checked. An index cannot be a Value: to send a
-    class through `vectorize`, pass it as one-hot columns.
+    would be sample-dependent control flow (the vectorize guard rightly refuses it); it is used as
+    given, so check the arrays you pass to the vectorized function instead (rows of a one-hot matrix
+    are). Its length is checked.
     """
     zs = _as_list(logits, "logits", "cross_entropy")
     if not zs:
         raise ValueError("cross_entropy: expected at least one logit, got none")
+    if isinstance(target, Value):
+        try:
+            chosen = take(zs, target)
+        except ValueError as error:
+            raise ValueError(
+                f"cross_entropy: target {target.data!r} is not a class of the {len(zs)} logits: {error}"
+            ) from None
+        return logsumexp(*zs) - chosen
     if isinstance(target, (int, np.integer)) and not isinstance(target, bool):
         k = int(target)
         if not 0 <= k < len(zs):
             raise ValueError(
                 f"cross_entropy: target class {k} is out of range for {len(zs)} logits; expected 0 to {len(zs) - 1}"
             )
-        return logsumexp(*zs) - zs[k]
+        return logsumexp(*zs) - take(zs, k)
     weights = _class_probabilities(target, len(zs))
     # sum_k t_k z_k as one fused node; numeric zeros (the rest of a one-hot list) add nothing and are left out.
     kept = [(t, z) for t, z in zip(weights, zs) if isinstance(t, Value) or t != 0.0]
@@ -143,19 +154,14 @@ def cross_entropy(logits: Scalars, target: Target) -> Value:
 
 def _class_probabilities(target: object, n_classes: int) -> list[Value | float]:
     """A cross-entropy target given as a list: one entry per class, numbers checked, Values passed through."""
-    if isinstance(target, Value):
-        raise TypeError(
-            "cross_entropy: target must be a class index (int) or a list of class probabilities, got a Value;"
-            " to pass a class through engine.vectorize, give it as one-hot columns"
-        )
     if (
         isinstance(target, (str, bytes, Set, Mapping))
         or not isinstance(target, Iterable)
         or getattr(target, "ndim", 1) == 0
     ):
         raise TypeError(
-            "cross_entropy: target must be a class index (int) or a list of class probabilities,"
-            f" got {type(target).__name__}: {target!r:.60}"
+            "cross_entropy: target must be a class index (an int, or a Value holding one) or a list of class"
+            f" probabilities, got {type(target).__name__}: {target!r:.60}"
         )
     entries = list(target)
     if len(entries) != n_classes:

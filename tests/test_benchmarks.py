@@ -41,13 +41,46 @@ def test_squared_error_step_matches_the_scalar_path() -> None:
     np.testing.assert_allclose(flat(grads), expected, rtol=1e-10, atol=1e-14)
 
 
-def test_cross_entropy_step_matches_the_scalar_path() -> None:
+@pytest.mark.parametrize("targets", ["one-hot", "labels"])
+def test_cross_entropy_steps_match_the_scalar_path(targets: str) -> None:
     rng = np.random.default_rng(2)
-    X, labels = rng.uniform(0, 1, size=(9, 6)), rng.integers(0, 4, 9)
-    targets = np.eye(4)[labels]
+    X, labels = rng.uniform(0, 1, size=(11, 6)), rng.integers(0, 4, 11)
+    labels[:3] = 2  # a class chosen several times
     model = nn.MLP(6, [5, 4], activation="relu", seed=3)
-    loss, grads = hand_numpy.relu_cross_entropy_step(hand_numpy.layers_of(model), X, targets)
+    layers = hand_numpy.layers_of(model)
+    if targets == "one-hot":
+        loss, grads = hand_numpy.relu_cross_entropy_step(layers, X, np.eye(4)[labels])
+    else:
+        loss, grads = hand_numpy.relu_cross_entropy_labels_step(layers, X, labels)
     terms = [nn.cross_entropy(model(list(x)), int(label)) for x, label in zip(X.tolist(), labels)]
     expected_loss, expected = scalar_path(model, terms)
     assert loss == pytest.approx(expected_loss, rel=1e-12)
     np.testing.assert_allclose(flat(grads), expected, rtol=1e-10, atol=1e-14)
+
+
+def test_the_synthetic_attention_model_vectorized_matches_the_scalar_path() -> None:
+    from attention import BLOCK, document_loss, documents, parameters
+
+    import engine
+
+    weights = parameters(seed=1)
+    leaves = [v for matrix in weights.values() for row in matrix for v in row]
+    loss = document_loss(weights)
+    tokens, targets, mask = documents(3, seed=2)
+    terms = [loss(*[[Value(float(x)) for x in a[i]] for a in (tokens, targets, mask)]) for i in range(3)]
+    for v in leaves:
+        v.grad = 0.0
+    mean = sum(terms[1:], terms[0]) / 3
+    mean.backward()
+    expected = [v.grad for v in leaves]
+    for v in leaves:
+        v.grad = 0.0
+    per_sample = engine.vectorize(loss)
+    assert per_sample.backward(tokens, targets, mask) == pytest.approx(mean.data, rel=1e-12)
+    np.testing.assert_allclose([v.grad for v in leaves], expected, rtol=1e-9, atol=1e-14)
+    program = per_sample._program
+    assert program is not None
+    scalar_nodes = len(engine.topological_order(terms[0]))
+    assert scalar_nodes > 10_000 and len(program.computed) < 150  # positions and heads grouped, not unrolled
+    assert sum(node.kind == "linear layer" for node in program.computed) <= 6
+    assert mask[:, 0].all() and tokens.shape == (3, BLOCK)

@@ -96,13 +96,6 @@ def test_the_split_is_fixed_by_its_seed(split: digits.Split) -> None:
     assert not np.array_equal(other.y_test, split.y_test)
 
 
-def test_one_hot() -> None:
-    np.testing.assert_array_equal(digits.one_hot(np.array([2, 0]), 3), [[0, 0, 1], [1, 0, 0]])
-    for bad in (np.array([0, 10]), np.array([-1]), np.array([0.0, 1.0]), np.array([[1]])):
-        with pytest.raises(ValueError, match=r"one_hot expects a 1-d array of whole numbers in 0..9"):
-            digits.one_hot(bad)
-
-
 # --- metrics, report and results file ---------------------------------------------------------------------------
 
 

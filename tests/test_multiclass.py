@@ -123,6 +123,20 @@ def test_cross_entropy_is_stable_at_logits_of_plus_minus_1000() -> None:
     assert nn.cross_entropy([1000.0, -1000.0], 1).data == pytest.approx(2000.0, rel=1e-15)
 
 
+def test_a_value_holding_the_class_is_the_class_index_and_gets_no_gradient() -> None:
+    z = [0.5, -0.25, 1.5, 0.0]
+    for k in range(len(z)):
+        label = Value(float(k), label="label")
+        logits = [Value(x) for x in z]
+        loss = nn.cross_entropy(logits, label)
+        assert loss.data == pytest.approx(exact_cross_entropy(z, one_hot(k, len(z))), rel=1e-14)
+        loss.backward()
+        expected = [pi - ti for pi, ti in zip(exact_softmax(z), one_hot(k, len(z)))]
+        assert [v.grad for v in logits] == pytest.approx(expected, rel=1e-12)
+        assert label.grad == 0.0
+        assert gradcheck(lambda *v, k=k: nn.cross_entropy(list(v), Value(float(k))), z)
+
+
 def test_cross_entropy_takes_numpy_indices_and_arrays() -> None:
     z = np.array([0.2, 1.0, -0.3])
     expected = exact_cross_entropy(list(z), one_hot(1, 3))
@@ -147,12 +161,13 @@ def test_cross_entropy_takes_numpy_indices_and_arrays() -> None:
         ([0.5, float("inf"), 0.0], ValueError, r"finite and non-negative, got inf for class 1"),
         ([0.5, 0.4, 0.0], ValueError, r"must sum to 1 \(within 1e-09\), got 0.9"),
         ([0.5, 0.5, 2e-9], ValueError, r"must sum to 1 \(within 1e-09\), got 1.000000002"),
-        (True, TypeError, r"class index \(int\) or a list of class probabilities, got bool"),
-        (1.0, TypeError, r"class index \(int\) or a list of class probabilities, got float"),
+        (True, TypeError, r"class index \(an int, or a Value holding one\) or a list of class probabilities, got bool"),
+        (1.0, TypeError, r"class index \(an int, or a Value holding one\) or a list of class probabilities, got float"),
         ("a", TypeError, r"got str"),
         ({0: 1.0}, TypeError, r"got dict"),
         (np.array(1), TypeError, r"got ndarray"),
-        (Value(1.0), TypeError, r"got a Value; to pass a class through engine.vectorize, give it as one-hot columns"),
+        (Value(3.0), ValueError, r"target 3.0 is not a class of the 3 logits: .*index 3 is out of range for 3 entries"),
+        (Value(1.5), ValueError, r"target 1.5 is not a class of the 3 logits: .*index 1.5 is not a whole number"),
         ([0.5, "a", 0.5], TypeError, r"each target probability.*str"),
     ],
 )

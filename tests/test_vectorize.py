@@ -18,7 +18,6 @@ import pytest
 import engine
 import nn
 from engine import Value
-from engine.core.ops import linear_layer, linear_layer_rule
 
 RTOL = 1e-12
 
@@ -62,6 +61,19 @@ def vectorized_gradients(
     total = per_sample.backward(*columns, reduce=reduce)
     grads = [leaf.grad - g for leaf, g in zip(leaves, before)]
     return total, grads
+
+
+def assert_matches_the_scalar_path(
+    fn: Callable[..., Any], columns: Sequence[Any], leaves: list[Value]
+) -> engine.Vectorized:
+    """vectorize(fn) against fn on the scalar path: its values, and the mean and the leaves' gradients of backward."""
+    per_sample = engine.vectorize(fn)
+    assert_close(per_sample(*columns), scalar_outputs(fn, columns))
+    total, grads = vectorized_gradients(per_sample, columns, leaves)
+    expected_total, expected_grads = scalar_gradients(fn, columns, leaves)
+    assert total == pytest.approx(expected_total, rel=RTOL)
+    assert_close(grads, expected_grads)
+    return per_sample
 
 
 # --- random expression graphs over every operation -----------------------------------------------------------
@@ -153,9 +165,10 @@ def test_every_operation_appears_in_the_random_graphs() -> None:
 
 @pytest.mark.parametrize("activation", ["relu", "tanh", "sigmoid", "linear"])
 @pytest.mark.parametrize("fused", [True, False])
-def test_nn_models_match_the_scalar_path(activation: str, fused: bool) -> None:
+@pytest.mark.parametrize("sizes", [[5, 4, 1], [4, 4, 4, 1]])  # layers of one shape: each keeps arrays of its own
+def test_nn_models_match_the_scalar_path(activation: str, fused: bool, sizes: list[int]) -> None:
     rng = np.random.default_rng(1)
-    model = nn.MLP(3, [5, 4, 1], activation=activation, seed=2, fused=fused)
+    model = nn.MLP(3, sizes, activation=activation, seed=2, fused=fused)
 
     def fn(x1: Value, x2: Value, x3: Value, y: Value) -> Value:
         return (model([x1, x2, x3]) - y) ** 2
@@ -275,27 +288,6 @@ def test_reading_data_inside_fn_sees_the_first_sample_only() -> None:
     np.testing.assert_array_equal(per_sample(np.array([2.0, 3.0, 4.0])), [4.0, 6.0, 8.0])  # x * 2, not x * x
 
 
-# --- the linear layer form against the row's own rule ------------------------------------------------------------
-
-
-def test_the_linear_layer_form_is_the_linear_rows_rule_summed_over_samples_and_neurons() -> None:
-    rng = np.random.default_rng(5)
-    weights, inputs, bias = rng.normal(size=(4, 3)), rng.normal(size=(3, 6)), rng.normal(size=(4, 1))
-    g = rng.normal(size=(4, 6))
-    out = linear_layer(weights, inputs, bias)
-    d_weights, d_inputs, d_bias = np.zeros((4, 3)), np.zeros((3, 6)), np.zeros((4, 1))
-    for j in range(4):
-        for s in range(6):
-            args = [*weights[j], *inputs[:, s], bias[j, 0]]
-            assert out[j, s] == pytest.approx(engine.linear(*args), rel=1e-14)
-            local = engine.linear.rule(g[j, s], out[j, s], *args)
-            d_weights[j] += local[:3]
-            d_inputs[:, s] += local[3:6]
-            d_bias[j] += local[6]
-    for actual, expected in zip(linear_layer_rule(g, out, weights, inputs, bias), (d_weights, d_inputs, d_bias)):
-        np.testing.assert_allclose(actual, expected, rtol=1e-13)
-
-
 # --- bad input ------------------------------------------------------------------------------------------------------
 
 
@@ -312,7 +304,11 @@ def recorded() -> tuple[engine.Vectorized, Value]:
     [
         ((np.ones(3),), TypeError, "recorded with 2 argument"),
         ((np.ones(3), np.ones(4)), ValueError, r"same number of samples, got x: 3, y: 4"),
-        ((np.ones((3, 2)), np.ones(3)), ValueError, r"argument x must be one-dimensional.*\(3, 2\)"),
+        (
+            (np.ones((3, 2)), np.ones(3)),
+            ValueError,
+            r"argument x was recorded as one Value.*got an array of shape \(3, 2\)",
+        ),
         ((np.ones(3), "abc"), TypeError, "argument y must be numbers, got str"),
         ((np.ones(3), [object(), object(), object()]), TypeError, "argument y must hold real numbers.*object"),
         ((np.array([], dtype=float), np.array([], dtype=float)), ValueError, "argument x is empty"),
@@ -496,15 +492,20 @@ def test_two_threads_can_use_one_vectorized_function() -> None:
 
     w = Value(2.0, label="w")
     per_sample = engine.vectorize(lambda x: x * w)
+    model = nn.MLP(3, [8, 2], activation="relu", seed=4)
+    through_layers = engine.vectorize(model)  # the layers write into arrays they keep, one set per thread
     wrong: list[int] = []
 
     def work(offset: float) -> None:
-        for i in range(200):
+        rng = np.random.default_rng(int(offset))
+        for i in range(100):
             xs = np.full(50, offset + i)
-            if not np.array_equal(per_sample(xs), 2.0 * xs):
+            X = rng.normal(size=(7 + int(offset) % 5, 3))
+            expected = np.array([[v.data for v in model(list(x))] for x in X.tolist()])
+            if not np.array_equal(per_sample(xs), 2.0 * xs) or not np.allclose(through_layers(X), expected):
                 wrong.append(i)
 
-    threads = [threading.Thread(target=work, args=(1000.0 * k,)) for k in range(2)]
+    threads = [threading.Thread(target=work, args=(1000.0 * k + k,)) for k in range(2)]
     for thread in threads:
         thread.start()
     for thread in threads:
@@ -523,3 +524,76 @@ def test_a_zero_base_and_a_negative_base_replay_as_on_the_scalar_path() -> None:
     assert_close(per_sample(*columns), scalar_outputs(fn, columns))
     total, grads = vectorized_gradients(per_sample, columns, [x0, minus])
     assert_close([total, *grads], [*(lambda t, g: [t, *g])(*scalar_gradients(fn, columns, [x0, minus]))])
+
+
+# --- how scalar nodes are grouped -----------------------------------------------------------------------------------
+
+
+def test_a_layer_applied_at_every_position_is_one_product_and_matches_the_scalar_path() -> None:
+    rng = np.random.default_rng(8)
+    weights = [[Value(float(x)) for x in row] for row in rng.normal(size=(5, 3))]
+    leaves = [w for row in weights for w in row]
+    positions = 4
+
+    def fn(x: list[Value]) -> Value:
+        # A bias-free layer as a user may write it: a constant 0 bias made anew at each call.
+        outs = [engine.linear(*row, *x[3 * t : 3 * t + 3], 0.0).tanh() for t in range(positions) for row in weights]
+        return engine.logsumexp(*[out * (i + 1) for i, out in enumerate(outs)])  # each output weighed differently
+
+    X = rng.normal(size=(6, 3 * positions))
+    per_sample = engine.vectorize(fn)
+    expected = [fn([Value(float(v)) for v in x]) for x in X]
+    assert_close(per_sample(X), [e.data for e in expected])
+    total, grads = vectorized_gradients(per_sample, [X], leaves)
+    mean = sum(expected[1:], expected[0]) / len(expected)
+    for leaf in leaves:
+        leaf.grad = 0.0
+    mean.backward()
+    assert total == pytest.approx(mean.data, rel=RTOL)
+    assert_close(grads, [leaf.grad for leaf in leaves])
+    program = per_sample._program
+    assert program is not None
+    layers = [node for node in program.computed if node.kind == "linear layer"]
+    assert len(layers) == 1 and (layers[0].op.neurons, layers[0].op.tuples) == (5, positions)
+
+
+def test_the_same_operation_on_operands_from_different_nodes_is_one_group() -> None:
+    w = Value(0.5, label="w")
+
+    def fn(a: Value, b: Value) -> Value:
+        products = [a * w, b * 2.0, a * b]  # operands from two arguments, a parameter and a constant
+        return engine.logsumexp(*[p.tanh() for p in products])
+
+    per_sample = assert_matches_the_scalar_path(fn, [np.linspace(-1, 1, 5), np.linspace(2, -2, 5)], [w])
+    program = per_sample._program
+    assert program is not None
+    kinds = [node.kind for node in program.computed]
+    assert kinds.count("tanh") == 1 and kinds.count("*") == 1  # three products at the same depth, one group
+
+
+def test_a_rule_giving_one_number_for_every_member_is_spread_over_them() -> None:
+    # A user's rule may return a plain number; the operand here is read from two nodes (a product, a halving).
+    halve = engine.defop("halve", lambda x: x / 2, lambda g, out, x: (g * 0.5,))
+    flat = engine.defop("flat", lambda x: 1.0, lambda g, out, x: (0.0,))
+    w = Value(3.0, label="w")
+
+    def fn(a: Value, b: Value) -> Value:
+        return flat(a * w) * w + flat(halve(b)) * a + halve(b) * w
+
+    per_sample = assert_matches_the_scalar_path(fn, [np.array([1.0, 2.0, -1.0]), np.array([0.5, 0.0, 4.0])], [w])
+    program = per_sample._program
+    assert program is not None
+    flats = [node for node in program.computed if node.kind == "flat"]
+    assert len(flats) == 1 and len(flats[0].parents) == 2  # one group reading from two nodes
+
+
+def test_softmax_normalisers_at_the_same_depth_are_one_stacked_reduction() -> None:
+    w = Value(0.3, label="w")
+
+    def fn(a: Value, b: Value) -> Value:
+        return engine.logsumexp(a, b, w) + 3 * engine.logsumexp(w, 2.0, a) - engine.logsumexp(b, b, a) ** 2
+
+    per_sample = assert_matches_the_scalar_path(fn, [np.linspace(-2, 2, 7), np.linspace(1, -3, 7)], [w])
+    program = per_sample._program
+    assert program is not None
+    assert sum(node.kind == "logsumexp" for node in program.computed) == 1  # three nodes of three inputs, one group

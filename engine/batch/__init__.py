@@ -1,1 +1,13 @@
-"""`engine.vectorize`: a function of one sample's Values, recorded once and replayed over whole batches."""
+"""`engine.vectorize`: a function of one sample's Values, recorded once and replayed over whole batches.
+
+Modules, bottom-up (each imports only those above it in this list, and the core):
+
+- arguments: a call's arguments checked and laid out as arrays (a row per Value fn receives, a column per sample);
+- recording: fn run once on the first sample, comparisons refused: the scalar graph to replay;
+- batched_ops: the nodes of the batched graph and what each computes on arrays, forward and backward;
+- grouping: the recording's scalar nodes grouped into batched nodes (a `Program`);
+- replay: a Program run over a batch, forward and backward; it raises, never decides;
+- reference: the plain replay, one numpy call per scalar node, that the tests hold the grouped one to
+  (it imports neither grouping nor replay);
+- vectorize: the API, `vectorize` and `Vectorized`: checks a call, runs the replay, decides what an error means.
+"""

@@ -1,0 +1,92 @@
+"""A synthetic attention model, for timing engine.vectorize on a graph shaped like a small GPT's.
+
+Not microgpt (that is `demos.microgpt`'s work): a one-layer transformer of the same shape written with
+`engine`'s operations only, parameters as Values. One document of `BLOCK` tokens: token and position
+embeddings (`engine.take` by token id), RMSNorm, causal self-attention with `HEADS` heads, a ReLU MLP, both
+with residual connections, bias-free linear maps (each neuron `engine.linear` with a constant 0 bias, made
+at each call), and the mean cross-entropy of the next token over the document's real positions (`mask`).
+Each attention score is a `linear` dot product of q and k, each attention output a `linear` of the softmax
+weights and the values: the shape of graph that vectorize must group across positions (about 10,000
+scalar nodes per document).
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import numpy as np
+
+VOCAB, BLOCK, EMBED, HEADS = 27, 16, 16, 4
+HEAD = EMBED // HEADS
+
+
+def parameters(seed: int = 0) -> dict[str, list[list[Any]]]:
+    """The model's weight matrices as lists of rows of Values, Gaussian with std 0.08."""
+    from engine import Value
+
+    rng = np.random.default_rng(seed)
+    shapes = {
+        "wte": (VOCAB, EMBED),
+        "wpe": (BLOCK, EMBED),
+        "wq": (EMBED, EMBED),
+        "wk": (EMBED, EMBED),
+        "wv": (EMBED, EMBED),
+        "wo": (EMBED, EMBED),
+        "fc1": (4 * EMBED, EMBED),
+        "fc2": (EMBED, 4 * EMBED),
+        "head": (VOCAB, EMBED),
+    }
+    return {
+        name: [[Value(float(x)) for x in row] for row in rng.normal(0.0, 0.08, shape)] for name, shape in shapes.items()
+    }
+
+
+def document_loss(weights: dict[str, list[list[Any]]]) -> Any:
+    """fn(tokens, targets, mask) of one document (lists of BLOCK Values) -> its mean next-token cross-entropy."""
+    import engine
+    import nn
+
+    def linear(matrix: list[list[Any]], x: list[Any]) -> list[Any]:
+        return [engine.linear(*row, *x, 0.0) for row in matrix]
+
+    def rmsnorm(x: list[Any]) -> list[Any]:
+        scale = (engine.linear(*x, *x, 0.0) / len(x) + 1e-5) ** -0.5
+        return [xi * scale for xi in x]
+
+    def loss(tokens: list[Any], targets: list[Any], mask: list[Any]) -> Any:
+        keys: list[list[Any]] = []
+        values: list[list[Any]] = []
+        losses = []
+        for t in range(BLOCK):
+            column = list(zip(*weights["wte"]))
+            x = [engine.take(list(column[d]), tokens[t]) + weights["wpe"][t][d] for d in range(EMBED)]
+            x = rmsnorm(x)
+            h = rmsnorm(x)
+            q, k, v = linear(weights["wq"], h), linear(weights["wk"], h), linear(weights["wv"], h)
+            keys.append(k)
+            values.append(v)
+            attended = []
+            for head in range(HEADS):
+                part = slice(head * HEAD, (head + 1) * HEAD)
+                scores = [engine.linear(*q[part], *keys[s][part], 0.0) / math.sqrt(HEAD) for s in range(t + 1)]
+                total = engine.logsumexp(*scores)
+                probabilities = [(score - total).exp() for score in scores]
+                for j in range(head * HEAD, (head + 1) * HEAD):
+                    attended.append(engine.linear(*probabilities, *[values[s][j] for s in range(t + 1)], 0.0))
+            x = [a + b for a, b in zip(x, linear(weights["wo"], attended))]
+            hidden = [u.relu() for u in linear(weights["fc1"], rmsnorm(x))]
+            x = [a + b for a, b in zip(x, linear(weights["fc2"], hidden))]
+            losses.append(nn.cross_entropy(linear(weights["head"], x), targets[t]) * mask[t])
+        return sum(losses[1:], losses[0]) / engine.linear(*mask, *[1.0] * BLOCK, 0.0)
+
+    return loss
+
+
+def documents(n: int, seed: int = 0) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """n random documents padded to BLOCK: tokens, next-token targets (integers) and a mask of real positions."""
+    rng = np.random.default_rng(seed)
+    tokens = rng.integers(0, VOCAB, (n, BLOCK + 1))
+    lengths = rng.integers(3, BLOCK + 1, n)
+    mask = (np.arange(BLOCK)[None, :] < lengths[:, None]).astype(float)
+    return tokens[:, :BLOCK], tokens[:, 1:], mask

@@ -1,0 +1,165 @@
+"""The arguments of a vectorized call, checked and laid out as the replay reads them.
+
+Each argument of `fn` is given for the whole batch in one of three forms, which mix freely:
+
+- a plain number: `fn` receives one Value, the same for every sample;
+- a 1-d array (N,) (or a list of N numbers): one Value, a number per sample;
+- a 2-d array (N, k) (or N lists of k numbers): a list of k Values, a row per sample.
+
+The first call fixes the forms (one Value or a list of k); later calls must give the same. Inside, an
+argument is an array (width, N): a row per Value `fn` receives, a column per sample, so a matrix
+argument is read through a transposed view, without a copy.
+"""
+
+from __future__ import annotations
+
+import inspect
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from engine.core.value import Value
+
+# A recorded argument's form: None for one Value, k for a list of k Values.
+Form = int | None
+# Integers from -2**53 to 2**53 are exactly floats; a label or token id beyond would silently change.
+EXACT_INTEGERS = 2**53
+
+
+@dataclass(frozen=True)
+class Batch:
+    """The checked arguments: `rows[i]` is argument i as an array (width, n) of floats; `forms[i]` its form."""
+
+    rows: list[np.ndarray]
+    forms: list[Form]
+    n: int
+
+    def sample(self, i: int, names: Sequence[str]) -> list[Value | list[Value]]:
+        """The arguments fn receives for sample i, as new leaves labelled by fn's parameter names (x, x[3])."""
+        return [
+            Value(float(rows[0, i]), label=name)
+            if form is None
+            else [Value(float(x), label=f"{name}[{j}]") for j, x in enumerate(rows[:, i])]
+            for rows, form, name in zip(self.rows, self.forms, names)
+        ]
+
+
+def parameter_names(fn: Callable[..., Any]) -> list[str]:
+    """fn's positional parameter names, for messages and labels (x1, x2, y); [] when they cannot be read."""
+    try:
+        parameters = inspect.signature(fn).parameters.values()
+    except (TypeError, ValueError):
+        return []
+    return [p.name for p in parameters if p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD)]
+
+
+def argument_name(names: Sequence[str], i: int) -> str:
+    return names[i] if i < len(names) else f"arg{i + 1}"
+
+
+def check_argument_count(fn: Callable[..., Any], count: int, names: Sequence[str], who: str) -> None:
+    """TypeError unless fn accepts `count` positional arguments (checked before the first call records fn)."""
+    if count == 0:
+        raise TypeError(f"{who} needs at least one argument: the samples of each input of fn")
+    try:
+        signature = inspect.signature(fn)
+    except (TypeError, ValueError):  # no signature to read (some built-ins): calling fn will tell
+        return
+    try:
+        signature.bind(*range(count))
+    except TypeError:
+        listed = ", ".join(names) if names else "none"
+        raise TypeError(
+            f"{who}: fn takes {len(names)} positional argument(s) ({listed}), got {count}; "
+            "pass one array of samples (or a number) per parameter of fn"
+        ) from None
+
+
+def batch_of(columns: Sequence[Any], names: Sequence[str], recorded: Sequence[Form] | None, who: str) -> Batch:
+    """The arguments checked and laid out as a Batch; TypeError or ValueError naming the argument otherwise.
+
+    `recorded` holds the forms of the recording, when there is one: a call must then give each argument
+    in the same form (one Value, or a list of the same width).
+    """
+    if recorded is not None and len(columns) != len(recorded):
+        listed = ", ".join(argument_name(names, i) for i in range(len(recorded)))
+        raise TypeError(f"{who} was recorded with {len(recorded)} argument(s) ({listed}); got {len(columns)}")
+    arrays: list[np.ndarray] = []
+    forms: list[Form] = []
+    lengths: dict[str, tuple[int, tuple[int, ...]]] = {}
+    for i, column in enumerate(columns):
+        name = argument_name(names, i)
+        array = _as_array(column, name, who)
+        form: Form = array.shape[1] if array.ndim == 2 else None
+        if recorded is not None and form != recorded[i]:
+            raise ValueError(f"{who}: argument {name} {_recorded_as(recorded[i])}; got {_given_as(array)}")
+        if array.ndim > 0:
+            lengths[name] = (len(array), array.shape)
+        arrays.append(array)
+        forms.append(form)
+    if len({n for n, _ in lengths.values()}) > 1:
+        shown = ", ".join(
+            f"{name}: {n}" + (f" (rows of {shape})" if len(shape) == 2 else "") for name, (n, shape) in lengths.items()
+        )
+        raise ValueError(f"{who}: arguments must hold the same number of samples, got {shown}")
+    n = next(iter(lengths.values()))[0] if lengths else 1
+    rows = [_as_rows(array, n) for array in arrays]
+    return Batch(rows, forms, n)
+
+
+def _as_array(column: Any, name: str, who: str) -> np.ndarray:
+    """One argument as a numpy array of 0, 1 or 2 dimensions of real numbers, checked."""
+    if isinstance(column, Value):
+        raise TypeError(f"{who}: argument {name} is a Value; pass numbers (an array of samples, or one number)")
+    if isinstance(column, (str, bytes)):
+        raise TypeError(f"{who}: argument {name} must be numbers, got {type(column).__name__}: {column!r:.40}")
+    try:
+        array = np.asarray(column)
+    except ValueError:  # numpy refuses lists of rows of different lengths
+        raise ValueError(
+            f"{who}: argument {name} is a ragged list (its rows have different lengths); expected N rows of "
+            "the same number of values, one row per sample"
+        ) from None
+    if array.dtype.kind not in "biuf":
+        raise TypeError(
+            f"{who}: argument {name} must hold real numbers, got an array of {array.dtype} ({column!r:.60})"
+        )
+    if array.ndim > 2:
+        raise ValueError(
+            f"{who}: argument {name} must be a number, an array (N,) of one number per sample or (N, k) of k "
+            f"numbers per sample, got shape {array.shape}"
+        )
+    if array.ndim > 0 and array.shape[0] == 0:
+        raise ValueError(f"{who}: argument {name} is empty; need at least one sample")
+    if array.ndim == 2 and array.shape[1] == 0:
+        raise ValueError(f"{who}: argument {name} has no columns, shape {array.shape}; need k >= 1 values per sample")
+    if array.dtype.kind in "iu" and array.size:
+        low, high = int(array.min()), int(array.max())
+        if low < -EXACT_INTEGERS or high > EXACT_INTEGERS:
+            raise ValueError(
+                f"{who}: argument {name} holds integers beyond 2**53 ({high if high > EXACT_INTEGERS else low}), "
+                "which floats cannot hold exactly"
+            )
+    return array
+
+
+def _as_rows(array: np.ndarray, n: int) -> np.ndarray:
+    """An argument as floats (width, n): a matrix through its transposed view, a number for every sample."""
+    values = np.asarray(array, dtype=float)
+    if values.ndim == 2:
+        return values.T
+    if values.ndim == 1:
+        return values[None, :]
+    return np.broadcast_to(values, (1, n))
+
+
+def _recorded_as(form: Form) -> str:
+    if form is None:
+        return "was recorded as one Value (an array (N,) or a number)"
+    return f"was recorded as a list of {form} Values (an array (N, {form}))"
+
+
+def _given_as(array: np.ndarray) -> str:
+    return "a number" if array.ndim == 0 else f"an array of shape {array.shape}"

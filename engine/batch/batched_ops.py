@@ -1,0 +1,448 @@
+"""The nodes of the batched graph and what each computes on arrays, forward and backward.
+
+A node stands for a group of scalar nodes of fn's graph. Its array has a row per member and a column per
+sample, or a single column when it depends on no argument (the same for every sample). An operation
+reads its operands from rows of its parents (`Rows`), runs the table's forward function or the matrix
+form of its row (engine/core/ops.py) and, backward, runs the matching rule and hands each parent the
+gradient of the rows it read (a scatter-add). Nothing of any operation's mathematics is restated here.
+
+The sources, nodes without an operation, are fn's arguments (one node each, a row per Value fn received)
+and blocks of the shared leaves (parameters and constants), which the replay fills before the walk.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+
+from engine.core.backprop import check_count
+from engine.core.ops import (
+    linear_layer,
+    linear_layer_rule,
+    linear_stacked,
+    linear_stacked_rule,
+    logsumexp_stacked,
+    logsumexp_stacked_rule,
+    take_rows,
+    take_rows_rule,
+)
+from engine.core.value import Op
+
+# Where a part of an operand comes from: all of the parent's rows in order (None), a run of them (a slice:
+# read as a view) or any rows (an index array: read as a copy).
+Selection = slice | np.ndarray | None
+
+
+class Node:
+    """A node of the batched graph: `op` computes its array from its parents' arrays (None for a source).
+
+    `size` is its number of rows (members); `batched` says whether it has a column per sample. This is what
+    `backward_pass` walks, as it walks Values.
+    """
+
+    __slots__ = ("op", "parents", "size", "batched", "kind")
+
+    def __init__(self, op: Any, parents: Sequence[Node], size: int, batched: bool, kind: str = "") -> None:
+        self.op = op
+        self.parents = tuple(parents)
+        self.size = size
+        self.batched = batched
+        self.kind = kind or op.name  # for sources: "argument" or "shared"
+
+    def __repr__(self) -> str:
+        return f"<{self.kind} of {self.size}>"
+
+
+class Rows:
+    """An operand: `count` rows gathered from the parents, in parts (parent position, its rows, where they go).
+
+    A part reading all of a parent's rows in order is the parent's array itself, a run of them a view;
+    other rows are copied. Backward, `scatter` adds a gradient of the operand's shape to the rows it came from.
+    """
+
+    __slots__ = ("count", "parts", "single")
+
+    def __init__(self, count: int, parts: list[tuple[int, Selection, np.ndarray | None, Repeats | None]]) -> None:
+        self.count = count
+        self.parts = parts  # (parent position, rows of the parent, rows of the operand (None: all), repeats)
+        self.single = len(parts) == 1
+
+    def read(self, parents: Sequence[np.ndarray]) -> np.ndarray:
+        if self.single:
+            position, rows, _, _ = self.parts[0]
+            source = parents[position]
+            return source if rows is None else source[rows]
+        width = max(parents[position].shape[1] for position, _, _, _ in self.parts)
+        out = np.empty((self.count, width))
+        for position, rows, destination, _ in self.parts:
+            source = parents[position]
+            out[destination] = source if rows is None else source[rows]
+        return out
+
+    def scatter(self, contribution: Any, parents: Sequence[np.ndarray], totals: Totals) -> None:
+        """Add `contribution`, the gradient of this operand, to the gradients of the rows it was read from."""
+        if not self.single:  # a rule may give one number for all rows: spread it before picking rows
+            contribution = np.asarray(contribution, dtype=float)
+            if contribution.ndim < 2 or contribution.shape[0] != self.count:
+                contribution = np.broadcast_to(
+                    contribution, (self.count, contribution.shape[-1] if contribution.ndim else 1)
+                )
+        for position, rows, destination, repeats in self.parts:
+            if not totals.wanted[position]:
+                continue
+            source = parents[position]
+            part = contribution if destination is None else contribution[destination]
+            part = fit(part, (self.count if destination is None else len(destination), source.shape[1]))
+            if rows is None:
+                totals.add(position, part)
+            else:
+                totals.add_rows(position, rows, part, repeats)
+
+
+class Repeats:
+    """Rows read more than once (a weight every position reads): their gradients are summed row by row before
+    being added, a sort done once at grouping and one `np.add.reduceat` per call (what `np.add.at` does, faster)."""
+
+    __slots__ = ("order", "starts", "distinct")
+
+    def __init__(self, rows: np.ndarray) -> None:
+        self.order = np.argsort(rows, kind="stable")
+        ordered = rows[self.order]
+        self.starts = np.flatnonzero(np.r_[True, ordered[1:] != ordered[:-1]])
+        self.distinct = ordered[self.starts]
+
+    def add_into(self, total: np.ndarray, part: np.ndarray) -> None:
+        total[self.distinct] += np.add.reduceat(part[self.order], self.starts, axis=0)
+
+
+class Totals:
+    """The gradient a rule hands each parent, summed over the operands that read it (`backward_pass` adds
+    those of different nodes). Whole-array parts are summed as they come (in place only into an array this
+    class made); parts of some rows are kept as they are, in a `RowGradients`."""
+
+    __slots__ = ("wanted", "shapes", "arrays", "owned", "rows")
+
+    def __init__(self, wanted: Sequence[bool], parents: Sequence[np.ndarray]) -> None:
+        self.wanted = wanted
+        self.shapes = [p.shape for p in parents]
+        self.arrays: list[Any] = [None] * len(parents)
+        self.owned = [False] * len(parents)
+        self.rows: list[list[RowPart]] = [[] for _ in parents]
+
+    def add(self, position: int, part: np.ndarray) -> None:
+        current = self.arrays[position]
+        if current is None:
+            self.arrays[position] = part
+        elif self.owned[position]:
+            current += part
+        else:
+            self.arrays[position] = current + part
+            self.owned[position] = True
+
+    def add_rows(self, position: int, rows: Selection, part: np.ndarray, repeats: Repeats | None) -> None:
+        self.rows[position].append((rows, part, repeats))
+
+    def result(self) -> list[Any]:
+        """One gradient per parent; 0.0 for the parents that want none (fn's arguments)."""
+        results: list[Any] = []
+        for shape, whole, rows in zip(self.shapes, self.arrays, self.rows):
+            gradient: Any = whole if whole is not None else 0.0
+            if rows:
+                gradient = RowGradients(shape, rows) if whole is None else RowGradients(shape, rows) + whole
+            results.append(gradient)
+        return results
+
+
+RowPart = tuple[Selection, np.ndarray, "Repeats | None"]  # (rows, their gradients, how rows repeat, if they do)
+
+
+class RowGradients:
+    """The gradient of a node of which its readers each gave some rows (the rest zero).
+
+    `backward_pass` adds up what every reader of a node gives it. A reader of a few rows of a large node (one
+    link of a chain of sums reading a product node) would otherwise give a whole array of zeros but for its
+    rows, and adding those would cost (readers x size of the node). Kept as parts, sums of them are lists of
+    parts, and the array is made once, when the node's own rule reads its gradient (`np.asarray`).
+    """
+
+    __slots__ = ("shape", "parts", "_array")
+    __array_ufunc__ = None  # an array + RowGradients comes to __radd__
+
+    def __init__(self, shape: tuple[int, ...], parts: list[RowPart]) -> None:
+        self.shape = shape
+        self.parts = parts
+        self._array: np.ndarray | None = None
+
+    def __add__(self, other: Any) -> Any:
+        if isinstance(other, RowGradients):
+            return RowGradients(self.shape, self.parts + other.parts)
+        total = np.array(np.broadcast_to(other, self.shape), dtype=float)  # a new array: `other` stays as it was
+        self._add_into(total)
+        return total
+
+    __radd__ = __add__
+
+    def __array__(self, dtype: Any = None, copy: Any = None) -> np.ndarray:
+        if self._array is None:
+            self._array = np.zeros(self.shape)
+            self._add_into(self._array)
+        array = self._array if dtype is None else self._array.astype(dtype, copy=False)
+        return array.copy() if copy else array
+
+    def _add_into(self, total: np.ndarray) -> None:
+        for rows, part, repeats in self.parts:
+            if repeats is None:
+                total[rows] += part
+            else:
+                repeats.add_into(total, part)
+
+
+class Buffers(threading.local):
+    """What an operation keeps from its forward pass to its rule and from call to call, one set per thread.
+
+    `operands`: what the forward pass read (gathered rows), for the rule to use instead of gathering again.
+    `arrays`: arrays the operation writes its results into. Freed and allocated afresh at every call, arrays of
+    more than 128 kB come back from the system as new pages the kernel must fault in again (glibc returns
+    them); written into the same arrays, a replay touches the same pages. A call's arrays are dead when the
+    next call on the thread starts: the API hands out copies.
+    """
+
+    def __init__(self) -> None:
+        self.operands: Any = None
+        self.arrays: dict[str, np.ndarray] = {}
+
+    def get(self, name: str, shape: tuple[int, ...]) -> np.ndarray:
+        array = self.arrays.get(name)
+        if array is None or array.shape != shape:
+            array = self.arrays[name] = np.empty(shape)
+        return array
+
+
+def fit(c: Any, shape: tuple[int, int]) -> np.ndarray:
+    """A rule's gradient in the shape of its operand: summed over the samples when the operand has one column."""
+    c = np.asarray(c, dtype=float)
+    if c.shape == shape:
+        return c
+    if c.ndim == 2 and c.shape[1] > shape[1]:
+        c = c.sum(axis=1, keepdims=True)
+    return np.broadcast_to(c, shape)
+
+
+class BatchedOp:
+    """What the operations below share: `forward` reads the operands and computes; `rule` differentiates with
+    the operands the forward pass read (the replay runs a call's forward pass before its rules, on the same
+    thread) and hands each parent what its rows got. fn's arguments want no gradient (`wanted`)."""
+
+    name = ""
+
+    def __init__(self, wanted: list[bool]) -> None:
+        self.wanted = wanted
+        self.buffers = Buffers()
+
+    def forward(self, *parents: np.ndarray) -> np.ndarray:
+        operands = self.buffers.operands = self.read(parents)
+        return self.compute(operands)
+
+    def rule(self, g: Any, out: np.ndarray, *parents: np.ndarray) -> list[Any]:
+        operands = self.buffers.operands if self.buffers.operands is not None else self.read(parents)
+        totals = Totals(self.wanted, parents)
+        self.differentiate(np.broadcast_to(np.asarray(g), out.shape), out, operands, parents, totals)
+        return totals.result()
+
+    def read(self, parents: Sequence[np.ndarray]) -> Any:
+        raise NotImplementedError
+
+    def compute(self, operands: Any) -> np.ndarray:
+        raise NotImplementedError
+
+    def differentiate(
+        self, g: np.ndarray, out: np.ndarray, operands: Any, parents: Sequence[np.ndarray], totals: Totals
+    ) -> None:
+        raise NotImplementedError
+
+
+class Elementwise(BatchedOp):
+    """A table operation on M scalar nodes at once: `op.array_forward` on each input position's rows."""
+
+    def __init__(self, op: Op, operands: list[Rows], members: int, wanted: list[bool]) -> None:
+        super().__init__(wanted)
+        self.op = op
+        self.name = op.name
+        self.operands = operands
+        self.members = members
+
+    def read(self, parents: Sequence[np.ndarray]) -> list[np.ndarray]:
+        return [operand.read(parents) for operand in self.operands]
+
+    def compute(self, xs: list[np.ndarray]) -> np.ndarray:
+        out = np.asarray(self.op.array_forward(*xs), dtype=float)
+        shape = (self.members, max(x.shape[1] for x in xs) if xs else 1)
+        return out if out.shape == shape else np.broadcast_to(out, shape)
+
+    def differentiate(
+        self, g: np.ndarray, out: np.ndarray, xs: Any, parents: Sequence[np.ndarray], totals: Totals
+    ) -> None:
+        contributions = self.op.rule(g, out, *xs)
+        check_count(self.name, contributions, len(xs))
+        for operand, c in zip(self.operands, contributions):
+            operand.scatter(c, parents, totals)
+
+
+class Layer(BatchedOp):
+    """`linear_layer` for G neurons (weights and biases shared leaves) applied to T tuples of n inputs.
+
+    Weights are read as (G, n) and the inputs, input by input and tuple by tuple, as (n, T x width): the T
+    tuples side by side as more samples. Members are ordered neuron by neuron and, within a neuron, tuple
+    by tuple (row g T + t). A neuron's bias may differ from tuple to tuple (a constant 0 made at each call
+    of a layer without bias): biases are read as (G, 1) for one tuple, else spread to (G, T x width).
+    """
+
+    name = "linear layer"
+
+    def __init__(self, weights: Rows, inputs: Rows, bias: Rows, shape: tuple[int, int, int], wanted: list[bool]):
+        super().__init__(wanted)
+        self.weights, self.inputs, self.bias = weights, inputs, bias
+        self.neurons, self.n, self.tuples = shape
+        # The inputs' gradient is a product as large as the forward one: left out when only arguments are read.
+        self.inputs_wanted = any(wanted[position] for position, _, _, _ in inputs.parts)
+
+    def read(self, parents: Sequence[np.ndarray]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        inputs = self.inputs.read(parents)
+        width = inputs.shape[1]
+        bias = self.bias.read(parents)
+        if self.tuples > 1:
+            spread = (self.neurons, self.tuples, width)
+            bias = np.broadcast_to(bias.reshape(self.neurons, self.tuples, 1), spread).reshape(self.neurons, -1)
+        return (
+            self.weights.read(parents).reshape(self.neurons, self.n),
+            inputs.reshape(self.n, self.tuples * width),
+            bias,
+        )
+
+    def compute(self, operands: tuple[np.ndarray, np.ndarray, np.ndarray]) -> np.ndarray:
+        weights, inputs, bias = operands
+        out = self.buffers.get("out", (self.neurons, inputs.shape[1]))
+        return linear_layer(weights, inputs, bias, out).reshape(self.neurons * self.tuples, -1)
+
+    def differentiate(
+        self, g: np.ndarray, out: np.ndarray, operands: Any, parents: Sequence[np.ndarray], totals: Totals
+    ) -> None:
+        weights, inputs, bias = operands
+        into = (self.buffers.get("weights", weights.shape), self.buffers.get("inputs", inputs.shape))
+        g = g.reshape(self.neurons, -1)
+        d_weights, d_inputs, d_bias = linear_layer_rule(g, out, weights, inputs, bias, self.inputs_wanted, into)
+        self.weights.scatter(d_weights.reshape(-1, 1), parents, totals)
+        if d_inputs is not None:
+            self.inputs.scatter(d_inputs.reshape(self.n * self.tuples, -1), parents, totals)
+        self.bias.scatter(d_bias.reshape(self.neurons * self.tuples, -1), parents, totals)
+
+
+class Contraction(BatchedOp):
+    """`linear_stacked` for M linear nodes that each read their own n weights and n inputs (not a layer)."""
+
+    name = "linear"
+
+    def __init__(self, weights: Rows, inputs: Rows, bias: Rows, shape: tuple[int, int], wanted: list[bool]) -> None:
+        super().__init__(wanted)
+        self.weights, self.inputs, self.bias = weights, inputs, bias
+        self.members, self.n = shape
+
+    def read(self, parents: Sequence[np.ndarray]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        weights, inputs = self.weights.read(parents), self.inputs.read(parents)
+        return (
+            weights.reshape(self.members, self.n, weights.shape[1]),
+            inputs.reshape(self.members, self.n, inputs.shape[1]),
+            self.bias.read(parents),
+        )
+
+    def compute(self, operands: tuple[np.ndarray, np.ndarray, np.ndarray]) -> np.ndarray:
+        return linear_stacked(*operands)
+
+    def differentiate(
+        self, g: np.ndarray, out: np.ndarray, operands: Any, parents: Sequence[np.ndarray], totals: Totals
+    ) -> None:
+        d_weights, d_inputs, d_bias = linear_stacked_rule(g, out, *operands)
+        self.weights.scatter(d_weights.reshape(self.members * self.n, -1), parents, totals)
+        self.inputs.scatter(d_inputs.reshape(self.members * self.n, -1), parents, totals)
+        self.bias.scatter(d_bias, parents, totals)
+
+
+class Stacked(BatchedOp):
+    """`logsumexp_stacked` for M logsumexp nodes of k inputs each, the inputs read position by position as
+    (k, M, width): one numpy call per step of the row's mathematics instead of one per input."""
+
+    name = "logsumexp"
+
+    def __init__(self, inputs: Rows, shape: tuple[int, int], wanted: list[bool]) -> None:
+        super().__init__(wanted)
+        self.inputs = inputs
+        self.count, self.members = shape
+
+    def read(self, parents: Sequence[np.ndarray]) -> np.ndarray:
+        inputs = self.inputs.read(parents)
+        return inputs.reshape(self.count, self.members, inputs.shape[1])
+
+    def compute(self, xs: np.ndarray) -> np.ndarray:
+        return logsumexp_stacked(xs)
+
+    def differentiate(
+        self, g: np.ndarray, out: np.ndarray, xs: Any, parents: Sequence[np.ndarray], totals: Totals
+    ) -> None:
+        d_inputs = logsumexp_stacked_rule(g, out, xs)
+        self.inputs.scatter(d_inputs.reshape(self.count * self.members, -1), parents, totals)
+
+
+class TakeRows(BatchedOp):
+    """`take_rows` for M take nodes whose entries are rows of one parent: member m's entry k is row table[m, k]."""
+
+    name = "take"
+
+    def __init__(self, index: Rows, source: int, table: np.ndarray, wanted: list[bool]) -> None:
+        super().__init__(wanted)
+        self.index = index
+        self.source = source  # the position of the parent holding the entries
+        self.table = table
+
+    def read(self, parents: Sequence[np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
+        return parents[self.source], self.index.read(parents)
+
+    def compute(self, operands: tuple[np.ndarray, np.ndarray]) -> np.ndarray:
+        source, index = operands
+        return take_rows(source, self.table, index)
+
+    def differentiate(
+        self, g: np.ndarray, out: np.ndarray, operands: Any, parents: Sequence[np.ndarray], totals: Totals
+    ) -> None:
+        source, index = operands
+        d_source, d_index = take_rows_rule(g, out, source, self.table, index)
+        if self.wanted[self.source]:
+            totals.add(self.source, d_source)
+        self.index.scatter(d_index, parents, totals)
+
+
+class Gather(BatchedOp):
+    """Rows of its parents moved into one array (fn's outputs; a take's entries spread over several nodes)."""
+
+    name = "gather"
+
+    def __init__(self, rows: Rows, wanted: list[bool]) -> None:
+        super().__init__(wanted)
+        self.rows = rows
+
+    def read(self, parents: Sequence[np.ndarray]) -> np.ndarray:
+        return self.rows.read(parents)
+
+    def compute(self, rows: np.ndarray) -> np.ndarray:
+        return rows
+
+    def differentiate(
+        self, g: np.ndarray, out: np.ndarray, operands: Any, parents: Sequence[np.ndarray], totals: Totals
+    ) -> None:
+        self.rows.scatter(g, parents, totals)
+
+
+# The operations that compute values (a Gather only moves them): where detect_anomaly looks for nan and inf.
+COMPUTING = (Elementwise, Layer, Contraction, Stacked, TakeRows)

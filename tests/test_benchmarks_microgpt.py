@@ -1,0 +1,50 @@
+"""The microgpt benchmark's yardstick computes the demo's model: the scalar path written as microgpt.py computes
+(elementary `*` and `+`) gives the fused scalar path's loss and gradients, so `make bench`'s ratio compares like
+with like.
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from demos import microgpt
+from engine import Value, topological_order
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "benchmarks"))
+import microgpt_bench  # noqa: E402
+
+
+def loss_and_gradients(model: microgpt.MicroGPT, loss: Value) -> tuple[float, np.ndarray]:
+    model.zero_grad()
+    loss.backward()
+    gradients = np.array([p.grad for p in model.parameters()])
+    model.zero_grad()
+    return loss.data, gradients
+
+
+@pytest.mark.parametrize("name", ["al", "muhammadibrahim"])
+def test_the_elementary_path_is_the_demos_model(name: str) -> None:
+    model = microgpt.MicroGPT(seed=5)
+    elementary = microgpt_bench.elementary_name_loss(model, name)
+    fused = microgpt.scalar_loss(model, name)
+    elementary_loss, elementary_gradients = loss_and_gradients(model, elementary)
+    fused_loss, fused_gradients = loss_and_gradients(model, fused)
+    assert elementary_loss == pytest.approx(fused_loss, rel=1e-12)
+    np.testing.assert_allclose(elementary_gradients, fused_gradients, rtol=1e-9, atol=1e-14)
+    operations = {v.op.name for v in topological_order(elementary) if v.op is not None}
+    assert "linear" not in operations and {"*", "+"} <= operations  # elementary: no fused node anywhere
+
+
+def test_the_benchmark_batch_is_fixed_and_each_step_runs() -> None:
+    names = microgpt_bench.bench_names()
+    assert names == microgpt_bench.bench_names() and len(names) == microgpt.BATCH_SIZE == len(set(names))
+    for engine in microgpt_bench.ENGINES[::2]:  # vectorize and fused (elementary takes seconds)
+        step, info = microgpt_bench.step(engine)
+        step()
+        assert info["real_tokens"] == microgpt.padded_batch(names).real_tokens
+    with pytest.raises(ValueError, match="unknown engine 'numpy' for microgpt"):
+        microgpt_bench.step("numpy")
