@@ -283,7 +283,7 @@ take_op: Op = defop("take",     _take,           _take_rule,                    
 # fmt: on
 
 
-def take(values: Sequence[Any], index: Any) -> Any:
+def take(values: Any, index: Any) -> Any:
     """The entry of `values` at position `index`: `values[index]`, recorded as a node when the index is a Value.
 
     `index` is an int (the entry itself is returned, no node is recorded) or a Value holding a whole
@@ -292,7 +292,7 @@ def take(values: Sequence[Any], index: Any) -> Any:
     that `engine.vectorize` replays per sample. Anything else, or an index out of range, is an error
     naming it: TypeError for a wrong type, ValueError for a wrong number.
     """
-    if isinstance(values, (str, bytes)) or not isinstance(values, Sequence):
+    if not isinstance(values, Sequence) or isinstance(values, (str, bytes)):
         raise TypeError(f"take expects a list or tuple of Values or numbers, got {type(values).__name__}")
     if not values:
         raise ValueError("take expects at least one entry to choose from, got an empty sequence")
