@@ -362,11 +362,14 @@ def recording_cost(case: str) -> dict:
 
 def moving_parameters(case: str, rounds: int = 21) -> dict:
     """Nanoseconds per parameter per step to move the parameters of a vectorized case between their Values and
-    arrays: `model.zero_grad()`, reading every `.data`, adding every gradient back to `.grad` (medians of rounds)."""
+    arrays: `model.zero_grad()`, reading every `.data`, adding every gradient back to `.grad` (medians of rounds);
+    and, as a training loop clears them, an optimizer's `zero_grad()`."""
+    import engine as valuegrad
+    import nn
     from engine.batch import replay
 
     model, arguments, loss = batch_problem(case)
-    import engine as valuegrad
+    optimizer = nn.SGD(model.parameters(), lr=LEARNING_RATE)
 
     per_sample = valuegrad.vectorize(loss)
     per_sample.backward(*arguments)
@@ -374,8 +377,11 @@ def moving_parameters(case: str, rounds: int = 21) -> dict:
     assert program is not None
     shared = program.shared
     gradient = np.random.default_rng(0).normal(size=len(shared))
-    times: dict[str, list[float]] = {"zero_grad": [], "read": [], "add": []}
+    times: dict[str, list[float]] = {"zero_grad": [], "read": [], "add": [], "optimizer_zero_grad": []}
     for _ in range(rounds):
+        start = time.process_time()
+        optimizer.zero_grad()
+        times["optimizer_zero_grad"].append(time.process_time() - start)
         start = time.process_time()
         model.zero_grad()
         middle = time.process_time()
@@ -735,7 +741,8 @@ def main() -> None:
     )
     extra.append(
         f"moving the parameters, per parameter per step: model.zero_grad() {moving['zero_grad']:.0f} ns, "
-        f"reading .data {moving['read']:.0f} ns, adding the gradients to .grad {moving['add']:.0f} ns"
+        f"reading .data {moving['read']:.0f} ns, adding the gradients to .grad {moving['add']:.0f} ns; "
+        f"an optimizer's zero_grad() (nn.SGD's list of the parameters) {moving['optimizer_zero_grad']:.0f} ns"
     )
     for case, net in RECORDED:
         cost = measure_once("record", "vectorize", case)
