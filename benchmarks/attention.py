@@ -42,16 +42,25 @@ def parameters(seed: int = 0) -> dict[str, list[list[Any]]]:
     }
 
 
-def document_loss(weights: dict[str, list[list[Any]]]) -> Any:
-    """fn(tokens, targets, mask) of one document (lists of BLOCK Values) -> its mean next-token cross-entropy."""
+def document_loss(weights: dict[str, list[list[Any]]], elementary: bool = False) -> Any:
+    """fn(tokens, targets, mask) of one document (lists of BLOCK Values) -> its mean next-token cross-entropy.
+
+    `elementary=True` writes every dot product as microgpt.py does, a sum of products (`*` and `+` only),
+    instead of one `engine.linear` node: about 135,600 scalar nodes per document instead of 16,800.
+    """
     import engine
     import nn
 
+    def dot(w: list[Any], x: list[Any]) -> Any:
+        if not elementary:
+            return engine.linear(*w, *x, 0.0)
+        return sum((wi * xi for wi, xi in zip(w, x)), engine.Value(0.0))
+
     def linear(matrix: list[list[Any]], x: list[Any]) -> list[Any]:
-        return [engine.linear(*row, *x, 0.0) for row in matrix]
+        return [dot(row, x) for row in matrix]
 
     def rmsnorm(x: list[Any]) -> list[Any]:
-        scale = (engine.linear(*x, *x, 0.0) / len(x) + 1e-5) ** -0.5
+        scale = (dot(x, x) / len(x) + 1e-5) ** -0.5
         return [xi * scale for xi in x]
 
     def loss(tokens: list[Any], targets: list[Any], mask: list[Any]) -> Any:
@@ -69,16 +78,16 @@ def document_loss(weights: dict[str, list[list[Any]]]) -> Any:
             attended = []
             for head in range(HEADS):
                 part = slice(head * HEAD, (head + 1) * HEAD)
-                scores = [engine.linear(*q[part], *keys[s][part], 0.0) / math.sqrt(HEAD) for s in range(t + 1)]
+                scores = [dot(q[part], keys[s][part]) / math.sqrt(HEAD) for s in range(t + 1)]
                 total = engine.logsumexp(*scores)
                 probabilities = [(score - total).exp() for score in scores]
                 for j in range(head * HEAD, (head + 1) * HEAD):
-                    attended.append(engine.linear(*probabilities, *[values[s][j] for s in range(t + 1)], 0.0))
+                    attended.append(dot(probabilities, [values[s][j] for s in range(t + 1)]))
             x = [a + b for a, b in zip(x, linear(weights["wo"], attended))]
             hidden = [u.relu() for u in linear(weights["fc1"], rmsnorm(x))]
             x = [a + b for a, b in zip(x, linear(weights["fc2"], hidden))]
             losses.append(nn.cross_entropy(linear(weights["head"], x), targets[t]) * mask[t])
-        return sum(losses[1:], losses[0]) / engine.linear(*mask, *[1.0] * BLOCK, 0.0)
+        return sum(losses[1:], losses[0]) / dot(mask, [1.0] * BLOCK)
 
     return loss
 

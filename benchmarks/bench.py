@@ -364,13 +364,54 @@ def recording_cost(case: str) -> dict:
     }
 
 
+def elementary_attention(replays: int = 5, documents: int = 3) -> dict:
+    """The synthetic attention model with every dot product a sum of products, as microgpt.py writes them:
+    seconds to record and group it, its batched nodes, one vectorize step over ATTENTION_DOCUMENTS documents
+    (median of `replays`) and one document on the scalar path (forward and backward, median of `documents`)."""
+    import attention
+
+    import engine as valuegrad
+    from engine import Value
+
+    weights = attention.parameters()
+    loss = attention.document_loss(weights, elementary=True)
+    arguments = attention.documents(ATTENTION_DOCUMENTS)
+    per_sample = valuegrad.vectorize(loss)
+    start = time.process_time()
+    per_sample.backward(*arguments)
+    first = time.process_time() - start
+    steps = []
+    for _ in range(replays):
+        start = time.process_time()
+        per_sample.backward(*arguments)
+        steps.append(time.process_time() - start)
+    scalar = []
+    for i in range(documents):
+        start = time.process_time()
+        loss(*[[Value(float(x)) for x in a[i]] for a in arguments]).backward()
+        scalar.append(time.process_time() - start)
+    program = per_sample._program
+    root = loss(*[[Value(float(x)) for x in a[0]] for a in arguments])
+    return {
+        "first_call": first,
+        "step": statistics.median(steps),
+        "document": statistics.median(scalar),
+        "nodes": len(valuegrad.topological_order(root)),
+        "batched_nodes": len(program.computed) if program is not None else 0,
+        "tokens": float(arguments[2].sum()),
+    }
+
+
 def moving_parameters(case: str, rounds: int = 21) -> dict:
     """Nanoseconds per parameter per step to move the parameters of a vectorized case between their Values and
-    arrays: `model.zero_grad()`, reading every `.data`, adding every gradient back to `.grad` (medians of rounds)."""
+    arrays: `model.zero_grad()`, reading every `.data`, adding every gradient back to `.grad` (medians of rounds);
+    and, as a training loop clears them, an optimizer's `zero_grad()`."""
+    import engine as valuegrad
+    import nn
     from engine.batch import replay
 
     model, arguments, loss = batch_problem(case)
-    import engine as valuegrad
+    optimizer = nn.SGD(model.parameters(), lr=LEARNING_RATE)
 
     per_sample = valuegrad.vectorize(loss)
     per_sample.backward(*arguments)
@@ -378,8 +419,11 @@ def moving_parameters(case: str, rounds: int = 21) -> dict:
     assert program is not None
     shared = program.shared
     gradient = np.random.default_rng(0).normal(size=len(shared))
-    times: dict[str, list[float]] = {"zero_grad": [], "read": [], "add": []}
+    times: dict[str, list[float]] = {"zero_grad": [], "read": [], "add": [], "optimizer_zero_grad": []}
     for _ in range(rounds):
+        start = time.process_time()
+        optimizer.zero_grad()
+        times["optimizer_zero_grad"].append(time.process_time() - start)
         start = time.process_time()
         model.zero_grad()
         middle = time.process_time()
@@ -453,6 +497,8 @@ def serve(case: str, engine: str, gc_enabled: bool) -> None:
             answer = recording_cost(argument)
         elif command == "measure" and case == "moving":
             answer = moving_parameters(argument)
+        elif command == "measure" and case == "elementary-attention":
+            answer = elementary_attention()
         else:
             answer = {"error": f"unknown command {line.strip()!r} for case {case!r}"}
         print(json.dumps(answer), flush=True)
@@ -742,7 +788,17 @@ def main() -> None:
     )
     extra.append(
         f"moving the parameters, per parameter per step: model.zero_grad() {moving['zero_grad']:.0f} ns, "
-        f"reading .data {moving['read']:.0f} ns, adding the gradients to .grad {moving['add']:.0f} ns"
+        f"reading .data {moving['read']:.0f} ns, adding the gradients to .grad {moving['add']:.0f} ns; "
+        f"an optimizer's zero_grad() (nn.SGD's list of the parameters) {moving['optimizer_zero_grad']:.0f} ns"
+    )
+    microgpt_style = measure_once("elementary-attention", "vectorize")
+    speedup = microgpt_style["document"] * ATTENTION_DOCUMENTS / microgpt_style["step"]
+    extra.append(
+        f"synthetic attention with every dot product a sum of products (as microgpt.py): "
+        f"{microgpt_style['nodes']:,} scalar nodes per document became {microgpt_style['batched_nodes']} batched "
+        f"nodes; first call (recording, grouping, one replay) {microgpt_style['first_call']:.1f} s; a vectorize step "
+        f"over {ATTENTION_DOCUMENTS} documents {ms(microgpt_style['step'])}, one document on the scalar path "
+        f"{ms(microgpt_style['document'])}: {speedup:.0f}x the tokens per second"
     )
     for case, net in RECORDED:
         cost = measure_once("record", "vectorize", case)

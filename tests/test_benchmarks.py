@@ -84,3 +84,6 @@ def test_the_synthetic_attention_model_vectorized_matches_the_scalar_path() -> N
     assert scalar_nodes > 10_000 and len(program.computed) < 150  # positions and heads grouped, not unrolled
     assert sum(node.kind == "linear layer" for node in program.computed) <= 6
     assert mask[:, 0].all() and tokens.shape == (3, BLOCK)
+    elementary = document_loss(weights, elementary=True)  # dot products as sums of products, as microgpt.py
+    first = [[Value(float(x)) for x in a[0]] for a in (tokens, targets, mask)]
+    assert elementary(*first).data == pytest.approx(terms[0].data, rel=1e-12)

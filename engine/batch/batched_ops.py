@@ -249,7 +249,8 @@ class BatchedOp:
     def rule(self, g: Any, out: np.ndarray, *parents: np.ndarray) -> list[Any]:
         operands = self.buffers.operands if self.buffers.operands is not None else self.read(parents)
         totals = Totals(self.wanted, parents)
-        self.differentiate(np.broadcast_to(np.asarray(g), out.shape), out, operands, parents, totals)
+        g = np.asarray(g)  # a RowGradients becomes its array here
+        self.differentiate(g if g.shape == out.shape else np.broadcast_to(g, out.shape), out, operands, parents, totals)
         return totals.result()
 
     def read(self, parents: Sequence[np.ndarray]) -> Any:

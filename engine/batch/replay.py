@@ -44,6 +44,11 @@ def outputs(program: Program, values: Arrays, n: int) -> np.ndarray:
     return np.array(np.broadcast_to(out, (out.shape[0], n)).T)
 
 
+def first_output(program: Program, values: Arrays, n: int) -> np.ndarray:
+    """fn's first output at every sample (n,), a view of the replay's array: read it before the next call."""
+    return np.broadcast_to(values[program.outputs][0], (n,))
+
+
 def backward(program: Program, values: Arrays, scale: float, n: int) -> tuple[np.ndarray, Arrays]:
     """d(scale * the sum over the batch of fn's one output)/d(each shared leaf), and every node's gradient.
 

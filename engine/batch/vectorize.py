@@ -104,7 +104,7 @@ class Vectorized:
                 "one number; return one Value (e.g. the loss of a sample) to differentiate"
             )
         values = self._forward(program, batch)
-        per_sample = replay.outputs(program, values, batch.n)[:, 0]
+        per_sample = replay.first_output(program, values, batch.n)
         with np.errstate(over="ignore"):  # a sum that overflows is inf, as on the scalar path
             total = float(per_sample.sum()) if reduce == "sum" else float(per_sample.mean())
         gradient = self._backward(program, values, 1.0 / batch.n if reduce == "mean" else 1.0, batch)

@@ -125,12 +125,17 @@ def logsumexp_stacked(xs: Any) -> Any:
     """`_logsumexp` along the first axis: xs (k, M, N) -> (M, N), the largest input subtracted before exponentiating."""
     top = xs.max(axis=0)
     shift = np.where(np.isfinite(top), top, 0.0)
-    return shift + np.log(np.exp(xs - shift).sum(axis=0))
+    e = xs - shift
+    np.exp(e, out=e)  # in place: one array of the stacked inputs' size, not two
+    return shift + np.log(e.sum(axis=0))
 
 
 def logsumexp_stacked_rule(g: Any, out: Any, xs: Any) -> Any:
     """The row's rule for `logsumexp_stacked`: input i gets g e^(x_i - out), the softmax, for every i at once."""
-    return g * np.exp(xs - out)
+    d = xs - out
+    np.exp(d, out=d)
+    d *= g
+    return d
 
 
 def _index(index: float, count: int) -> int:
