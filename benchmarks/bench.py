@@ -429,7 +429,7 @@ def moving_parameters(case: str, rounds: int = 21) -> dict:
         middle = time.process_time()
         replay.shared_values(shared)
         read = time.process_time()
-        replay.add_to_grads(shared, gradient)
+        replay.add_shared_gradients(shared, gradient)
         times["zero_grad"].append(middle - start)
         times["read"].append(read - middle)
         times["add"].append(time.process_time() - read)

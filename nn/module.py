@@ -25,6 +25,7 @@ from typing import Any, Self, Union
 import numpy as np
 
 from engine import Value, linear
+from engine.core.value import zero_grads
 from nn import checkpoint_format, torch_bridge
 from nn.activations import ACTIVATIONS, check_activation, check_std, draw_weights
 from nn.state_dicts import Shapes, checked_state
@@ -90,8 +91,7 @@ class Module:
         return [p for _, p in self.named_parameters()]
 
     def zero_grad(self) -> None:
-        for p in self.parameters():
-            p.grad = 0.0
+        zero_grads(self.parameters())
 
     def config(self) -> dict[str, Any]:
         """The constructor's arguments that rebuild this module's shape, as JSON values: `type(self)(**config())`.
@@ -376,7 +376,11 @@ class Layer(Module):
         self._name_parameters()
 
     def parameters(self) -> list[Value]:
-        return [p for n in self.neurons for p in n.parameters()]
+        parameters: list[Value] = []
+        for neuron in self.neurons:  # whole lists at a time: a model's parameters are listed at every step
+            parameters += neuron.w
+            parameters.append(neuron.b)
+        return parameters
 
     def named_parameters(self) -> list[tuple[str, Value]]:
         return [pair for n in self.neurons for pair in n.named_parameters()]
@@ -456,7 +460,10 @@ class MLP(Module):
             layer._set_scope(f"layer{i}")
 
     def parameters(self) -> list[Value]:
-        return [p for layer in self.layers for p in layer.parameters()]
+        parameters: list[Value] = []
+        for layer in self.layers:
+            parameters += layer.parameters()
+        return parameters
 
     def named_parameters(self) -> list[tuple[str, Value]]:
         return [pair for layer in self.layers for pair in layer.named_parameters()]

@@ -9,6 +9,7 @@ import numpy as np
 
 from engine import Value
 from engine.core.numbers import as_float
+from engine.core.value import zero_grads
 
 
 class Optimizer:
@@ -43,8 +44,7 @@ class Optimizer:
         return value
 
     def zero_grad(self) -> None:
-        for p in self.parameters:
-            p.grad = 0.0
+        zero_grads(self.parameters)
 
     def step(self) -> None:
         raise NotImplementedError

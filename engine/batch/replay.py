@@ -17,14 +17,14 @@ from engine.batch.arguments import Batch
 from engine.batch.batched_ops import Node, fit
 from engine.batch.grouping import Program
 from engine.core.backprop import backward_pass
-from engine.core.value import Value
+from engine.core.value import Value, add_to_grads, data_of_all
 
 Arrays = dict[Node, Any]
 
 
 def shared_values(shared: list[Value]) -> np.ndarray:
     """The shared leaves' values (parameters and constants), read afresh: an optimizer changes them between calls."""
-    return np.fromiter((v.data for v in shared), dtype=float, count=len(shared))
+    return np.array(data_of_all(shared), dtype=float)
 
 
 def forward(program: Program, batch: Batch) -> Arrays:
@@ -66,10 +66,9 @@ def backward(program: Program, values: Arrays, scale: float, n: int) -> tuple[np
     return total, grads
 
 
-def add_to_grads(shared: list[Value], gradient: np.ndarray) -> None:
+def add_shared_gradients(shared: list[Value], gradient: np.ndarray) -> None:
     """Add each shared leaf's gradient to its `.grad`, as `backward()` does on the scalar path."""
-    for leaf, g in zip(shared, gradient.tolist()):
-        leaf.grad += g
+    add_to_grads(shared, gradient.tolist())
 
 
 def first_non_finite(nodes: list[Node], arrays: Arrays) -> tuple[Node, tuple[int, ...]] | None:

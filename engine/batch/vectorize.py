@@ -108,7 +108,7 @@ class Vectorized:
         with np.errstate(over="ignore"):  # a sum that overflows is inf, as on the scalar path
             total = float(per_sample.sum()) if reduce == "sum" else float(per_sample.mean())
         gradient = self._backward(program, values, 1.0 / batch.n if reduce == "mean" else 1.0, batch)
-        replay.add_to_grads(program.shared, gradient)
+        replay.add_shared_gradients(program.shared, gradient)
         return total
 
     # -- arguments and recording ---------------------------------------------------------------------------------

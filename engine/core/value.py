@@ -196,6 +196,27 @@ class Value:
         return id(self) >> 4
 
 
+# Many Values at once. An optimizer, an nn model and engine.vectorize move every parameter between its Value and
+# an array at each step; written here, these loops are compiled with the core (setup.py).
+
+
+def data_of_all(values: list[Value]) -> list[float]:
+    """Every Value's data, in order."""
+    return [v.data for v in values]
+
+
+def add_to_grads(values: list[Value], grads: list[float]) -> None:
+    """Add grads[i] to values[i].grad for every i, as backward() adds to a leaf's gradient."""
+    for v, g in zip(values, grads):
+        v.grad += g
+
+
+def zero_grads(values: list[Value]) -> None:
+    """Set every Value's grad to 0."""
+    for v in values:
+        v.grad = 0.0
+
+
 def _compared(x: Value, other: Operand, symbol: str) -> float:
     """The number `x` is compared with; while `engine.vectorize` records a function, its guard looks first."""
     guard = current().comparison_guard
