@@ -20,7 +20,6 @@ recording in scalar nodes, the batched nodes it became, and the replay's time pe
 
 from __future__ import annotations
 
-import math
 import sys
 import time
 from collections import Counter, defaultdict
@@ -28,6 +27,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+import gpt_workload
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # demos/ lives beside engine/ and nn/
@@ -56,54 +56,21 @@ def bench_names(count: int = BATCH_SIZE, seed: int = NAMES_SEED) -> list[str]:
 # --- the scalar path the way microgpt.py computes it --------------------------------------------------------------
 
 
-def matrix_times(matrix: list[list[Any]], x: list[Any]) -> list[Any]:
-    """Each row's dot product with x as a chain of `*` and `+`."""
-    return [sum(w * xi for w, xi in zip(row, x)) for row in matrix]
-
-
-def elementary_softmax(logits: list[Any]) -> list[Any]:
-    """exp(z - max) / sum: the largest logit (a number, read once) is subtracted so no exp overflows."""
-    top = max(z.data for z in logits)
-    exps = [(z - top).exp() for z in logits]
-    total = sum(exps)
-    return [e / total for e in exps]
-
-
-def elementary_rmsnorm(x: list[Any], eps: float = 1e-5) -> list[Any]:
-    scale = (sum(xi * xi for xi in x) / len(x) + eps) ** -0.5
-    return [xi * scale for xi in x]
-
-
 def elementary_name_loss(model: MicroGPT, name: str) -> Any:
-    """The same model as `model.document_loss` on one name, in elementary operations on the same parameters."""
-    ids = encode(name)[: model.block_size + 1]
-    n = len(ids) - 1
-    head_size = model.token_embedding.dim // model.heads
-    keys: list[list[Any]] = []
-    values: list[list[Any]] = []
-    losses = []
-    for position in range(n):
-        x = [
-            t + p
-            for t, p in zip(model.token_embedding.weight[ids[position]], model.position_embedding.weight[position])
-        ]
-        x = elementary_rmsnorm(x)
-        h = elementary_rmsnorm(x)
-        query = matrix_times(model.query.weight, h)
-        keys.append(matrix_times(model.key.weight, h))
-        values.append(matrix_times(model.value.weight, h))
-        mixed = []
-        for head in range(model.heads):
-            part = slice(head * head_size, (head + 1) * head_size)
-            scores = [sum(q * k for q, k in zip(query[part], key[part])) / math.sqrt(head_size) for key in keys]
-            weights = elementary_softmax(scores)
-            mixed += [sum(w * v[part][j] for w, v in zip(weights, values)) for j in range(head_size)]
-        x = [a + r for a, r in zip(matrix_times(model.attention_output.weight, mixed), x)]
-        hidden = [u.relu() for u in matrix_times(model.mlp_hidden.weight, elementary_rmsnorm(x))]
-        x = [a + r for a, r in zip(matrix_times(model.mlp_output.weight, hidden), x)]
-        probabilities = elementary_softmax(matrix_times(model.lm_head.weight, x))
-        losses.append(-probabilities[ids[position + 1]].log())
-    return (1.0 / n) * sum(losses)
+    """The same model as `model.document_loss` on one name, in elementary operations (gpt_workload.py) on the
+    same parameters."""
+    weights = {
+        "token": model.token_embedding.weight,
+        "position": model.position_embedding.weight,
+        "query": model.query.weight,
+        "key": model.key.weight,
+        "value": model.value.weight,
+        "attention_output": model.attention_output.weight,
+        "mlp_hidden": model.mlp_hidden.weight,
+        "mlp_output": model.mlp_output.weight,
+        "lm_head": model.lm_head.weight,
+    }
+    return gpt_workload.document_loss(weights, encode(name)[: model.block_size + 1], model.heads)
 
 
 # --- what a worker times, and what bench.py reports -----------------------------------------------------------
