@@ -505,3 +505,19 @@ def test_topological_order_visits_inputs_in_their_order() -> None:
     a, b, c = Value(1.0, label="a"), Value(2.0, label="b"), Value(3.0, label="c")
     assert [v.label for v in engine.topological_order(a - b)][:2] == ["a", "b"]
     assert [v.label for v in engine.topological_order(engine.linear(a, b, c))][:3] == ["a", "b", "c"]
+
+
+def test_scope_and_note_are_set_apart_and_default_to_empty() -> None:
+    """They share one slot of the node (engine/core/value.py): setting one must keep the other."""
+    v = Value(1.0, label="v")
+    assert (v.label, v.scope, v.note) == ("v", "", "")
+    v.scope = "layer1.neuron2"
+    v.note = "the seed writes dL/dw = ..."
+    assert (v.scope, v.note) == ("layer1.neuron2", "the seed writes dL/dw = ...")
+    v.scope = ""
+    assert (v.scope, v.note) == ("", "the seed writes dL/dw = ...")
+    v.note = ""
+    assert (v.scope, v.note) == ("", "")
+    w = Value(2.0)
+    w.scope = "layer2.neuron1"
+    assert (w.scope, w.note, w.label, v.scope) == ("layer2.neuron1", "", "", "")

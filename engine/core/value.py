@@ -48,7 +48,7 @@ class Value:
     # A node keeps one or two parents in slots of its own and only a node with more
     # inputs (the fused `linear`) keeps a tuple: one object per node instead of two
     # for Python's cyclic garbage collector to track while a graph is built.
-    __slots__ = ("data", "grad", "op", "_first", "_second", "_more", "label", "scope", "note", "_walk")
+    __slots__ = ("data", "grad", "op", "_first", "_second", "_more", "label", "_about", "_walk")
 
     def __init__(
         self,
@@ -69,8 +69,7 @@ class Value:
         if not isinstance(label, str):
             raise TypeError(f"Value label must be a str, got {type(label).__name__}")
         self.label = label
-        self.scope = ""  # dotted name of the module that made it, e.g. "layer1.neuron3"
-        self.note = ""  # text `explain` and `explore` show at the steps that reach it, e.g. a formula
+        self._about: tuple[str, str] | None = None  # (scope, note), see below
         self._walk = 0  # the number of the last `topological_order` that reached it (engine/core/backprop.py)
 
     # Arithmetic and functions: each is a row of the operation table, engine/core/ops.py, which puts its rows
@@ -148,6 +147,30 @@ class Value:
         """Set this Value's grad to 1 and add d(self)/d(leaf) to every leaf's grad (engine/core/backprop.py)."""
         OPERATIONS.backward(self)
 
+    # A node made by an nn module knows the module's dotted name (`scope`, e.g. "layer1.neuron3": diagrams draw
+    # a cluster per module) and may carry a note (text `explain` and `explore` show at the steps that reach it,
+    # e.g. the seed's formula for a parameter). Most nodes have neither, so both live in one slot, a tuple
+    # shared by every node with the same pair: a smaller node is faster to record and to collect.
+    @property
+    def scope(self) -> str:
+        """The dotted name of the nn module that made this Value ("" if none)."""
+        about = self._about
+        return about[0] if about is not None else ""
+
+    @scope.setter
+    def scope(self, scope: str) -> None:
+        self._about = _about(scope, self.note)
+
+    @property
+    def note(self) -> str:
+        """Text that `explain` and `explore` show at the steps that reach this Value ("" if none)."""
+        about = self._about
+        return about[1] if about is not None else ""
+
+    @note.setter
+    def note(self, note: str) -> None:
+        self._about = _about(self.scope, note)
+
     def __repr__(self) -> str:
         name = f", label={self.label!r}" if self.label else ""
         return f"Value(data={self.data!r}, grad={self.grad!r}{name})"
@@ -194,6 +217,20 @@ class Value:
     def __hash__(self) -> int:
         """Identity, as for any Python object: a compiled class that compares (<, <=, ...) must say so."""
         return id(self) >> 4
+
+
+_ABOUTS: Final[dict[tuple[str, str], tuple[str, str]]] = {}  # every (scope, note) pair given a Value, once
+
+
+def _about(scope: object, note: object) -> tuple[str, str] | None:
+    """(scope, note) as the one tuple shared by every Value that has this pair; None when both are empty."""
+    for name, text in (("scope", scope), ("note", note)):
+        if not isinstance(text, str):
+            raise TypeError(f"Value.{name} must be a str, got {type(text).__name__}")
+    if not scope and not note:
+        return None
+    pair = (str(scope), str(note))
+    return _ABOUTS.setdefault(pair, pair)
 
 
 # Many Values at once. An optimizer, an nn model and engine.vectorize move every parameter between its Value and
