@@ -7,6 +7,7 @@ package is in pyproject.toml.
 """
 
 import os
+import sys
 
 from setuptools import setup
 
@@ -22,7 +23,13 @@ def compiled_core() -> list:
         from mypyc.build import mypycify
     except ImportError:  # mypy is a build requirement; without it (an offline build) the core stays Python
         return []
-    extensions = mypycify(CORE, opt_level="3", group_name="valuegrad_core")
+    # Only the core is compiled and checked: the modules it does not import (engine/__init__.py imports the
+    # rest of the package) are analysed silently, as in the build environment numpy's types are missing.
+    try:
+        extensions = mypycify(["--follow-imports=silent", *CORE], opt_level="3", group_name="valuegrad_core")
+    except (Exception, SystemExit) as error:  # mypyc refused the code: install it uncompiled, and say so
+        print(f"warning: engine/core is not compiled (mypyc: {error}); it runs as Python", file=sys.stderr)
+        return []
     for extension in extensions:
         extension.optional = True
     return extensions
