@@ -14,10 +14,12 @@ CI every test must run, so there they fail instead (`running_in_ci`). Tests impo
 
 from __future__ import annotations
 
+import ast
 import importlib
 import os
 import shutil
 from collections.abc import Callable, Sequence
+from pathlib import Path
 from types import ModuleType
 from typing import NoReturn, TypeVar
 
@@ -132,3 +134,32 @@ def as_if_trained(model: Model, seed: int = 9) -> Model:
     for p, value in zip(parameters, np.random.default_rng(seed).normal(size=len(parameters))):
         p.data = float(value)
     return model
+
+
+def package_imports(folder: Path, package: str) -> dict[str, set[str]]:
+    """Each module of `folder` (the package `package`, subfolders included, dotted: "core.value") and the modules
+    of the package it imports, read from the source; a `TYPE_CHECKING` import fails (an import is an import)."""
+    graph: dict[str, set[str]] = {}
+    for path in sorted(folder.rglob("*.py")):
+        name = ".".join(path.relative_to(folder).with_suffix("").parts).removesuffix("__init__").rstrip(".")
+        imported: set[str] = set()
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            if isinstance(node, ast.ImportFrom) and node.module == package:
+                imported |= {alias.name for alias in node.names}
+            elif isinstance(node, ast.ImportFrom) and node.module and node.module.startswith(package + "."):
+                imported.add(node.module.removeprefix(package + "."))
+            elif isinstance(node, ast.Import):
+                imported |= {a.name.removeprefix(package + ".") for a in node.names if a.name.startswith(package + ".")}
+            assert not (isinstance(node, ast.Name) and node.id == "TYPE_CHECKING"), f"{path}: TYPE_CHECKING"
+        graph[name] = imported - {name}
+    return graph
+
+
+def import_order(graph: dict[str, set[str]]) -> list[str]:
+    """The modules in an order where each comes after every module it imports; AssertionError on a cycle."""
+    order: list[str] = []
+    while len(order) < len(graph):
+        ready = sorted(m for m in graph if m not in order and graph[m] & set(graph) <= set(order))
+        assert ready, f"import cycle among {sorted(set(graph) - set(order))}"
+        order += ready
+    return order

@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-import ast
 import math
 from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
 import pytest
+from conftest import import_order, package_imports
 
 import nn
 from engine import Value, no_grad, topological_order
@@ -456,30 +456,10 @@ def test_an_optimizer_given_the_model_says_to_pass_its_parameters(optimizer: typ
 # --- the package's layout ---------------------------------------------------------------------------
 
 
-def nn_imports() -> dict[str, set[str]]:
-    """Each module of nn/ and the modules of nn/ it imports, read from the source (type-only imports included)."""
-    graph = {}
-    for path in (Path(nn.__file__).parent).glob("*.py"):
-        imported = set()
-        for node in ast.walk(ast.parse(path.read_text())):
-            if isinstance(node, ast.ImportFrom) and node.module == "nn":
-                imported |= {alias.name for alias in node.names}
-            elif isinstance(node, ast.ImportFrom) and node.module and node.module.startswith("nn."):
-                imported.add(node.module.split(".")[1])
-            elif isinstance(node, ast.Import):
-                imported |= {alias.name.split(".")[1] for alias in node.names if alias.name.startswith("nn.")}
-            assert not (isinstance(node, ast.Name) and node.id == "TYPE_CHECKING"), f"{path.name}: TYPE_CHECKING"
-        graph[path.stem] = imported - {path.stem}
-    return graph
-
-
 def test_nn_modules_import_one_way_and_the_file_format_knows_no_model() -> None:
-    graph = nn_imports()
-    order: list[str] = []  # a topological order exists only if there is no cycle
-    while len(order) < len(graph):
-        ready = sorted(m for m in graph if m not in order and graph[m] <= set(order))
-        assert ready, f"import cycle among {sorted(set(graph) - set(order))}"
-        order += ready
+    graph = package_imports(Path(nn.__file__).parent, "nn")
+    graph.pop("", None)  # nn/__init__.py, which imports them all
+    import_order(graph)
     for low in ("state_dicts", "checkpoint_format", "torch_bridge", "activations"):
         assert not graph[low] & {"module", "layers", "seed_network", "checkpoint"}, low
     assert "checkpoint" not in graph["module"] and "module" in graph["checkpoint"]
