@@ -15,31 +15,18 @@ from __future__ import annotations
 import math
 from typing import Any
 
+import gpt_workload
 import numpy as np
 
-VOCAB, BLOCK, EMBED, HEADS = 27, 16, 16, 4
+VOCAB, BLOCK, EMBED, HEADS = gpt_workload.VOCABULARY, gpt_workload.BLOCK, gpt_workload.DIM, gpt_workload.HEADS
 HEAD = EMBED // HEADS
 
 
 def parameters(seed: int = 0) -> dict[str, list[list[Any]]]:
-    """The model's weight matrices as lists of rows of Values, Gaussian with std 0.08."""
+    """The model's weight matrices as lists of rows of Values, Gaussian with std 0.08 (gpt_workload.py's)."""
     from engine import Value
 
-    rng = np.random.default_rng(seed)
-    shapes = {
-        "wte": (VOCAB, EMBED),
-        "wpe": (BLOCK, EMBED),
-        "wq": (EMBED, EMBED),
-        "wk": (EMBED, EMBED),
-        "wv": (EMBED, EMBED),
-        "wo": (EMBED, EMBED),
-        "fc1": (4 * EMBED, EMBED),
-        "fc2": (EMBED, 4 * EMBED),
-        "head": (VOCAB, EMBED),
-    }
-    return {
-        name: [[Value(float(x)) for x in row] for row in rng.normal(0.0, 0.08, shape)] for name, shape in shapes.items()
-    }
+    return gpt_workload.parameters(Value, seed)
 
 
 def document_loss(weights: dict[str, list[list[Any]]], elementary: bool = False) -> Any:
@@ -68,11 +55,11 @@ def document_loss(weights: dict[str, list[list[Any]]], elementary: bool = False)
         values: list[list[Any]] = []
         losses = []
         for t in range(BLOCK):
-            column = list(zip(*weights["wte"]))
-            x = [engine.take(list(column[d]), tokens[t]) + weights["wpe"][t][d] for d in range(EMBED)]
+            column = list(zip(*weights["token"]))
+            x = [engine.take(list(column[d]), tokens[t]) + weights["position"][t][d] for d in range(EMBED)]
             x = rmsnorm(x)
             h = rmsnorm(x)
-            q, k, v = linear(weights["wq"], h), linear(weights["wk"], h), linear(weights["wv"], h)
+            q, k, v = linear(weights["query"], h), linear(weights["key"], h), linear(weights["value"], h)
             keys.append(k)
             values.append(v)
             attended = []
@@ -83,10 +70,10 @@ def document_loss(weights: dict[str, list[list[Any]]], elementary: bool = False)
                 probabilities = [(score - total).exp() for score in scores]
                 for j in range(head * HEAD, (head + 1) * HEAD):
                     attended.append(dot(probabilities, [values[s][j] for s in range(t + 1)]))
-            x = [a + b for a, b in zip(x, linear(weights["wo"], attended))]
-            hidden = [u.relu() for u in linear(weights["fc1"], rmsnorm(x))]
-            x = [a + b for a, b in zip(x, linear(weights["fc2"], hidden))]
-            losses.append(nn.cross_entropy(linear(weights["head"], x), targets[t]) * mask[t])
+            x = [a + b for a, b in zip(x, linear(weights["attention_output"], attended))]
+            hidden = [u.relu() for u in linear(weights["mlp_hidden"], rmsnorm(x))]
+            x = [a + b for a, b in zip(x, linear(weights["mlp_output"], hidden))]
+            losses.append(nn.cross_entropy(linear(weights["lm_head"], x), targets[t]) * mask[t])
         return sum(losses[1:], losses[0]) / dot(mask, [1.0] * BLOCK)
 
     return loss
