@@ -52,3 +52,12 @@ def draw_weights(
         limit = init_limit(activation, nin)
         return rng.uniform(-limit, limit, shape)
     return rng.normal(0.0, std, shape)
+
+
+def refuse_nonlin(nonlin: object, who: str) -> None:
+    """micrograd's `nonlin=` (its Neuron's switch between ReLU and linear) is not nn's: say what to write instead."""
+    if nonlin is not None:
+        raise TypeError(
+            f"{who} takes activation= ('relu', 'tanh', 'sigmoid' or 'linear'), not micrograd's nonlin=; "
+            f"for micrograd's own Neuron, Layer and MLP, as its notebooks use them, write nn.micrograd.{who}"
+        )

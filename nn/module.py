@@ -27,7 +27,7 @@ import numpy as np
 from engine import Value, linear
 from engine.core.value import zero_grads
 from nn import checkpoint_format, torch_bridge
-from nn.activations import ACTIVATIONS, check_activation, check_std, draw_weights
+from nn.activations import ACTIVATIONS, check_activation, check_std, draw_weights, refuse_nonlin
 from nn.state_dicts import Shapes, checked_state
 
 Input = Union[Value, int, float]
@@ -292,7 +292,9 @@ class Neuron(Module):
         rng: np.random.Generator | None = None,
         std: float | None = None,
         fused: bool = True,
+        nonlin: object = None,
     ) -> None:
+        refuse_nonlin(nonlin, "Neuron")
         check_size(nin, "Neuron", "inputs")
         self.activation = check_activation(activation)
         rng = rng if rng is not None else np.random.default_rng(seed)
@@ -362,7 +364,9 @@ class Layer(Module):
         rng: np.random.Generator | None = None,
         std: float | None = None,
         fused: bool = True,
+        nonlin: object = None,
     ) -> None:
+        refuse_nonlin(nonlin, "Layer")
         check_size(nout, "Layer", "outputs")
         rng = rng if rng is not None else np.random.default_rng(seed)
         self.neurons = [Neuron(nin, activation, rng=rng, std=std, fused=fused) for _ in range(nout)]
@@ -439,7 +443,9 @@ class MLP(Module):
         seed: int | None = None,
         std: float | None = None,
         fused: bool = True,
+        nonlin: object = None,
     ) -> None:
+        refuse_nonlin(nonlin, "MLP")
         check_activation(activation)
         sizes = mlp_sizes(nin, nouts)
         rng = np.random.default_rng(seed)

@@ -463,3 +463,13 @@ def test_nn_modules_import_one_way_and_the_file_format_knows_no_model() -> None:
     for low in ("state_dicts", "checkpoint_format", "torch_bridge", "activations"):
         assert not graph[low] & {"module", "layers", "seed_network", "checkpoint"}, low
     assert "checkpoint" not in graph["module"] and "module" in graph["checkpoint"]
+
+
+@pytest.mark.parametrize(
+    "build",
+    [lambda: nn.Neuron(2, nonlin=False), lambda: nn.Layer(2, 3, nonlin=True), lambda: nn.MLP(2, [3, 1], nonlin=True)],
+)
+def test_micrograds_nonlin_says_to_use_nn_micrograd(build: Callable[[], object]) -> None:
+    """Arriving from micrograd, `nonlin=` is what one writes: the error says what nn takes and where micrograd's are."""
+    with pytest.raises(TypeError, match=r"takes activation= .* not micrograd's nonlin=; .* write nn\.micrograd\.\w+"):
+        build()
