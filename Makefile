@@ -44,12 +44,14 @@ browser:
 
 # `make notebook`: JupyterLab, installed into .venv by this target only, opened on the tutorial. Its kernel is
 # .venv's Python, so the notebook runs this checkout's engine and nn. JUPYTER_ARGS passes options, e.g.
-# `make notebook JUPYTER_ARGS=--no-browser` on a machine without a screen.
+# `make notebook JUPYTER_ARGS=--no-browser` on a machine without a screen. (Jupyter refuses to run as root
+# unless told to, as in a container: then this target tells it.)
 JUPYTER_STAMP := $(VENV)/.installed-jupyter
 JUPYTER_ARGS  ?=
+AS_ROOT       := $(if $(filter 0,$(shell id -u)),--allow-root)
 
 notebook: setup graphviz $(JUPYTER_STAMP)
-	$(BIN)/jupyter lab $(JUPYTER_ARGS) $(NOTEBOOK)
+	$(BIN)/jupyter lab $(AS_ROOT) $(JUPYTER_ARGS) $(NOTEBOOK)
 
 $(JUPYTER_STAMP): $(STAMP)
 	$(BIN)/python -m pip install --quiet 'jupyterlab>=4'
