@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import csv
 import math
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
@@ -130,20 +131,70 @@ def test_the_goal_is_one_point_of_accuracy_and_no_more_wall_time(
     y_true = labels(100, 3)
     theirs = result("scikit-learn", y_true, wrong=3, seconds=0.5)  # 97%
     mine = result("valuegrad", y_true, wrong=wrong, seconds=seconds)
-    assert digits.goal(mine, theirs, y_true) == (accurate, fast)
-    goal_line = digits.report([mine, theirs], y_true)[-1]
+    timing = digits.Timing([seconds] * 3, [0.5] * 3)
+    assert digits.goal(mine, theirs, y_true, timing) == (accurate, fast)
+    goal_line = digits.report([mine, theirs], y_true, timing)[-1]
     assert goal_line.count("NOT met") == (not accurate) + (not fast)
+
+
+@pytest.mark.parametrize(
+    ("mine", "theirs", "fast"),
+    [
+        ([0.2, 0.2, 0.2, 0.2, 2.0], [0.6] * 5, True),  # one run of ours (the last) slowed tenfold by other work
+        ([0.2, 0.2, 0.2, 0.2, 0.2], [0.6, 0.6, 0.05, 0.6, 0.6], True),  # one of theirs unusually quick
+        ([0.1, 0.7, 0.7, 0.7, 0.7], [0.6] * 5, False),  # one lucky run of ours (the first) does not make us faster
+        ([0.3, 0.9, 0.3, 0.9, 0.3], [0.4, 0.8, 0.4, 0.8, 0.4], True),  # the machine slows both in turn: pairs
+    ],
+)
+def test_one_disturbed_run_cannot_flip_the_wall_time_verdict(
+    mine: list[float], theirs: list[float], fast: bool
+) -> None:
+    y_true = labels(100, 3)
+    timing = digits.Timing(mine, theirs)
+    ratios = [a / b for a, b in zip(mine, theirs)]
+    assert timing.ratio == sorted(ratios)[2]  # the median of five pairs
+    results = [result("valuegrad", y_true, 3, float(np.median(mine))), result("scikit-learn", y_true, 3, 0.5)]
+    assert digits.goal(*results, y_true, timing) == (True, fast)
+    assert (
+        f"({sorted(ratios)[2]:.2f}x, the median of 5 pairs; {min(ratios):.2f}x-{max(ratios):.2f}x)"
+        in (digits.report(results, y_true, timing)[-1])
+    )
+    with pytest.raises(ValueError, match="as many timed runs of each model, at least one, got 5 and 4"):
+        digits.Timing(mine, theirs[:4])
+
+
+def test_the_models_are_timed_in_turns_with_one_blas_thread() -> None:
+    from threadpoolctl import threadpool_info
+
+    calls: list[tuple[str, int]] = []
+
+    def trainer(name: str) -> Callable[[], str]:
+        def train() -> str:
+            threads = max((pool["num_threads"] for pool in threadpool_info() if pool["user_api"] == "blas"), default=1)
+            calls.append((name, threads))
+            return f"{name} model {len(calls)}"
+
+        return train
+
+    mine, theirs, timing = digits.alternate(trainer("valuegrad"), trainer("sklearn"), runs=3)
+    assert [name for name, _ in calls] == ["valuegrad", "sklearn"] * 3
+    assert {threads for _, threads in calls} == {1}
+    assert (mine, theirs) == ("valuegrad model 5", "sklearn model 6")  # the last run of each
+    assert len(timing.valuegrad) == len(timing.sklearn) == 3 and min(timing.valuegrad + timing.sklearn) >= 0
+    with pytest.raises(ValueError, match="runs must be at least 1, got 0"):
+        digits.alternate(trainer("valuegrad"), trainer("sklearn"), runs=0)
 
 
 def test_the_report_and_the_results_file_give_both_models_numbers(tmp_path: Path) -> None:
     y_true = labels(360, 4)
     results = [result("valuegrad", y_true, 11, 0.3812), result("scikit-learn", y_true, 10, 0.4521)]
-    lines = digits.report(results, y_true)
+    lines = digits.report(results, y_true, digits.Timing([0.3812, 0.5], [0.4521, 0.5]))
     for r, line in zip(results, lines[1:3]):
         share = metrics.accuracy_score(y_true, r.predictions)
         assert line.split()[:3] == [r.name, f"{share:.1%}", f"({round(share * 360)}/360)"]
         assert f"{r.train_seconds:.2f} s" in line
-    assert "(-0.3 points)" in lines[3] and "(0.84x)" in lines[3]
+    assert lines[3] == "  (train time: the median of 2 runs of each model, taking turns, one BLAS thread each)"
+    assert "(-0.3 points)" in lines[4] and "(0.92x, the median of 2 pairs; 0.84x-1.00x)" in lines[4]
     path = digits.write_results(results, y_true, tmp_path / "results.csv")
     with open(path, newline="") as file:
         rows = list(csv.DictReader(file))
@@ -245,6 +296,7 @@ def test_main_reports_both_models_and_writes_the_results_and_pictures(
     split: digits.Split, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
     monkeypatch.setattr(digits, "STEPS", 4)  # the demo's own run is `make demo`'s job
+    monkeypatch.setattr(digits, "TIMING_RUNS", 2)
     paths = digits.main(tmp_path / "out")
     assert paths == [
         tmp_path / "out" / name for name in ("digits_results.csv", "digits_confusion.png", "digits_misclassified.png")
@@ -261,6 +313,7 @@ def test_main_reports_both_models_and_writes_the_results_and_pictures(
     assert float(rows["scikit-learn"]["test_accuracy"]) == pytest.approx(expected, abs=1e-6)
     printed = capsys.readouterr().out
     assert "1437 to train on and 360 to test" in printed and "goal: accuracy within 1 point" in printed
+    assert "the median of 2 pairs" in printed
     for row in rows.values():
         assert float(row["train_seconds"]) > 0 and f"{float(row['test_accuracy']):.1%}" in printed
 

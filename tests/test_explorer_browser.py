@@ -1,6 +1,6 @@
 """The explorer pages and the demo report in a real browser: headless Chromium, driven by Playwright.
 
-The Chromium is the operating system's (Debian: `apt-get install chromium chromium-driver`; .ci/run installs
+The Chromium is the operating system's (Debian: `apt-get install chromium chromium-driver`; `make test` installs
 it): Playwright launches that executable and downloads no browser (never run `playwright install`). Where no
 Chromium (or no Playwright) can be found these tests skip; under CI they fail instead, like the rendering
 tests. They check what a learner sees: the page loads with no console error and no network request, the
@@ -48,7 +48,7 @@ CHROMIUM_ARGS = [
     "--disable-component-update",
     "--disable-sync",
 ]
-INSTALL = "Debian/Ubuntu: sudo apt-get install chromium chromium-driver (.ci/run does it)"
+INSTALL = "Debian/Ubuntu: sudo apt-get install chromium chromium-driver (make test does it where it can)"
 WINDOW = {"width": 1400, "height": 900}  # the window the view's tests use (the fixture's default: 1280 x 900)
 
 

@@ -1,7 +1,7 @@
 """Cross-checks against PyTorch (float64): micrograd's own test expressions and random graphs.
 
-Skipped when torch is not installed, and failed under CI (the `torch` fixture of conftest.py); CI
-installs it (.ci/run).
+Skipped when torch is not installed, and failed under CI (the `torch` fixture of conftest.py); `make test`
+installs it (torch==2.13.0).
 """
 
 from __future__ import annotations
