@@ -16,7 +16,7 @@ NOTEBOOK := notebooks/backprop_tutorial.ipynb
 .PHONY: test demo notebook bench setup graphviz browser clean
 
 test: setup graphviz browser
-	$(BIN)/ruff check engine nn seed tests demos benchmarks
+	$(BIN)/ruff check engine nn seed tests demos benchmarks setup.py
 	$(BIN)/mypy engine nn seed
 	$(BIN)/python -m pytest
 
