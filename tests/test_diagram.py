@@ -23,7 +23,8 @@ import pytest
 import engine
 import nn
 from engine import Value, save_diagram
-from engine.pictures.diagram import DEFAULT_MAX_NODES, KINDS, draw_dot
+from engine.pictures.diagram import KINDS, draw_dot
+from engine.pictures.size import DEFAULT_MAX_NODES
 
 REPO = Path(__file__).resolve().parents[1]
 

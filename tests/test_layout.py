@@ -15,7 +15,14 @@ ENGINE = Path(engine.__file__).parent
 # The core's modules bottom-up (engine/core/__init__.py): each imports only those before it.
 CORE = ["core.modes", "core.numbers", "core.value", "core.ops", "core.anomaly", "core.backprop"]
 # The pictures' modules bottom-up (engine/pictures/__init__.py).
-PICTURES = ["pictures.naming", "pictures.diagram", "pictures.steps", "pictures.explorer", "pictures.files"]
+PICTURES = [
+    "pictures.naming",
+    "pictures.size",
+    "pictures.diagram",
+    "pictures.steps",
+    "pictures.explorer",
+    "pictures.files",
+]
 
 
 def engine_imports() -> dict[str, set[str]]:
@@ -54,3 +61,11 @@ def test_the_pictures_import_only_the_pictures_before_them() -> None:
     for position, module in enumerate(PICTURES):
         pictures = {m for m in graph[module] if folder(m) == "pictures"}
         assert pictures <= set(PICTURES[:position]), f"{module} imports {pictures - set(PICTURES[:position])}"
+
+
+def test_the_step_transcript_does_not_need_graphviz() -> None:
+    """`explain` and `backward_steps` are text: they import neither the diagram module nor Graphviz."""
+    steps = engine_imports()["pictures.steps"]
+    assert "pictures.diagram" not in steps
+    source = (ENGINE / "pictures" / "steps.py").read_text(encoding="utf-8")
+    assert "import graphviz" not in source

@@ -24,7 +24,7 @@ from __future__ import annotations
 
 import html
 import math
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Mapping
 from typing import Any
 
 import graphviz
@@ -32,10 +32,10 @@ import graphviz
 from engine.core.backprop import topological_order
 from engine.core.value import Value
 from engine.pictures.naming import format_number, op_id, value_id
+from engine.pictures.size import DEFAULT_MAX_NODES, check_size
 
 __all__ = ["DEFAULT_MAX_NODES", "KINDS", "draw_dot", "render"]
 
-DEFAULT_MAX_NODES = 2000
 RANKDIRS = ("LR", "TB", "RL", "BT")
 
 # Kind of Value -> Graphviz node attributes that mark it.
@@ -127,19 +127,6 @@ def draw_dot(
     if legend:
         graph.node("legend", _legend(order, root, grad_of), shape="plaintext", style="")
     return graph
-
-
-def check_size(order: Sequence[Value], max_nodes: int, caller: str) -> None:
-    """Refuse a graph with more Values than `max_nodes` (ValueError), with advice: draw_dot's limit, shared."""
-    if isinstance(max_nodes, bool) or not isinstance(max_nodes, int) or max_nodes < 1:
-        raise ValueError(f"{caller}: max_nodes must be a positive whole number, got {max_nodes!r}")
-    if len(order) > max_nodes:
-        raise ValueError(
-            f"{caller}: the graph has {len(order):,} Values, more than max_nodes={max_nodes}: too many to read "
-            f"in one picture or to lay out quickly. Draw a smaller piece ({caller}(v) for an intermediate Value v, "
-            "e.g. one neuron's output), group each neuron into one node (nn models with fused=True), or raise "
-            f"the limit: {caller}(root, max_nodes={len(order)})."
-        )
 
 
 def render(graph: graphviz.Digraph, fmt: str, what: str) -> bytes:

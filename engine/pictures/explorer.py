@@ -43,8 +43,9 @@ from typing import Any
 
 from engine.core.backprop import topological_order
 from engine.core.value import Value
-from engine.pictures.diagram import DEFAULT_MAX_NODES, check_size, draw_dot, render
+from engine.pictures.diagram import draw_dot, render
 from engine.pictures.naming import format_number, node_names, op_id, value_id
+from engine.pictures.size import DEFAULT_MAX_NODES, check_size
 from engine.pictures.steps import backward_steps, final_gradients, gather_notes, start_line, transcript_lines
 
 __all__ = ["Explorer", "explore"]

@@ -39,8 +39,8 @@ from typing import Any
 
 from engine.core.backprop import backward_pass, data_of, topological_order
 from engine.core.value import Value
-from engine.pictures.diagram import DEFAULT_MAX_NODES, check_size
 from engine.pictures.naming import format_number, node_names
+from engine.pictures.size import DEFAULT_MAX_NODES, check_size
 
 __all__ = ["Contribution", "Step", "backward_steps", "explain", "final_gradients"]
 
