@@ -32,8 +32,9 @@ def import_torch(who: str) -> ModuleType:
         import torch
     except ImportError as error:
         raise ImportError(
-            f"{who} needs PyTorch, which is not installed; install it with `pip install torch`"
-            " (a CPU-only build is enough). valuegrad itself does not depend on it."
+            f"{who} needs PyTorch, which is not installed; install it with `pip install torch`. A CPU-only build is "
+            "enough and much smaller: `pip install torch --index-url https://download.pytorch.org/whl/cpu` (in this "
+            "project's .venv, `make setup` installs the pinned torch==2.13.0). valuegrad itself does not depend on it."
         ) from error
     return torch
 
