@@ -50,8 +50,10 @@ JUPYTER_STAMP := $(VENV)/.installed-jupyter
 JUPYTER_ARGS  ?=
 AS_ROOT       := $(if $(filter 0,$(shell id -u)),--allow-root)
 
+# The notebooks run the core's Python source (VALUEGRAD_INTERPRETED=1, engine/build.py): its docstrings and
+# source, which the compiled core does not carry, are what help(), `?` and `??` show a learner there.
 notebook: setup graphviz $(JUPYTER_STAMP)
-	$(BIN)/jupyter lab $(AS_ROOT) $(JUPYTER_ARGS) $(NOTEBOOK)
+	VALUEGRAD_INTERPRETED=1 $(BIN)/jupyter lab $(AS_ROOT) $(JUPYTER_ARGS) $(NOTEBOOK)
 
 $(JUPYTER_STAMP): $(STAMP)
 	$(BIN)/python -m pip install --quiet 'jupyterlab>=4'

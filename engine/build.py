@@ -5,7 +5,8 @@ module to a `.py` file of the same name. Its source runs instead when
 
 - the environment variable VALUEGRAD_INTERPRETED is set (to anything but "" or "0"), or
 - a core file changed after it was compiled, as when a learner edits engine/core/value.py in an editable
-  install (`make setup`): a warning says so and how to rebuild, and the edit takes effect.
+  install (`make setup`): a warning says so and how to rebuild, and the edit takes effect;
+- the compiled build is incomplete (a module or the shared library they all need is missing).
 
 `engine.COMPILED` says which runs. The core's modules run all compiled or all from source, never mixed:
 compiled modules share native types that the source does not know.
@@ -26,6 +27,9 @@ from types import ModuleType
 
 CORE = Path(__file__).parent / "core"
 CORE_MODULES = ("modes", "numbers", "value", "ops", "anomaly", "backprop")  # as setup.py compiles them
+# The compiled modules are small wrappers around one shared library beside the `engine` folder: setup.py's
+# group name and mypyc's suffix. Without it (a build that failed half way) the wrappers cannot be imported.
+SHARED_LIBRARY = "valuegrad_core__mypyc"
 SWITCH = "VALUEGRAD_INTERPRETED"
 # A source file counts as changed when it is newer than its compiled module by more than this (seconds):
 # installing a wheel writes both within moments of each other, in either order.
@@ -42,6 +46,12 @@ def compiled_modules() -> dict[str, Path]:
                 found[name] = path
                 break
     return found
+
+
+def shared_library_found() -> bool:
+    """Whether the compiled modules' shared library lies beside this copy of the `engine` folder."""
+    folder = CORE.parent.parent
+    return any((folder / f"{SHARED_LIBRARY}{suffix}").is_file() for suffix in importlib.machinery.EXTENSION_SUFFIXES)
 
 
 def changed_since_compiled(compiled: dict[str, Path]) -> list[str]:
@@ -70,6 +80,8 @@ def reason_to_run_source(compiled: dict[str, Path]) -> str | None:
     if len(compiled) != len(CORE_MODULES):
         missing = sorted(set(CORE_MODULES) - set(compiled))
         return f"only part of the core is compiled (not {', '.join(missing)})"
+    if not shared_library_found():
+        return f"the compiled modules' shared library {SHARED_LIBRARY} is missing"
     return None
 
 

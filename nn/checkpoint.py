@@ -91,8 +91,8 @@ def _by_name(classes: tuple[type[Module], ...]) -> dict[str, type[Module]]:
 def _rebuilt(cls: type[Module], config: dict[str, Any], arrays: Mapping[str, np.ndarray], where: str) -> Module:
     """`cls(**config)` with its parameters set from `arrays`, everything checked first; ValueError naming the fault."""
     try:
-        shapes = cls.state_shapes(constructor_arguments(cls, config))
-    except (TypeError, ValueError) as error:
+        shapes = _stated_shapes(cls, config)
+    except (TypeError, ValueError, KeyError) as error:
         raise _unbuildable(cls, config, where, error) from error
     model = None
     if shapes is None:  # a class that cannot say its shapes without being built
@@ -103,6 +103,16 @@ def _rebuilt(cls: type[Module], config: dict[str, Any], arrays: Mapping[str, np.
         model = _built(cls, config, where)
     model.load_state_dict(state)
     return model
+
+
+def _stated_shapes(cls: type[Module], config: dict[str, Any]) -> dict[str, tuple[int, ...]] | None:
+    """`cls.state_shapes` of the constructor's arguments, when the class that reads them (its `state_shapes`, or
+    MLP's hook `_sizes`) also has `cls`'s constructor; None otherwise (a subclass of MLP with a constructor of its
+    own is built to see its shapes)."""
+    stating = next(c for c in cls.__mro__ if {"state_shapes", "_sizes"} & set(vars(c)))
+    if stating.__init__ is not cls.__init__:  # type: ignore[misc]
+        return None
+    return cls.state_shapes(constructor_arguments(cls, config))
 
 
 def _built(cls: type[Module], config: dict[str, Any], where: str) -> Module:

@@ -2,13 +2,14 @@
 
 `make test` runs the suite on whichever build is installed (compiled where a C compiler is), and CI runs
 it again with VALUEGRAD_INTERPRETED=1 (.ci/run), so every other test checks both. These check the choice
-itself, in fresh interpreters, and what only the compiled class does for itself (its hash, and freeing
-deep chains without the interpreter's help).
+itself, in fresh interpreters, and what the compiled class must write out that Python gives any class:
+its identity hash, copy and pickle.
 """
 
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -80,15 +81,31 @@ def test_a_source_changed_after_compiling_runs_from_source_with_a_warning(
     assert "make setup" in result.stderr
 
 
+def test_a_build_missing_its_shared_library_runs_from_source(compiled_core: dict[str, Path], tmp_path: Path) -> None:
+    """The compiled modules are wrappers around one shared library: without it (a build that failed half way)
+    the core runs from its Python source instead of failing at `import engine`."""
+    copy = tmp_path / "copy"
+    shutil.copytree(REPO / "engine", copy / "engine", ignore=shutil.ignore_patterns("__pycache__"))
+    result = run_python("import engine; print(engine.COMPILED)", cwd=copy)
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert result.stdout.split() == ["False"]
+
+
+def test_setup_and_the_build_choice_name_the_same_shared_library() -> None:
+    group = re.search(r'^GROUP = "(\w+)"$', (REPO / "setup.py").read_text(encoding="utf-8"), re.M)
+    assert group is not None and f"{group.group(1)}__mypyc" == build.SHARED_LIBRARY
+
+
 def test_identity_is_the_hash_in_both_builds() -> None:
     a, b = Value(1.0), Value(1.0)
     assert a != b and a == a and len({a, b, a}) == 2 and {a: 1}[a] == 1
     assert hash(a) != hash(b)
 
 
-def test_a_deep_chain_is_built_differentiated_and_freed() -> None:
-    """10^6 nested operations: without recursion anywhere, also when the graph is freed (a compiled Value
-    is not tracked by the cyclic collector and frees deep chains itself: engine/core/value.py, `__del__`)."""
+@pytest.mark.parametrize("source", [False, True], ids=["installed build", "python source"])
+def test_a_deep_chain_is_built_differentiated_and_freed(source: bool) -> None:
+    """10^6 nested operations, in a fresh interpreter of each build: no recursion anywhere, also when the graph
+    is freed (a chain of nodes each holding the one before, freed one inside the other)."""
     code = (
         "from engine import Value\n"
         "x, c = Value(1.0), Value(1.0000001)\n"
@@ -99,7 +116,7 @@ def test_a_deep_chain_is_built_differentiated_and_freed() -> None:
         "del a\n"
         "print(x.grad)\n"
     )
-    result = run_python(code)
+    result = run_python(code, env={build.SWITCH: "1"} if source else None)
     assert result.returncode == 0, result.stderr[-2000:]
     assert float(result.stdout) == pytest.approx(1.0000001 ** (10**6), rel=1e-9)  # d(x c^n)/dx = c^n
 
@@ -121,3 +138,25 @@ def test_a_value_whose_construction_fails_is_freed_cleanly() -> None:
         with pytest.raises(TypeError):
             Value(bad)  # type: ignore[arg-type]
     assert (Value(3.0) * 2).data == 6.0
+
+
+def test_values_and_models_copy_and_pickle_in_both_builds() -> None:
+    import copy
+    import pickle
+
+    import nn
+
+    v = Value(2.0, label="w")
+    v.grad, v.scope, v.note = 0.5, "layer1.neuron1", "a note"
+    for duplicate in (copy.copy, copy.deepcopy, lambda x: pickle.loads(pickle.dumps(x))):
+        c = duplicate(v)
+        assert c is not v and (c.data, c.grad, c.label, c.scope, c.note) == (2.0, 0.5, "w", "layer1.neuron1", "a note")
+    y = v * v
+    y_copy = copy.deepcopy(y)
+    assert y_copy.op is y.op and y_copy.parents[0] is not v and y_copy.parents[0] is y_copy.parents[1]
+    y_copy.backward()
+    assert (y_copy.parents[0].grad, v.grad) == (0.5 + 4.0, 0.5)  # the copy's leaf, not the original
+    model = nn.MLP(2, [3, 1], seed=0)
+    twin = copy.deepcopy(model)
+    assert [p.data for p in twin.parameters()] == [p.data for p in model.parameters()]
+    assert not set(twin.parameters()) & set(model.parameters())

@@ -592,6 +592,44 @@ def test_a_subclass_of_a_built_in_model_is_saved_as_itself(tmp_path: Path) -> No
     assert type(loaded) is Wider and parameters_of(loaded) == parameters_of(model)
 
 
+def test_a_subclass_of_a_built_in_model_with_a_constructor_of_its_own_loads(tmp_path: Path) -> None:
+    """Its shapes follow from its own constructor, not from the built-in class's arguments."""
+
+    class Wide(nn.MLP):
+        def __init__(self, width: int = 8) -> None:
+            super().__init__(2, [width, 1], "relu", seed=0)
+            self.width = width
+
+        def config(self) -> dict[str, Any]:
+            return {"width": self.width}
+
+    class Table(nn.Embedding):
+        def __init__(self, rows: int = 5) -> None:
+            super().__init__(rows, 3, seed=0)
+            self.rows = rows
+
+        def config(self) -> dict[str, Any]:
+            return {"rows": self.rows}
+
+    for model in (as_if_trained(Wide(6)), as_if_trained(Table(4))):
+        path = model.save(tmp_path / f"{type(model).__name__}.npz")
+        loaded = nn.load(path, type(model))
+        assert type(loaded) is type(model) and parameters_of(loaded) == parameters_of(model)
+    with pytest.raises(ValueError, match=r"has shape \(4, 2\); expected \(6, 2\)"):
+        _load_as(tmp_path, Wide, Wide(4))
+
+
+def _load_as(folder: Path, cls: type, wrong: Any) -> Any:
+    """A Wide of 4 saved, then its file read with a config saying 6: the arrays' shapes are checked."""
+    path = wrong.save(folder / "wrong.npz")
+    contents = dict(np.load(path))
+    architecture = json.loads(str(contents["architecture"]))
+    architecture["config"] = {"width": 6}
+    contents["architecture"] = np.array(json.dumps(architecture))
+    np.savez(path, **contents)
+    return nn.load(path, cls)
+
+
 # --- version 1 files ------------------------------------------------------------------------------------------
 
 

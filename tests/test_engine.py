@@ -521,3 +521,68 @@ def test_scope_and_note_are_set_apart_and_default_to_empty() -> None:
     w = Value(2.0)
     w.scope = "layer2.neuron1"
     assert (w.scope, w.note, w.label, v.scope) == ("layer2.neuron1", "", "", "")
+
+
+def test_walks_in_several_threads_at_once_each_order_the_whole_graph() -> None:
+    """Walks mark the nodes they reach (engine/core/backprop.py) and take turns: without the turns, threads
+    walking one graph at once overwrite each other's marks and drop or repeat nodes."""
+    import sys
+    import threading
+
+    import nn
+
+    model = nn.MLP(2, [8, 8, 1], activation="tanh", seed=0, fused=False)
+    loss = nn.mse_loss([model([0.3, -0.7]), model([1.1, 0.2])], [0.5, -0.5])
+    expected = engine.topological_order(loss)
+    expected_grads = engine.grad(loss, model.parameters())
+    wrong: list[str] = []
+
+    def walk() -> None:
+        for _ in range(20):
+            if engine.topological_order(loss) != expected:
+                wrong.append("order")
+            if engine.grad(loss, model.parameters()) != expected_grads:
+                wrong.append("grad")
+
+    interval = sys.getswitchinterval()
+    sys.setswitchinterval(1e-6)  # switch threads as often as possible
+    try:
+        threads = [threading.Thread(target=walk) for _ in range(4)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+    finally:
+        sys.setswitchinterval(interval)
+    assert wrong == []
+
+
+def test_a_walk_started_inside_a_walk_of_the_same_thread_is_an_error() -> None:
+    """It would overwrite the outer walk's marks (as a __del__ run by the garbage collector mid-walk could)."""
+    from engine.core import backprop
+
+    x = Value(1.0)
+    with backprop._WALKS.taking_turns:
+        backprop._WALKS.walking = True  # as inside a walk
+        try:
+            with pytest.raises(RuntimeError, match="cannot order two graphs at once in one thread"):
+                engine.topological_order(x * 2)
+        finally:
+            backprop._WALKS.walking = False
+    assert len(engine.topological_order(x * 2)) == 3
+
+
+def test_zero_grad_takes_the_parameters_as_any_module_lists_them() -> None:
+    import nn
+
+    class Pair(nn.Module):
+        def __init__(self) -> None:
+            self.a, self.b = Value(1.0), Value(2.0)
+
+        def parameters(self) -> tuple[Value, ...]:  # type: ignore[override]
+            return (self.a, self.b)
+
+    pair = Pair()
+    pair.a.grad, pair.b.grad = 3.0, 4.0
+    pair.zero_grad()
+    assert (pair.a.grad, pair.b.grad) == (0.0, 0.0)

@@ -38,45 +38,61 @@ def topological_order(root: Value) -> list[Value]:
     set of the nodes seen; walks take turns, so that no two ever mark at once.
     """
     with _WALKS.taking_turns:
-        walk = _WALKS.started = _WALKS.started + 1
-        order: list[Value] = []
-        stack: list[Value] = [root]
-        while stack:
-            node = stack.pop()
-            if node is _EMIT_NEXT:
-                order.append(stack.pop())
-                continue
-            if node._walk == walk:
-                continue
-            node._walk = walk
-            first = node._first
-            more = node._more
-            if first is None and more is None:
-                order.append(node)  # a leaf
-                continue
-            stack.append(node)
-            stack.append(_EMIT_NEXT)
-            # Parents are pushed last-first, so they are visited (and emitted) in input order; one already
-            # expanded (a weight every sample reads) would be skipped when popped, so it is not pushed.
-            if more is not None:
-                for parent in reversed(more):
-                    if parent._walk != walk:
-                        stack.append(parent)
-            else:
-                second = node._second
-                if second is not None and second._walk != walk:
-                    stack.append(second)
-                if first is not None and first._walk != walk:
-                    stack.append(first)
-        return order
+        if _WALKS.walking:  # this thread is inside a walk already: its marks would be overwritten
+            raise RuntimeError(
+                "topological_order (which backward(), grad() and the pictures use) was called while it was "
+                "ordering another graph in the same thread, e.g. from a __del__ the garbage collector ran; "
+                "it cannot order two graphs at once in one thread"
+            )
+        _WALKS.walking = True
+        try:
+            _WALKS.started += 1
+            return _depth_first(root, _WALKS.started)
+        finally:
+            _WALKS.walking = False
+
+
+def _depth_first(root: Value, walk: int) -> list[Value]:
+    """`topological_order`'s search, marking the nodes it expands with `walk`."""
+    order: list[Value] = []
+    stack: list[Value] = [root]
+    while stack:
+        node = stack.pop()
+        if node is _EMIT_NEXT:
+            order.append(stack.pop())
+            continue
+        if node._walk == walk:
+            continue
+        node._walk = walk
+        first = node._first
+        more = node._more
+        if first is None and more is None:
+            order.append(node)  # a leaf
+            continue
+        stack.append(node)
+        stack.append(_EMIT_NEXT)
+        # Parents are pushed last-first, so they are visited (and emitted) in input order; one already
+        # expanded (a weight every sample reads) would be skipped when popped, so it is not pushed.
+        if more is not None:
+            for parent in reversed(more):
+                if parent._walk != walk:
+                    stack.append(parent)
+        else:
+            second = node._second
+            if second is not None and second._walk != walk:
+                stack.append(second)
+            if first is not None and first._walk != walk:
+                stack.append(first)
+    return order
 
 
 class _Walks:
-    """How many walks `topological_order` has started, and the lock that makes them take turns."""
+    """How many walks `topological_order` has started, whether one is under way, and the lock of their turns."""
 
     def __init__(self) -> None:
         self.started = 0
-        self.taking_turns = threading.RLock()
+        self.walking = False
+        self.taking_turns = threading.RLock()  # re-entrant, so that a walk within a walk is an error, not a hang
 
 
 _WALKS: Final = _Walks()

@@ -24,7 +24,7 @@ from __future__ import annotations
 
 import inspect
 import math
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from typing import Any, Final, NoReturn, SupportsFloat, Union
 
 import numpy as np
@@ -149,8 +149,8 @@ class Value:
 
     # A node made by an nn module knows the module's dotted name (`scope`, e.g. "layer1.neuron3": diagrams draw
     # a cluster per module) and may carry a note (text `explain` and `explore` show at the steps that reach it,
-    # e.g. the seed's formula for a parameter). Most nodes have neither, so both live in one slot, a tuple
-    # shared by every node with the same pair: a smaller node is faster to record and to collect.
+    # e.g. the seed's formula for a parameter). Most nodes have neither, so both live in one slot: a smaller node
+    # is faster to record and to collect. A scope without a note is one tuple shared by all the nodes that have it.
     @property
     def scope(self) -> str:
         """The dotted name of the nn module that made this Value ("" if none)."""
@@ -213,13 +213,35 @@ class Value:
     def _op(self) -> str:
         return self.op.name if self.op is not None else ""
 
+    def __reduce__(self) -> tuple[Any, tuple[Any, ...]]:
+        """How copy, deepcopy and pickle rebuild a Value: from its fields (a compiled class cannot find them)."""
+        parts = (self.op, self._first, self._second, self._more)
+        return (_rebuilt, (self.data, self.label, *parts, self.grad, self._about))
+
     # Compiled only: the interpreted class (see COMPILED below) removes it, as Python does it itself, faster.
     def __hash__(self) -> int:
         """Identity, as for any Python object: a compiled class that compares (<, <=, ...) must say so."""
         return id(self) >> 4
 
 
-_ABOUTS: Final[dict[tuple[str, str], tuple[str, str]]] = {}  # every (scope, note) pair given a Value, once
+def _rebuilt(
+    data: float,
+    label: str,
+    op: Op | None,
+    first: Value | None,
+    second: Value | None,
+    more: tuple[Value, ...] | None,
+    grad: float,
+    about: tuple[str, str] | None,
+) -> Value:
+    """The Value `Value.__reduce__` describes."""
+    value = Value(data, label, op, first, second, more)
+    value.grad = grad
+    value._about = about
+    return value
+
+
+_ABOUTS: Final[dict[tuple[str, str], tuple[str, str]]] = {}  # (scope, "") for every scope given a Value, once
 
 
 def _about(scope: object, note: object) -> tuple[str, str] | None:
@@ -230,6 +252,8 @@ def _about(scope: object, note: object) -> tuple[str, str] | None:
     if not scope and not note:
         return None
     pair = (str(scope), str(note))
+    if note:
+        return pair  # notes are few (a model's parameters) and may differ from node to node: not kept in _ABOUTS
     return _ABOUTS.setdefault(pair, pair)
 
 
@@ -248,7 +272,7 @@ def add_to_grads(values: list[Value], grads: list[float]) -> None:
         v.grad += g
 
 
-def zero_grads(values: list[Value]) -> None:
+def zero_grads(values: Iterable[Value]) -> None:
     """Set every Value's grad to 0."""
     for v in values:
         v.grad = 0.0
@@ -289,6 +313,13 @@ class Op:
 
     def __repr__(self) -> str:
         return f"Op({self.name!r})"
+
+    # An Op is a row of the table, never changed: a copy of a graph shares it, as it shares a function.
+    def __copy__(self) -> Op:
+        return self
+
+    def __deepcopy__(self, memo: dict[int, Any]) -> Op:
+        return self
 
     def __call__(self, *args: Any) -> Any:
         if self.arity is not None and len(args) != self.arity:
