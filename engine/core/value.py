@@ -419,8 +419,10 @@ def _operation_text(op_name: str, operands: Sequence[Any]) -> str:
 
 
 def _raise_in_context(error: Exception, op_name: str, operands: Sequence[Any]) -> NoReturn:
-    """Raise `error` again, of the same type, with the operation and its operands in front of its message."""
-    _raise_with_message(error, f"{_operation_text(op_name, operands)}: {error}")
+    """Raise `error` again, of the same type, with the operation and its operands in front of its message
+    (which then need not name the operation again: `take(i = 3.0, ...): index 3 is out of range`)."""
+    text = str(error).removeprefix(f"{op_name}: ")
+    _raise_with_message(error, f"{_operation_text(op_name, operands)}: {text}")
 
 
 def _raise_with_message(error: Exception, message: str) -> NoReturn:
