@@ -9,15 +9,17 @@ show them, and no computation reads them.
 This file knows no operation's mathematics. An `Op` is one row of the table in
 engine/core/ops.py: a forward function and a derivative rule. Recording an Op on
 Values makes a node. Value's arithmetic operators and functions (`+`, `exp`,
-...) are rows of that table, so engine/core/ops.py attaches them to Value, and
-engine/core/backprop.py attaches `backward`; they are declared here for readers and
-type checkers. Modules import only downwards (modes, value, ops, anomaly,
-backprop, ...), as HIPS autograd and JAX attach their operators from the layer
-above the node.
+...) are written in its class and record rows of that table, which
+engine/core/ops.py puts into `OPERATIONS` (at the bottom of this file), as
+engine/core/backprop.py puts the walk `backward` runs: modules import only
+downwards (modes, numbers, value, ops, anomaly, backprop), and the layer above
+fills in what the node calls, as JAX fills its rule registries. (Written in the
+class, the methods also compile: setup.py compiles the core with mypyc, and a
+compiled class cannot be given methods later.)
 
 Nodes never refer to themselves (no closures), so a graph has no reference
-cycles and is freed by reference counting alone, without the cyclic garbage
-collector; `__slots__` keeps each node small.
+cycles and is freed by reference counting alone; `__slots__` keeps each node
+small.
 """
 
 from __future__ import annotations
