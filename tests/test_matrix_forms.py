@@ -1,4 +1,4 @@
-"""The matrix forms of engine/core/ops.py against the rows they restate, node by node and sample by sample.
+"""The matrix forms of engine/batch/matrix_forms.py against the rows of the table they restate, node by node.
 
 engine.vectorize runs a group of scalar nodes through a matrix form of their row: `linear_layer` (a layer's
 neurons), `linear_stacked` (linear nodes with weights of their own), `logsumexp_stacked` (inputs stacked on an
@@ -13,17 +13,17 @@ import numpy as np
 import pytest
 
 import engine
-from engine.core.ops import (
+from engine.batch.matrix_forms import (
     linear_layer,
     linear_layer_rule,
     linear_stacked,
     linear_stacked_rule,
     logsumexp_stacked,
     logsumexp_stacked_rule,
-    take_op,
     take_rows,
     take_rows_rule,
 )
+from engine.core.ops import take_op
 
 
 @pytest.mark.parametrize("bias_width", [1, 6])

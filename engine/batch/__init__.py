@@ -4,6 +4,7 @@ Modules, bottom-up (each imports only those above it in this list, and the core)
 
 - arguments: a call's arguments checked and laid out as arrays (a row per Value fn receives, a column per sample);
 - recording: fn run once on the first sample, comparisons refused: the scalar graph to replay;
+- matrix_forms: the table's rows `linear`, `logsumexp` and `take` restated for matrices (a layer is one product);
 - batched_ops: the nodes of the batched graph and what each computes on arrays, forward and backward;
 - grouping: the recording's scalar nodes grouped into batched nodes (a `Program`);
 - replay: a Program run over a batch, forward and backward; it raises, never decides;

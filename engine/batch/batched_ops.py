@@ -3,7 +3,7 @@
 A node stands for a group of scalar nodes of fn's graph. Its array has a row per member and a column per
 sample, or a single column when it depends on no argument (the same for every sample). An operation
 reads its operands from rows of its parents (`Rows`), runs the table's forward function or the matrix
-form of its row (engine/core/ops.py) and, backward, runs the matching rule and hands each parent the
+form of its row (engine/batch/matrix_forms.py) and, backward, runs the matching rule and hands each parent the
 gradient of the rows it read (a scatter-add). Nothing of any operation's mathematics is restated here.
 
 The sources, nodes without an operation, are fn's arguments (one node each, a row per Value fn received)
@@ -18,8 +18,7 @@ from typing import Any
 
 import numpy as np
 
-from engine.core.backprop import check_count
-from engine.core.ops import (
+from engine.batch.matrix_forms import (
     linear_layer,
     linear_layer_rule,
     linear_stacked,
@@ -29,6 +28,7 @@ from engine.core.ops import (
     take_rows,
     take_rows_rule,
 )
+from engine.core.backprop import check_count
 from engine.core.value import Op
 
 # Where a part of an operand comes from: all of the parent's rows in order (None), a run of them (a slice:

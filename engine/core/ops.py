@@ -118,28 +118,8 @@ def _logsumexp_of_arrays(*xs: Any) -> Any:
     return shift + np.log(sum(np.exp(x - shift) for x in xs))
 
 
-# The row `logsumexp` below for M nodes of k inputs each, as engine.vectorize runs them (a softmax's normaliser,
-# a cross-entropy's): the k inputs stacked on a first axis, one numpy call per step instead of k. Not a row of the
-# table; tests check both against the row's forward and rule, node by node and sample by sample.
-def logsumexp_stacked(xs: Any) -> Any:
-    """`_logsumexp` along the first axis: xs (k, M, N) -> (M, N), the largest input subtracted before exponentiating."""
-    top = xs.max(axis=0)
-    shift = np.where(np.isfinite(top), top, 0.0)
-    e = xs - shift
-    np.exp(e, out=e)  # in place: one array of the stacked inputs' size, not two
-    return shift + np.log(e.sum(axis=0))
-
-
-def logsumexp_stacked_rule(g: Any, out: Any, xs: Any) -> Any:
-    """The row's rule for `logsumexp_stacked`: input i gets g e^(x_i - out), the softmax, for every i at once."""
-    d = xs - out
-    np.exp(d, out=d)
-    d *= g
-    return d
-
-
-def _index(index: float, count: int) -> int:
-    """`index` as a position among `count` entries: a whole number from 0 to count - 1, else ValueError."""
+def checked_index(index: float, count: int) -> int:
+    """`index` as a position among `count` entries: a whole number from 0 to count - 1, else ValueError naming it."""
     if not float(index).is_integer():
         raise ValueError(f"take: index {index!r} is not a whole number; expected an integer from 0 to {count - 1}")
     k = int(index)
@@ -150,7 +130,7 @@ def _index(index: float, count: int) -> int:
 
 def _take(index: float, *entries: float) -> float:
     """The entry at position `index`: entries[index]."""
-    return entries[_index(index, len(entries))]
+    return entries[checked_index(index, len(entries))]
 
 
 def _take_of_arrays(index: Any, *entries: Any) -> Any:
@@ -158,44 +138,13 @@ def _take_of_arrays(index: Any, *entries: Any) -> Any:
     index, *arrays = np.broadcast_arrays(np.asarray(index, dtype=float), *entries)
     valid = np.isin(index, np.arange(len(entries)))
     if not valid.all():
-        _index(float(index[~valid].flat[0]), len(entries))  # raises, naming the index
+        checked_index(float(index[~valid].flat[0]), len(entries))  # raises, naming the index
     return np.take_along_axis(np.stack(arrays), index.astype(np.intp)[None], axis=0)[0]
 
 
 def _take_rule(g: Any, out: Any, index: Any, *entries: Any) -> list[Any]:
     # The gradient goes to the entry chosen, none to the others or to the index: where(index == k, g, 0).
     return [g * 0] + [where(_nonzero(index - k), 0, g) for k in range(len(entries))]
-
-
-# The row `take` below for M take nodes whose entries are rows of one array, as engine.vectorize runs them (an
-# embedding's lookups, a class's logit): one gather per sample and a scatter-add back. Not a row of the table (its
-# inputs are matrices); tests check both against the row's forward and rule, node by node and sample by sample.
-def _chosen_rows(rows: Any, index: Any) -> Any:
-    """rows[m, index[m, s]] for every node m and sample s; an index not whole or out of range: `_index`'s ValueError."""
-    count = rows.shape[1]
-    valid = (index >= 0) & (index < count) & (index == np.floor(index))
-    if not valid.all():
-        _index(float(index[~valid][0]), count)  # raises, naming the index
-    return np.take_along_axis(rows, index.astype(np.intp), axis=1)
-
-
-def take_rows(source: Any, rows: Any, index: Any) -> Any:
-    """`_take` for M nodes: node m's entry k is row rows[m, k] of `source` (R, N), or (R, 1) for entries the same
-    at every sample, and `index` (M, N), or (M, 1), chooses per sample: out[m, s] = source[rows[m, index[m, s]], s]."""
-    chosen = _chosen_rows(rows, index)
-    columns = np.arange(source.shape[1]) if source.shape[1] > 1 else 0
-    return source[chosen, columns]
-
-
-def take_rows_rule(g: Any, out: Any, source: Any, rows: Any, index: Any) -> tuple[Any, Any]:
-    """`_take_rule` for `take_rows`: each sample's g goes to the row it chose, added up where rows are chosen
-    more than once (and over the samples for a source of one column); the index gets none (g * 0)."""
-    g = np.broadcast_to(g, out.shape)
-    chosen = np.broadcast_to(_chosen_rows(rows, index), out.shape)
-    width = source.shape[1]
-    flat = chosen if width == 1 else chosen * width + np.arange(width)
-    d_source = np.bincount(flat.ravel(), weights=g.ravel(), minlength=source.size).reshape(source.shape)
-    return d_source, g * 0
 
 
 def _relu(x: float) -> float:
@@ -218,44 +167,6 @@ def _linear_rule(g: Any, out: Any, *args: Any) -> list[Any]:
     # d(b + sum w_i x_i)/dw_i = x_i, /dx_i = w_i, /db = 1: the inputs' values, then the weights', then 1
     n = len(args) // 2
     return [g * d for d in args[n:-1] + args[:n]] + [g]
-
-
-# The row `linear` below for a layer over a batch, as engine.vectorize runs one sample's neurons that read the same
-# inputs: in matrix form, with its rule summed over the samples and the neurons. Not a row of the table (its
-# inputs are matrices); tests check both against the row's forward and rule, sample by sample and neuron by neuron.
-def linear_layer(weights: Any, inputs: Any, bias: Any, out: Any = None) -> Any:
-    """`_linear` for G neurons that read the same n inputs: weights (G, n), inputs (n, N), bias (G, 1) -> (G, N).
-    A bias (G, N) gives each sample a bias of its own. `out`: an array (G, N) to write the result into."""
-    product = np.matmul(weights, inputs, out=out)
-    product += bias
-    return product
-
-
-def linear_layer_rule(
-    g: Any, out: Any, weights: Any, inputs: Any, bias: Any, inputs_wanted: bool = True, into: Any = (None, None)
-) -> tuple[Any, Any, Any]:
-    """`_linear_rule` for a layer: w_i gets g x_i summed over the samples, x_i gets g w_i summed over the
-    neurons that read it, b gets g summed over the samples (g itself for a bias of each sample's own).
-    `inputs_wanted=False` leaves out x_i's (None): a product as large as the forward one, which nobody
-    reads when the inputs are vectorize's arguments. `into`: arrays to write the weights' and the inputs'
-    gradients into (or None)."""
-    d_bias = g.sum(axis=1, keepdims=True) if bias.shape[1] == 1 else g
-    d_weights = np.matmul(g, inputs.T, out=into[0])
-    return d_weights, np.matmul(weights.T, g, out=into[1]) if inputs_wanted else None, d_bias
-
-
-# The row `linear` below for M nodes that each read their own weights and inputs (attention's q.k, a softmax's
-# weights times values), as engine.vectorize runs them: one contraction per sample. A last axis of size 1 stands
-# for the same number at every sample. Tests check both against the row's forward and rule, as for the layer.
-def linear_stacked(weights: Any, inputs: Any, bias: Any) -> Any:
-    """`_linear` for M nodes of n weights and n inputs each: weights, inputs (M, n, N), bias (M, N) -> (M, N)."""
-    return np.einsum("mis,mis->ms", weights, inputs) + bias
-
-
-def linear_stacked_rule(g: Any, out: Any, weights: Any, inputs: Any, bias: Any) -> tuple[Any, Any, Any]:
-    """`_linear_rule` for `linear_stacked`, per node and sample: w_i gets g x_i, x_i gets g w_i, b gets g."""
-    g_each = g[:, None, :]
-    return g_each * inputs, g_each * weights, g
 
 
 # fmt: off
@@ -305,7 +216,7 @@ def take(values: Any, index: Any) -> Any:
         return take_op(index, *values)
     if isinstance(index, bool) or not isinstance(index, (int, np.integer)):
         raise TypeError(f"take: index must be an int or a Value holding one, got {type(index).__name__}: {index!r:.40}")
-    return values[_index(int(index), len(values))]
+    return values[checked_index(int(index), len(values))]
 
 
 def power(exponent: SupportsFloat) -> Op:

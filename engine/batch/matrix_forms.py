@@ -1,0 +1,103 @@
+"""The table's rows `linear`, `logsumexp` and `take` in matrix form: how engine.vectorize runs a group of them.
+
+engine.vectorize groups alike scalar nodes of one sample's graph and runs each group as one numpy call over
+the batch (engine/batch/batched_ops.py). For most operations that call is the row's own numpy forward and
+rule, element by element. For these three, a group reads its operands as matrices, and each function below
+restates its row (engine/core/ops.py) for that shape: a layer of neurons is one matrix product, the inputs of
+many logsumexps are stacked on one axis, the lookups of many takes are one gather. They are speed, not
+mathematics: tests/test_matrix_forms.py holds each one to its row's forward and rule, node by node and sample
+by sample, so a derivative stated here twice cannot drift from the table.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from engine.core.ops import checked_index
+
+
+# `logsumexp` for M nodes of k inputs each (a softmax's normaliser, a cross-entropy's): the k inputs stacked on a
+# first axis, one numpy call per step instead of k.
+def logsumexp_stacked(xs: Any) -> Any:
+    """`_logsumexp` along the first axis: xs (k, M, N) -> (M, N), the largest input subtracted before exponentiating."""
+    top = xs.max(axis=0)
+    shift = np.where(np.isfinite(top), top, 0.0)
+    e = xs - shift
+    np.exp(e, out=e)  # in place: one array of the stacked inputs' size, not two
+    return shift + np.log(e.sum(axis=0))
+
+
+def logsumexp_stacked_rule(g: Any, out: Any, xs: Any) -> Any:
+    """The row's rule for `logsumexp_stacked`: input i gets g e^(x_i - out), the softmax, for every i at once."""
+    d = xs - out
+    np.exp(d, out=d)
+    d *= g
+    return d
+
+
+# `take` for M take nodes whose entries are rows of one array (an embedding's lookups, a class's logit): one gather
+# per sample and a scatter-add back.
+def _chosen_rows(rows: Any, index: Any) -> Any:
+    """rows[m, index[m, s]] for every node m and sample s; a bad index: `checked_index`'s ValueError."""
+    count = rows.shape[1]
+    valid = (index >= 0) & (index < count) & (index == np.floor(index))
+    if not valid.all():
+        checked_index(float(index[~valid][0]), count)  # raises, naming the index
+    return np.take_along_axis(rows, index.astype(np.intp), axis=1)
+
+
+def take_rows(source: Any, rows: Any, index: Any) -> Any:
+    """`_take` for M nodes: node m's entry k is row rows[m, k] of `source` (R, N), or (R, 1) for entries the same
+    at every sample, and `index` (M, N), or (M, 1), chooses per sample: out[m, s] = source[rows[m, index[m, s]], s]."""
+    chosen = _chosen_rows(rows, index)
+    columns = np.arange(source.shape[1]) if source.shape[1] > 1 else 0
+    return source[chosen, columns]
+
+
+def take_rows_rule(g: Any, out: Any, source: Any, rows: Any, index: Any) -> tuple[Any, Any]:
+    """`_take_rule` for `take_rows`: each sample's g goes to the row it chose, added up where rows are chosen
+    more than once (and over the samples for a source of one column); the index gets none (g * 0)."""
+    g = np.broadcast_to(g, out.shape)
+    chosen = np.broadcast_to(_chosen_rows(rows, index), out.shape)
+    width = source.shape[1]
+    flat = chosen if width == 1 else chosen * width + np.arange(width)
+    d_source = np.bincount(flat.ravel(), weights=g.ravel(), minlength=source.size).reshape(source.shape)
+    return d_source, g * 0
+
+
+# `linear` for a layer over a batch (one sample's neurons that read the same inputs), its rule summed over the
+# samples and the neurons.
+def linear_layer(weights: Any, inputs: Any, bias: Any, out: Any = None) -> Any:
+    """`_linear` for G neurons that read the same n inputs: weights (G, n), inputs (n, N), bias (G, 1) -> (G, N).
+    A bias (G, N) gives each sample a bias of its own. `out`: an array (G, N) to write the result into."""
+    product = np.matmul(weights, inputs, out=out)
+    product += bias
+    return product
+
+
+def linear_layer_rule(
+    g: Any, out: Any, weights: Any, inputs: Any, bias: Any, inputs_wanted: bool = True, into: Any = (None, None)
+) -> tuple[Any, Any, Any]:
+    """`_linear_rule` for a layer: w_i gets g x_i summed over the samples, x_i gets g w_i summed over the
+    neurons that read it, b gets g summed over the samples (g itself for a bias of each sample's own).
+    `inputs_wanted=False` leaves out x_i's (None): a product as large as the forward one, which nobody
+    reads when the inputs are vectorize's arguments. `into`: arrays to write the weights' and the inputs'
+    gradients into (or None)."""
+    d_bias = g.sum(axis=1, keepdims=True) if bias.shape[1] == 1 else g
+    d_weights = np.matmul(g, inputs.T, out=into[0])
+    return d_weights, np.matmul(weights.T, g, out=into[1]) if inputs_wanted else None, d_bias
+
+
+# `linear` for M nodes that each read their own weights and inputs (attention's q.k, a softmax's weights times
+# values): one contraction per sample. A last axis of size 1 stands for the same number at every sample.
+def linear_stacked(weights: Any, inputs: Any, bias: Any) -> Any:
+    """`_linear` for M nodes of n weights and n inputs each: weights, inputs (M, n, N), bias (M, N) -> (M, N)."""
+    return np.einsum("mis,mis->ms", weights, inputs) + bias
+
+
+def linear_stacked_rule(g: Any, out: Any, weights: Any, inputs: Any, bias: Any) -> tuple[Any, Any, Any]:
+    """`_linear_rule` for `linear_stacked`, per node and sample: w_i gets g x_i, x_i gets g w_i, b gets g."""
+    g_each = g[:, None, :]
+    return g_each * inputs, g_each * weights, g
