@@ -378,7 +378,7 @@ def recording_cost(case: str) -> dict:
         for sample in samples:
             loss(*sample)
     scalar_pass = time.process_time() - start
-    program = per_sample._program
+    program = per_sample.program
     return {
         "record": first - min(replays),
         "scalar_pass": scalar_pass,
@@ -414,7 +414,7 @@ def elementary_attention(replays: int = 5, documents: int = 3) -> dict:
         start = time.process_time()
         loss(*[[Value(float(x)) for x in a[i]] for a in arguments]).backward()
         scalar.append(time.process_time() - start)
-    program = per_sample._program
+    program = per_sample.program
     root = loss(*[[Value(float(x)) for x in a[0]] for a in arguments])
     return {
         "first_call": first,
@@ -439,7 +439,7 @@ def moving_parameters(case: str, rounds: int = 21) -> dict:
 
     per_sample = valuegrad.vectorize(loss)
     per_sample.backward(*arguments)
-    program = per_sample._program
+    program = per_sample.program
     assert program is not None
     shared = program.shared
     gradient = np.random.default_rng(0).normal(size=len(shared))

@@ -161,9 +161,9 @@ def profile(repeats: int = 20) -> list[str]:
     start = time.perf_counter()
     loss.backward(*arguments)
     first = time.perf_counter() - start
-    program, recording = loss._program, loss._recording
+    program, recording = loss.program, loss.recording
     assert program is not None and recording is not None
-    checked = loss._batch(arguments)
+    checked = loss.prepare(*arguments)
     forward: dict[str, float] = defaultdict(float)
     backward: dict[str, float] = defaultdict(float)
     clock = [0.0]  # when the last backward step ended

@@ -78,7 +78,7 @@ def test_the_synthetic_attention_model_vectorized_matches_the_scalar_path() -> N
     per_sample = engine.vectorize(loss)
     assert per_sample.backward(tokens, targets, mask) == pytest.approx(mean.data, rel=1e-12)
     np.testing.assert_allclose([v.grad for v in leaves], expected, rtol=1e-9, atol=1e-14)
-    program = per_sample._program
+    program = per_sample.program
     assert program is not None
     scalar_nodes = len(engine.topological_order(terms[0]))
     assert scalar_nodes > 10_000 and len(program.computed) < 150  # positions and heads grouped, not unrolled

@@ -551,7 +551,7 @@ def test_a_layer_applied_at_every_position_is_one_product_and_matches_the_scalar
     mean.backward()
     assert total == pytest.approx(mean.data, rel=RTOL)
     assert_close(grads, [leaf.grad for leaf in leaves])
-    program = per_sample._program
+    program = per_sample.program
     assert program is not None
     layers = [node for node in program.computed if node.kind == "linear layer"]
     assert len(layers) == 1 and (layers[0].op.neurons, layers[0].op.tuples) == (5, positions)
@@ -565,7 +565,7 @@ def test_the_same_operation_on_operands_from_different_nodes_is_one_group() -> N
         return engine.logsumexp(*[p.tanh() for p in products])
 
     per_sample = assert_matches_the_scalar_path(fn, [np.linspace(-1, 1, 5), np.linspace(2, -2, 5)], [w])
-    program = per_sample._program
+    program = per_sample.program
     assert program is not None
     kinds = [node.kind for node in program.computed]
     assert kinds.count("tanh") == 1 and kinds.count("*") == 1  # three products at the same depth, one group
@@ -581,7 +581,7 @@ def test_a_rule_giving_one_number_for_every_member_is_spread_over_them() -> None
         return flat(a * w) * w + flat(halve(b)) * a + halve(b) * w
 
     per_sample = assert_matches_the_scalar_path(fn, [np.array([1.0, 2.0, -1.0]), np.array([0.5, 0.0, 4.0])], [w])
-    program = per_sample._program
+    program = per_sample.program
     assert program is not None
     flats = [node for node in program.computed if node.kind == "flat"]
     assert len(flats) == 1 and len(flats[0].parents) == 2  # one group reading from two nodes
@@ -594,6 +594,6 @@ def test_softmax_normalisers_at_the_same_depth_are_one_stacked_reduction() -> No
         return engine.logsumexp(a, b, w) + 3 * engine.logsumexp(w, 2.0, a) - engine.logsumexp(b, b, a) ** 2
 
     per_sample = assert_matches_the_scalar_path(fn, [np.linspace(-2, 2, 7), np.linspace(1, -3, 7)], [w])
-    program = per_sample._program
+    program = per_sample.program
     assert program is not None
     assert sum(node.kind == "logsumexp" for node in program.computed) == 1  # three nodes of three inputs, one group

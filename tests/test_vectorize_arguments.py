@@ -70,7 +70,7 @@ def test_a_matrix_argument_feeds_a_layer_directly() -> None:
     model = nn.MLP(784, [16, 10], activation="relu", seed=0)
     per_sample = engine.vectorize(model)
     per_sample(np.zeros((2, 784)))
-    program = per_sample._program
+    program = per_sample.program
     assert program is not None
     first = next(node for node in program.computed if node.kind == "linear layer")
     assert program.arguments[0] in first.parents  # the 784 columns are read as they are, not gathered
@@ -138,7 +138,7 @@ def test_a_first_call_with_the_wrong_number_of_arguments_names_fns_parameters() 
         per_sample(np.ones((3, 2)))
     with pytest.raises(TypeError, match=r"fn takes 2 positional argument\(s\) \(x, label\), got 3"):
         per_sample.backward(np.ones((3, 2)), np.ones(3), np.ones(3))
-    assert per_sample._program is None  # nothing was recorded
+    assert per_sample.program is None  # nothing was recorded
     assert engine.vectorize(lambda *xs: xs[0] * xs[-1])(np.ones(2), np.ones(2), 3.0).tolist() == [3.0, 3.0]
     with pytest.raises(TypeError, match=r"engine.vectorize\(MLP\)"):  # a model is named by its class
         engine.vectorize(model)(np.ones((3, 2)), np.ones(3))

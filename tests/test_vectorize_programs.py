@@ -163,7 +163,7 @@ def replays(plan: Plan) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]
     before = [p.grad for p in parameters]
     per_sample.backward(*arguments)
     grouped_grads = np.array([p.grad - g for p, g in zip(parameters, before)])
-    recording = per_sample._recording
+    recording = per_sample.recording
     assert recording is not None
     forms = [len(a) if isinstance(a, list) else None for a in recording.arguments]
     batch = batch_of(arguments, per_sample.names, forms, "test")

@@ -102,7 +102,7 @@ def test_an_embedding_looked_up_per_sample_matches_the_scalar_path_and_is_one_ga
     assert_close(per_sample(tokens), outs)
     per_sample.backward(tokens)
     assert_close([v.grad for v in leaves], grads)
-    program = per_sample._program
+    program = per_sample.program
     assert program is not None
     takes = [node for node in program.computed if node.kind == "take"]
     assert len(takes) == 1 and takes[0].size == 4 * 3  # every position's every coordinate: one gather

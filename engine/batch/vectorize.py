@@ -111,6 +111,22 @@ class Vectorized:
         replay.add_shared_gradients(program.shared, gradient)
         return total
 
+    # -- what profiles and exports read ----------------------------------------------------------------------------
+
+    @property
+    def recording(self) -> Recording | None:
+        """fn's scalar graph for one sample, as recorded by the first call (None before it)."""
+        return self._recording
+
+    @property
+    def program(self) -> Program | None:
+        """The recording lowered to batched nodes, what every call replays (None before the first call)."""
+        return self._program
+
+    def prepare(self, *arguments: Any) -> Batch:
+        """A call's arguments checked and laid out as the replay reads them (a row per Value, a column per sample)."""
+        return self._batch(arguments)
+
     # -- arguments and recording ---------------------------------------------------------------------------------
 
     def _batch(self, arguments: Sequence[Any]) -> Batch:
