@@ -17,7 +17,7 @@ from setuptools import setup
 # The core's modules, bottom-up (engine/core/__init__.py), compiled as one group: small modules around one
 # shared library, valuegrad_core__mypyc (engine/build.py's SHARED_LIBRARY). At run time the core runs from its
 # Python source unless all of them are there (engine/build.py), so a build that failed half way does no harm.
-CORE = [f"engine/core/{name}.py" for name in ("modes", "numbers", "value", "ops", "anomaly", "backprop")]
+CORE = [f"engine/core/{name}.py" for name in ("modes", "numbers", "op", "ops", "anomaly", "backprop", "value", "grad")]
 GROUP = "valuegrad_core"
 
 

@@ -31,8 +31,10 @@ build.choose()  # before anything imports engine/core
 
 from engine.batch.vectorize import Vectorized, vectorize
 from engine.core.anomaly import detect_anomaly
-from engine.core.backprop import backward, backward_pass, grad, topological_order
+from engine.core.backprop import backward, backward_pass, topological_order
+from engine.core.grad import grad
 from engine.core.modes import no_grad
+from engine.core.op import Op, defop
 from engine.core.ops import (
     abs_,
     add,
@@ -57,7 +59,7 @@ from engine.core.ops import (
     tanh,
     where,
 )
-from engine.core.value import COMPILED, Op, Value, defop
+from engine.core.value import COMPILED, Value
 from engine.derivatives.gradcheck import GradcheckError, gradcheck, gradgradcheck
 from engine.derivatives.hessian import hessian
 from engine.pictures.diagram import draw_dot
@@ -65,7 +67,7 @@ from engine.pictures.explorer import Explorer, explore
 from engine.pictures.files import save_diagram
 from engine.pictures.steps import backward_steps, explain
 
-pow = pow_  # engine.pow, as before; left out of __all__ so `import *` keeps the built-in
+pow = pow_  # engine.pow names the row `**` too; left out of __all__ so `import *` keeps the built-in
 
 __all__ = [
     "COMPILED",

@@ -26,7 +26,8 @@ from pathlib import Path
 from types import ModuleType
 
 CORE = Path(__file__).parent / "core"
-CORE_MODULES = ("modes", "numbers", "value", "ops", "anomaly", "backprop")  # as setup.py compiles them
+# The core modules, bottom-up, as setup.py compiles them.
+CORE_MODULES = ("modes", "numbers", "op", "ops", "anomaly", "backprop", "value", "grad")
 # The compiled modules are small wrappers around one shared library beside the `engine` folder: setup.py's
 # group name and mypyc's suffix. Without it (a build that failed half way) the wrappers cannot be imported.
 SHARED_LIBRARY = "valuegrad_core__mypyc"

@@ -15,6 +15,7 @@ import numpy as np
 
 from engine import Value, linear, take
 from engine.core.numbers import as_float
+from engine.core.value import record_values
 from nn.activations import check_std, draw_weights
 from nn.module import Input, Module, as_values, check_flag, check_inputs, check_size
 from nn.state_dicts import Shapes
@@ -66,7 +67,7 @@ class Linear(Module):
         check_inputs(x, self.nin, "Linear")
         inputs = as_values(x)
         biases = self.bias if self.bias is not None else [self._zero] * self.nout
-        return [linear.record_values(*row, *inputs, b) for row, b in zip(self.weight, biases)]
+        return [record_values(linear, *row, *inputs, b) for row, b in zip(self.weight, biases)]
 
     def config(self) -> dict[str, Any]:
         return {"nin": self.nin, "nout": self.nout, "bias": self.bias is not None}
@@ -153,7 +154,7 @@ class RMSNorm(Module):
     def __call__(self, x: Sequence[Input]) -> list[Value]:
         check_inputs(x, None, "RMSNorm")
         inputs = as_values(x)
-        sum_of_squares = linear.record_values(*inputs, *inputs, Value(0.0))
+        sum_of_squares = record_values(linear, *inputs, *inputs, Value(0.0))
         scale = (sum_of_squares / len(inputs) + self.eps) ** -0.5
         return [xi * scale for xi in inputs]
 

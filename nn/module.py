@@ -25,7 +25,7 @@ from typing import Any, Self, Union
 import numpy as np
 
 from engine import Value, linear
-from engine.core.value import zero_grads
+from engine.core.value import record1, record_values, zero_grads
 from nn import checkpoint_format, torch_bridge
 from nn.activations import ACTIVATIONS, check_activation, check_std, draw_weights, refuse_nonlin
 from nn.state_dicts import Shapes, checked_state
@@ -331,7 +331,7 @@ class Neuron(Module):
         """The neuron on `nin` Values (checked by the caller, once for a whole layer); its nodes get its scope."""
         scope = self.scope
         if self.fused:
-            z = linear.record_values(*self.w, *x, self.b)
+            z = record_values(linear, *self.w, *x, self.b)
             z.scope = scope
         else:
             z = self.b
@@ -342,7 +342,7 @@ class Neuron(Module):
         g = ACTIVATIONS[self.activation]
         if g is None:
             return z
-        out = g.record1(z)
+        out = record1(g, z)
         out.scope = scope
         return out
 

@@ -136,21 +136,32 @@ def as_if_trained(model: Model, seed: int = 9) -> Model:
     return model
 
 
-def package_imports(folder: Path, package: str) -> dict[str, set[str]]:
+def package_imports(folder: Path, package: str, types_only: bool = False) -> dict[str, set[str]]:
     """Each module of `folder` (the package `package`, subfolders included, dotted: "core.value") and the modules
-    of the package it imports, read from the source; a `TYPE_CHECKING` import fails (an import is an import)."""
+    of the package it imports, read from the source: those it imports to run, or with `types_only` those it
+    imports under `if TYPE_CHECKING:` only (for its annotations)."""
     graph: dict[str, set[str]] = {}
     for path in sorted(folder.rglob("*.py")):
         name = ".".join(path.relative_to(folder).with_suffix("").parts).removesuffix("__init__").rstrip(".")
+        tree = ast.parse(path.read_text(encoding="utf-8"))
+        for_types = [
+            node
+            for statement in ast.walk(tree)
+            if isinstance(statement, ast.If) and ast.unparse(statement.test).endswith("TYPE_CHECKING")
+            for node in ast.walk(statement)
+        ]
+        nodes = for_types if types_only else [node for node in ast.walk(tree) if node not in for_types]
         imported: set[str] = set()
-        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+        for node in nodes:
             if isinstance(node, ast.ImportFrom) and node.module == package:
                 imported |= {alias.name for alias in node.names}
             elif isinstance(node, ast.ImportFrom) and node.module and node.module.startswith(package + "."):
-                imported.add(node.module.removeprefix(package + "."))
+                module = node.module.removeprefix(package + ".")
+                where = folder.joinpath(*module.split("."))
+                for alias in node.names:  # `from engine.core import ops` imports the module core.ops
+                    imported.add(f"{module}.{alias.name}" if (where / f"{alias.name}.py").is_file() else module)
             elif isinstance(node, ast.Import):
                 imported |= {a.name.removeprefix(package + ".") for a in node.names if a.name.startswith(package + ".")}
-            assert not (isinstance(node, ast.Name) and node.id == "TYPE_CHECKING"), f"{path}: TYPE_CHECKING"
         graph[name] = imported - {name}
     return graph
 

@@ -558,17 +558,35 @@ def test_walks_in_several_threads_at_once_each_order_the_whole_graph() -> None:
 
 
 def test_a_walk_started_inside_a_walk_of_the_same_thread_is_an_error() -> None:
-    """It would overwrite the outer walk's marks (as a __del__ run by the garbage collector mid-walk could)."""
-    from engine.core import backprop
+    """Walks mark the nodes they expand (engine/core/backprop.py): a walk started inside another would overwrite its
+    marks. Here a trace function starts one, for real, while the Python source's walk runs; the compiled walk runs
+    no Python code a tracer, a debugger or a finalizer could enter it from."""
+    import sys
 
-    x = Value(1.0)
-    with backprop._WALKS.taking_turns:
-        backprop._WALKS.walking = True  # as inside a walk
-        try:
-            with pytest.raises(RuntimeError, match="cannot order two graphs at once in one thread"):
-                engine.topological_order(x * 2)
-        finally:
-            backprop._WALKS.walking = False
+    x = Value(1.0, label="x")
+    y = (x * 2 + 1) * x
+    inner: list[Exception | list[Value]] = []
+
+    def tracer(frame: Any, event: str, arg: Any) -> Any:
+        if frame.f_code.co_name == "topological_order" and event == "line" and "node" in frame.f_locals and not inner:
+            try:
+                inner.append(engine.topological_order(x * 3))
+            except RuntimeError as error:
+                inner.append(error)
+        return tracer
+
+    sys.settrace(tracer)
+    try:
+        outer = engine.topological_order(y)
+    finally:
+        sys.settrace(None)
+    if engine.COMPILED:
+        assert inner == []
+    else:
+        assert len(inner) == 1 and isinstance(inner[0], RuntimeError), inner
+        assert "inside a walk of the same thread" in str(inner[0])
+    assert [v.label or v.op.name for v in outer if v.label or v.op] == ["x", "*", "+", "*"]
+    assert len(outer) == len(set(outer)) == 6
     assert len(engine.topological_order(x * 2)) == 3
 
 

@@ -29,7 +29,7 @@ from engine.batch.matrix_forms import (
     take_rows_rule,
 )
 from engine.core.backprop import check_count
-from engine.core.value import Op
+from engine.core.op import Op
 
 # Where a part of an operand comes from: all of the parent's rows in order (None), a run of them (a slice:
 # read as a view) or any rows (an index array: read as a copy).

@@ -13,7 +13,8 @@ from typing import Any, NoReturn
 from engine.batch.arguments import Batch
 from engine.core.backprop import topological_order
 from engine.core.modes import changed
-from engine.core.value import Value, _raise_with_message
+from engine.core.op import raise_with_message
+from engine.core.value import Value
 
 
 @dataclass(frozen=True)
@@ -69,7 +70,7 @@ def record(fn: Callable[..., Any], batch: Batch, names: Sequence[str], who: str)
 
 def raise_at_sample(error: Exception, i: int, n: int) -> NoReturn:
     """Raise `error` again, of the same type, saying which sample of the batch it came from."""
-    _raise_with_message(error, f"{error} (engine.vectorize: sample {i} of {n})")
+    raise_with_message(error, f"{error} (engine.vectorize: sample {i} of {n})")
 
 
 def _order_of(outputs: list[Value]) -> list[Value]:

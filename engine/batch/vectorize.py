@@ -28,7 +28,7 @@ from engine.batch.arguments import Batch, argument_name, batch_of, check_argumen
 from engine.batch.batched_ops import Node
 from engine.batch.grouping import Program, lower
 from engine.batch.recording import Recording, raise_at_sample, record
-from engine.core.backprop import grad
+from engine.core.grad import grad
 from engine.core.modes import changed, current, no_grad
 
 REDUCTIONS = ("mean", "sum")

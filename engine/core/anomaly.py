@@ -11,9 +11,9 @@ operation, its operands and the pass (forward or backward).
 The mode is a flag of the current thread (engine/core/modes.py), read where it
 matters: every operation reads the thread's mode once, and only outside the
 plain mode looks further (the forward check is in engine/core/value.py's
-`_record_unusual`); `backward()` and `grad()` read it once per call and then
-use the checking walk with `check_gradients`. Outside the context nothing is
-checked, so nothing is paid. Contexts nest, and other threads are not affected.
+`record_in_mode`); `backward()` and `grad()` read it once per call and then
+have the walk call `check_gradients` at every step. Outside the context nothing
+is checked, so nothing is paid. Contexts nest, and other threads are not affected.
 """
 
 from __future__ import annotations
@@ -24,7 +24,7 @@ from contextlib import contextmanager
 from typing import Any
 
 from engine.core.modes import changed, current
-from engine.core.value import Value, _operation_text
+from engine.core.op import operation_text
 
 
 @contextmanager
@@ -67,8 +67,9 @@ def check_gradients(node: Any, g: Any, contributions: Sequence[Any], totals: Seq
         else:
             found = f"made the gradient of {name} {_float_of(total)!r} by adding {_float_of(contribution)!r}"
         message = f"{found} in the backward pass (incoming gradient {_float_of(g)!r}; detect_anomaly)"
-        raise FloatingPointError(f"{_operation_text(f'derivative of {node.op.name}', node.parents)}: {message}")
+        raise FloatingPointError(f"{operation_text(f'derivative of {node.op.name}', node.parents)}: {message}")
 
 
 def _float_of(x: Any) -> float:
-    return x.data if isinstance(x, Value) else x
+    """A gradient as a number: a float, or a Value's data (`grad(create_graph=True)` hands Values on)."""
+    return x if isinstance(x, (float, int)) else x.data

@@ -2,14 +2,14 @@
 
 Every operation on Values reads the current `Mode` once. The usual mode, `PLAIN`,
 records the graph and checks nothing; anything else (inside `no_grad()`,
-`detect_anomaly()` or while `engine.vectorize` records a function) goes through
-one fallback in engine/core/value.py that reads the mode's fields.
+`detect_anomaly()`, or while `engine.vectorize` records a function)
+goes through one function in engine/core/value.py, `record_in_mode`, that reads
+the mode's fields.
 
 The mode lives in a `contextvars.ContextVar`, so each thread (and each asyncio
 task) has its own, as grad mode is per thread in PyTorch: a `no_grad()`
 evaluation in one thread does not stop another thread from recording its graph.
-A new thread starts in `PLAIN`. Reading a ContextVar is cheap, cheaper than a
-`threading.local` attribute (benchmarks/README.md, "Why the code is shaped so").
+A new thread starts in `PLAIN`.
 """
 
 from __future__ import annotations

@@ -7,27 +7,30 @@ Each row is `defop(name, forward, rule, array_forward)`:
 - `rule(g, out, *inputs)` returns dL/d(input) for each input, given
   g = dL/d(out) and the forward result `out`. Rules use only arithmetic
   operators, comparisons and the operations of this table, so the same rule
-  runs on floats (the fast `backward()`), on Values (`engine.grad(...,
+  runs on floats (`backward()`), on Values (`engine.grad(...,
   create_graph=True)`, for higher-order derivatives) and on numpy arrays (one
-  rule evaluation for a whole batch).
+  rule evaluation for a whole batch). Every rule is linear in g, so at g = 1
+  it gives the partial derivatives that forward mode (`engine.jvp`) uses.
 - `array_forward` is the numpy version of `forward`.
 
 A new operation goes here, as one more row (or, outside the package, through
-`engine.defop`, the same call).
+`engine.defop`, the same call). engine/core/op.py says what a row is; Value's
+operators (engine/core/value.py) record the rows `+`, `*`, `exp`, ...
 """
 
 from __future__ import annotations
 
 import functools
 import math
+import numbers
 import operator
 from collections.abc import Sequence
-from typing import Any, SupportsFloat
+from typing import Any, Final, SupportsFloat
 
 import numpy as np
 
 from engine.core.numbers import Number, as_float
-from engine.core.value import OPERATIONS, Op, Value, defop
+from engine.core.op import Op, defop
 
 
 def _pow(x: float, y: float) -> float:
@@ -97,10 +100,6 @@ def _log_of_base(x: Any) -> Any:
     return log(where(x > 0, x, 1)) + where(x < 0, math.nan, 0)
 
 
-def _where(condition: float, a: float, b: float) -> float:
-    return a if condition else b
-
-
 def _logsumexp(*xs: float) -> float:
     """log(sum_i e^x_i), computed as m + log(sum_i e^(x_i - m)) with m = max x_i, so no e^x overflows."""
     if not xs:
@@ -147,6 +146,10 @@ def _take_rule(g: Any, out: Any, index: Any, *entries: Any) -> list[Any]:
     return [g * 0] + [where(_nonzero(index - k), 0, g) for k in range(len(entries))]
 
 
+def _where(condition: float, a: float, b: float) -> float:
+    return a if condition else b
+
+
 def _relu(x: float) -> float:
     return 0.0 if x <= 0 else x
 
@@ -171,31 +174,31 @@ def _linear_rule(g: Any, out: Any, *args: Any) -> list[Any]:
 
 # fmt: off
 # name                          forward          rule: g = dL/d(out) -> dL/d(inputs)                   numpy forward
-add: Op  = defop("+",           operator.add,    lambda g, out, x, y: (g, g),                           np.add)
-sub: Op  = defop("-",           operator.sub,    lambda g, out, x, y: (g, -g),                          np.subtract)
-mul: Op  = defop("*",           operator.mul,    lambda g, out, x, y: (g * y, g * x),                   np.multiply)
-div: Op  = defop("/",           _div,            lambda g, out, x, y: (g / y, -g * out / y),            np.divide)
-neg: Op  = defop("neg",         operator.neg,    lambda g, out, x: (-g,),                               np.negative)
-pow_: Op = defop("**",          _pow,            lambda g, out, x, y: (g * _base_partial(x, y), g * out * _log_of_base(x)), np.power)
-exp: Op  = defop("exp",         _exp,            lambda g, out, x: (g * out,),                          np.exp)
-log: Op  = defop("log",         _log,            lambda g, out, x: (g / x,),                            np.log)
-sqrt: Op = defop("sqrt",        _sqrt,           lambda g, out, x: (g / (2 * out),),                    np.sqrt)
-sign: Op = defop("sign",        _sign,           lambda g, out, x: (g * 0,),                            np.sign)
-abs_: Op = defop("abs",         abs,             lambda g, out, x: (g * sign(x),),                      np.abs)
-sin: Op  = defop("sin",         math.sin,        lambda g, out, x: (g * cos(x),),                       np.sin)
-cos: Op  = defop("cos",         math.cos,        lambda g, out, x: (-g * sin(x),),                      np.cos)
-tanh: Op = defop("tanh",        math.tanh,       lambda g, out, x: (g * (1 - out * out),),              np.tanh)
-sigmoid: Op = defop("sigmoid",  _sigmoid,        lambda g, out, x: (g * out * (1 - out),),              lambda x: np.exp(-np.logaddexp(0, -x)))
-relu: Op = defop("relu",        _relu,           lambda g, out, x: (g * (x > 0),),                      lambda x: np.maximum(x, 0.0))
-softplus: Op = defop("softplus", _softplus,      lambda g, out, x: (g * sigmoid(x),),                   lambda x: np.logaddexp(0, x))
+add: Final[Op]  = defop("+",           operator.add,    lambda g, out, x, y: (g, g),                           np.add)
+sub: Final[Op]  = defop("-",           operator.sub,    lambda g, out, x, y: (g, -g),                          np.subtract)
+mul: Final[Op]  = defop("*",           operator.mul,    lambda g, out, x, y: (g * y, g * x),                   np.multiply)
+div: Final[Op]  = defop("/",           _div,            lambda g, out, x, y: (g / y, -g * out / y),            np.divide)
+neg: Final[Op]  = defop("neg",         operator.neg,    lambda g, out, x: (-g,),                               np.negative)
+pow_: Final[Op] = defop("**",          _pow,            lambda g, out, x, y: (g * _base_partial(x, y), g * out * _log_of_base(x)), np.power)
+exp: Final[Op]  = defop("exp",         _exp,            lambda g, out, x: (g * out,),                          np.exp)
+log: Final[Op]  = defop("log",         _log,            lambda g, out, x: (g / x,),                            np.log)
+sqrt: Final[Op] = defop("sqrt",        _sqrt,           lambda g, out, x: (g / (2 * out),),                    np.sqrt)
+sign: Final[Op] = defop("sign",        _sign,           lambda g, out, x: (g * 0,),                            np.sign)
+abs_: Final[Op] = defop("abs",         abs,             lambda g, out, x: (g * sign(x),),                      np.abs)
+sin: Final[Op]  = defop("sin",         math.sin,        lambda g, out, x: (g * cos(x),),                       np.sin)
+cos: Final[Op]  = defop("cos",         math.cos,        lambda g, out, x: (-g * sin(x),),                      np.cos)
+tanh: Final[Op] = defop("tanh",        math.tanh,       lambda g, out, x: (g * (1 - out * out),),              np.tanh)
+sigmoid: Final[Op] = defop("sigmoid",  _sigmoid,        lambda g, out, x: (g * out * (1 - out),),              lambda x: np.exp(-np.logaddexp(0, -x)))
+relu: Final[Op] = defop("relu",        _relu,           lambda g, out, x: (g * (x > 0),),                      lambda x: np.maximum(x, 0.0))
+softplus: Final[Op] = defop("softplus", _softplus,      lambda g, out, x: (g * sigmoid(x),),                   lambda x: np.logaddexp(0, x))
 # where(c, a, b) is a if c is nonzero, else b: the gradient goes to the branch taken, none to the condition.
-where: Op = defop("where",      _where,          lambda g, out, c, a, b: (g * 0, where(c, g, 0), where(c, 0, g)), np.where)
+where: Final[Op] = defop("where",      _where,          lambda g, out, c, a, b: (g * 0, where(c, g, 0), where(c, 0, g)), np.where)
 # log(sum_i e^x_i) of any number of inputs; its derivative is the softmax e^(x_i - out).
-logsumexp: Op = defop("logsumexp", _logsumexp,   lambda g, out, *xs: [g * exp(x - out) for x in xs],    _logsumexp_of_arrays)
+logsumexp: Final[Op] = defop("logsumexp", _logsumexp,   lambda g, out, *xs: [g * exp(x - out) for x in xs],    _logsumexp_of_arrays)
 # The fused neuron b + sum_i w_i x_i, one node instead of 2n; inputs are (w_1..w_n, x_1..x_n, b).
-linear: Op = defop("linear",    _linear,         _linear_rule,                                          _linear)
+linear: Final[Op] = defop("linear",    _linear,         _linear_rule,                                          _linear)
 # entries[index] for inputs (index, entry_0, ..., entry_n-1): an embedding's row, a class's logit. See `take`.
-take_op: Op = defop("take",     _take,           _take_rule,                                            _take_of_arrays)
+take_op: Final[Op] = defop("take",     _take,           _take_rule,                                            _take_of_arrays)
 # fmt: on
 
 
@@ -212,11 +215,11 @@ def take(values: Any, index: Any) -> Any:
         raise TypeError(f"take expects a list or tuple of Values or numbers, got {type(values).__name__}")
     if not values:
         raise ValueError("take expects at least one entry to choose from, got an empty sequence")
-    if isinstance(index, Value):
-        return take_op(index, *values)
-    if isinstance(index, bool) or not isinstance(index, (int, np.integer)):
+    if isinstance(index, (numbers.Integral, np.integer)) and not isinstance(index, bool):
+        return values[checked_index(int(index), len(values))]
+    if getattr(type(index), "record", None) is None:  # neither an int nor a Value
         raise TypeError(f"take: index must be an int or a Value holding one, got {type(index).__name__}: {index!r:.40}")
-    return values[checked_index(int(index), len(values))]
+    return take_op(index, *values)
 
 
 def power(exponent: SupportsFloat) -> Op:
@@ -234,10 +237,3 @@ def _power(c: Number) -> Op:
         lambda x: np.power(x, c),
         arity=1,
     )
-
-
-# Value's arithmetic operators and functions record rows of the table above (declared in engine/core/value.py).
-OPERATIONS.add, OPERATIONS.sub, OPERATIONS.mul, OPERATIONS.div, OPERATIONS.pow = add, sub, mul, div, pow_
-OPERATIONS.neg, OPERATIONS.abs, OPERATIONS.exp, OPERATIONS.log, OPERATIONS.sqrt = neg, abs_, exp, log, sqrt
-OPERATIONS.sin, OPERATIONS.cos, OPERATIONS.tanh, OPERATIONS.sigmoid = sin, cos, tanh, sigmoid
-OPERATIONS.relu, OPERATIONS.softplus, OPERATIONS.power = relu, softplus, power

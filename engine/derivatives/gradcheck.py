@@ -17,7 +17,7 @@ from __future__ import annotations
 import math
 from collections.abc import Callable, Sequence
 
-from engine.core.backprop import grad
+from engine.core.grad import grad
 from engine.core.modes import no_grad
 from engine.core.numbers import Number, as_float
 from engine.core.value import Value

@@ -10,7 +10,7 @@ import math
 from collections.abc import Callable, Sequence
 from typing import Any
 
-from engine.core.backprop import grad
+from engine.core.grad import grad
 from engine.core.numbers import Number, as_float
 from engine.core.value import Value
 
