@@ -41,6 +41,35 @@ def test_take_with_an_int_returns_the_entry_and_with_a_value_records_a_node() ->
     assert engine.take([1.0, 2.0, 3.0], Value(0.0)).data == 1.0  # numbers become constant entries
 
 
+def test_take_of_a_table_gives_a_row_whose_gradient_goes_to_that_row() -> None:
+    """microgpt.py's `state_dict['wte'][token_id]`, written `engine.take(wte, token_id)` with a Value token id."""
+    wte = [[Value(0.1 * r + 0.01 * d, label=f"wte[{r},{d}]") for d in range(3)] for r in range(4)]
+    assert engine.take(wte, 2) == wte[2] and engine.take(wte, 2) is not wte[2]  # an int: the row itself, no node
+    token = Value(2.0, label="token")
+    row = engine.take(wte, token)
+    assert [v.data for v in row] == [v.data for v in wte[2]] and all(v.op is take_op for v in row)
+    (row[0] * 2 + row[2] * row[2]).backward()
+    grads = [[v.grad for v in r] for r in wte]
+    assert grads == [[0.0] * 3, [0.0] * 3, [2.0, 0.0, 2 * wte[2][2].data], [0.0] * 3]
+    assert token.grad == 0.0
+
+
+def test_a_table_lookup_batches_as_the_scalar_path_computes_it() -> None:
+    wte = [[Value(float(np.sin(r + 3 * d)), label=f"wte[{r},{d}]") for d in range(2)] for r in range(5)]
+    fn = lambda token: sum(x * x for x in engine.take(wte, token))  # noqa: E731
+    tokens = np.array([0.0, 3.0, 4.0, 3.0])
+    batched = engine.vectorize(fn)(tokens)
+    assert_close(batched, [fn(Value(t)).data for t in tokens])
+    engine.vectorize(fn).backward(tokens, reduce="sum")
+    batched_grads = [v.grad for r in wte for v in r]
+    for r in wte:
+        for v in r:
+            v.grad = 0.0
+    for t in tokens:
+        fn(Value(t)).backward()
+    assert_close(batched_grads, [v.grad for r in wte for v in r])
+
+
 @pytest.mark.parametrize(
     ("values", "index", "error", "message"),
     [
@@ -53,7 +82,11 @@ def test_take_with_an_int_returns_the_entry_and_with_a_value_records_a_node() ->
         ([Value(1.0)] * 3, 1.0, TypeError, r"take: index must be an int or a Value holding one, got float"),
         ([Value(1.0)] * 3, True, TypeError, r"got bool"),
         ([], 0, ValueError, r"at least one entry"),
-        (Value(1.0), 0, TypeError, r"take expects a list or tuple of Values or numbers, got Value"),
+        (Value(1.0), 0, TypeError, r"take expects a list or tuple of Values or numbers, got Value; or a table of rows"),
+        ([[Value(1.0)], [Value(2.0), Value(3.0)]], 0, ValueError, r"table's rows must be lists of one nonzero length"),
+        ([[Value(1.0)], Value(2.0)], 0, ValueError, r"table's rows must be lists of one nonzero length"),
+        ([[], []], Value(0.0), ValueError, r"table's rows must be lists of one nonzero length"),
+        ([[Value(1.0)], [Value(2.0)]], 2, ValueError, r"take: index 2 is out of range for 2 entries"),
     ],
 )  # fmt: skip
 def test_a_bad_index_or_sequence_is_an_error_naming_it(values: Any, index: Any, error: type, message: str) -> None:

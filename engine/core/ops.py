@@ -203,18 +203,29 @@ take_op: Final[Op] = defop("take",     _take,           _take_rule,             
 
 
 def take(values: Any, index: Any) -> Any:
-    """The entry of `values` at position `index`: `values[index]`, recorded as a node when the index is a Value.
+    """The entry of `values` at position `index`, `values[index]`, recorded as a node when the index is a Value.
 
-    `index` is an int (the entry itself is returned, no node is recorded) or a Value holding a whole
-    number from 0 to len(values) - 1: then the result is a node of the `take` operation, whose gradient
-    goes to the chosen entry only (the index gets none). So a token id or a class label can be a Value
-    that `engine.vectorize` replays per sample. Anything else, or an index out of range, is an error
-    naming it: TypeError for a wrong type, ValueError for a wrong number.
+    `values` is a list or tuple of Values or numbers, or a table of rows (a list of lists, as microgpt's
+    `state_dict['wte']`): then the row at `index` is taken, a list. `index` is an int (the entry or row
+    itself is returned, no node is recorded) or a Value holding a whole number from 0 to len(values) - 1:
+    then each entry taken is a node of the `take` operation, whose gradient goes to the chosen entry only
+    (the index gets none). So a token id or a class label can be a Value that `engine.vectorize` replays
+    per sample. Anything else, or an index out of range, is an error naming it: TypeError for a wrong
+    type, ValueError for a wrong number.
     """
     if not isinstance(values, Sequence) or isinstance(values, (str, bytes)):
-        raise TypeError(f"take expects a list or tuple of Values or numbers, got {type(values).__name__}")
+        raise TypeError(
+            f"take expects a list or tuple of Values or numbers, got {type(values).__name__}; or a table of "
+            "rows (a list of lists of them, each of the same length), of which it takes a row"
+        )
     if not values:
         raise ValueError("take expects at least one entry to choose from, got an empty sequence")
+    rows = [isinstance(entry, Sequence) and not isinstance(entry, str) for entry in values]
+    if any(rows):  # a table: the entry of each column, i.e. the row
+        widths = [len(entry) if is_row else None for entry, is_row in zip(values, rows)]
+        if not all(rows) or len(set(widths)) != 1 or not widths[0]:
+            raise ValueError(f"take: a table's rows must be lists of one nonzero length, got lengths {widths!r:.200}")
+        return [take(column, index) for column in zip(*values)]
     if isinstance(index, (numbers.Integral, np.integer)) and not isinstance(index, bool):
         return values[checked_index(int(index), len(values))]
     if getattr(type(index), "record", None) is None:  # neither an int nor a Value
