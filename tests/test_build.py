@@ -152,6 +152,8 @@ def test_values_and_models_copy_and_pickle_in_both_builds() -> None:
         c = duplicate(v)
         assert c is not v and (c.data, c.grad, c.label, c.scope, c.note) == (2.0, 0.5, "w", "layer1.neuron1", "a note")
     y = v * v
+    with pytest.raises(TypeError, match=r"pickle cannot store the operation '\*' \(its rule is a function\)"):
+        pickle.dumps(y)  # a Value made by an operation: its graph holds the table's rules, which are functions
     y_copy = copy.deepcopy(y)
     assert y_copy.op is y.op and y_copy.parents[0] is not v and y_copy.parents[0] is y_copy.parents[1]
     y_copy.backward()

@@ -51,6 +51,10 @@ class Op:
     def __deepcopy__(self, memo: dict[int, Any]) -> Op:
         return self
 
+    def __reduce__(self) -> tuple[Any, ...]:
+        raise TypeError(f"pickle cannot store the operation {self.name!r} (its rule is a function), nor a Value "
+                        "made by it: pickle .data or leaf Values, or save a model (model.save)")  # fmt: skip
+
     def __call__(self, *args: Any) -> Any:
         """On Values, a recorded node; on numpy arrays, an array; on numbers, a float."""
         if self.arity is not None and len(args) != self.arity:
