@@ -12,7 +12,7 @@ The folders say what may change without touching what:
 - core/: the Value node, the operation table (engine/core/ops.py: every operation's forward
   function and derivative rule on one row) and the chain rule; see engine/core/__init__.py;
 - pictures/: what learners look at: `draw_dot`, `save_diagram`, `backward_steps`, `explain`, `explore`;
-- derivatives/: `hessian`, `gradcheck`, `gradgradcheck`, built on `grad`;
+- derivatives/: `hessian`, `gradcheck`, `gradgradcheck`, built on `grad`; `jvp` and `jacobian` (forward mode);
 - batch/: `vectorize`, one sample's graph replayed over a batch.
 
 Imports go one way: core imports nothing above it; the other folders import the core (and,
@@ -60,6 +60,7 @@ from engine.core.ops import (
     where,
 )
 from engine.core.value import COMPILED, Value
+from engine.derivatives.forward import jacobian, jvp
 from engine.derivatives.gradcheck import GradcheckError, gradcheck, gradgradcheck
 from engine.derivatives.hessian import hessian
 from engine.pictures.diagram import draw_dot
@@ -93,6 +94,8 @@ __all__ = [
     "gradcheck",
     "gradgradcheck",
     "hessian",
+    "jacobian",
+    "jvp",
     "linear",
     "log",
     "logsumexp",

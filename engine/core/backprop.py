@@ -36,6 +36,9 @@ def topological_order(root: Value) -> list[Value]:
     a `None`, which means "all its parents are done: emit it", with its parents above (pushed last-first,
     so they are visited in input order). Linear time and memory.
     """
+    if current().forward_mode is not None:
+        raise RuntimeError("backward(), grad() and the pictures are not supported inside engine.jvp: forward mode "
+                           "keeps no graph to walk. Take derivatives outside the function jvp runs")  # fmt: skip
     with _WALKS.turn() as walk:
         order: list[Any] = []
         stack: list[Value | None] = [root]

@@ -240,12 +240,24 @@ def record_values(op: Op, *operands: Value) -> Value:
 
 
 def record_in_mode(op: Op, data: float, operands: tuple[Value, ...]) -> Value:
-    """A node outside the plain mode: check it (`detect_anomaly`), record it or not (`no_grad`)."""
+    """A node outside the plain mode: check it (`detect_anomaly`), give it a tangent (`jvp`), record it or not."""
     mode = current()
     if mode.checking and not math.isfinite(data):
         found = f"gave {data!r} in the {mode.pass_name} pass (detect_anomaly)"
         raise FloatingPointError(f"{operation_text(op.name, operands)}: {found}")
+    if mode.forward_mode is not None:
+        return mode.forward_mode(op, data, operands)
     return Value(data, "", op, None, None, operands) if mode.recording else Value(data)
+
+
+class Dual(Value):
+    """A Value computed in forward mode (`engine.jvp`): no op and no parents, but its `tangent`."""
+
+    __slots__ = ("tangent",)
+
+    def __init__(self, data: float, tangent: float, label: str = "") -> None:
+        super().__init__(data, label)
+        self.tangent = tangent
 
 
 def zero_grads(values: Iterable[Value]) -> None:

@@ -1,2 +1,2 @@
-"""Built on `engine.grad`: hessian (`hessian`, second derivatives) and gradcheck (`gradcheck`, `gradgradcheck`:
-the engine's derivatives against central finite differences)."""
+"""Derivatives of a function of several numbers: `hessian` and `gradcheck`/`gradgradcheck` (built on `engine.grad`),
+`jvp` and `jacobian` (forward mode, from the same rules)."""
