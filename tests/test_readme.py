@@ -77,8 +77,8 @@ def examples(markdown: str, page: str = "README.md") -> list[Example]:
 
 
 def page_name(path: Path) -> str:
-    """A page's path from the repository's root, as links and test ids write it: `docs/api.md`."""
-    return path.relative_to(REPO).as_posix()
+    """A page's path from the repository's root, as links and test ids write it: `docs/api.md` (else its name)."""
+    return path.relative_to(REPO).as_posix() if path.is_relative_to(REPO) else path.name
 
 
 EXAMPLES = [example for page in PAGES for example in examples(page.read_text(encoding="utf-8"), page_name(page))]
@@ -196,3 +196,25 @@ def test_a_missing_optional_tool_is_named_and_any_other_error_is_not_excused() -
             raise RuntimeError("save_diagram needs Graphviz's `dot` program") from error
     except RuntimeError as error:
         assert missing_tool_behind(error) == NO_DOT
+
+
+# The README is the page a newcomer reads in ten minutes; the rest lives in the pages it links to.
+README_MOST_LINES = 250
+# A Markdown link's target, `[text](target)`, or an image's, `<img src="target">`.
+LINK = re.compile(r"\]\(([^)\s]+)\)|<img [^>]*src=\"([^\"]+)\"")
+
+
+def links(markdown: str) -> list[str]:
+    """The targets of a page's links and images outside its code blocks."""
+    return [a or b for a, b in LINK.findall(FENCE.sub("", markdown))]
+
+
+def test_the_readme_is_a_page_a_newcomer_reads_in_ten_minutes() -> None:
+    lines = README.read_text(encoding="utf-8").count("\n")
+    assert lines <= README_MOST_LINES, f"README.md has {lines} lines; move detail to a page of docs/ and link it"
+
+
+def test_the_readme_links_every_page_of_docs_and_the_benchmarks_readme() -> None:
+    linked = {(REPO / target.partition("#")[0]).resolve() for target in links(README.read_text(encoding="utf-8"))}
+    unlinked = [page_name(page) for page in PAGES[1:] if page.resolve() not in linked]
+    assert not unlinked, f"README.md links to no {unlinked}"
