@@ -204,9 +204,40 @@ README_MOST_LINES = 250
 LINK = re.compile(r"\]\(([^)\s]+)\)|<img [^>]*src=\"([^\"]+)\"")
 
 
+def anchor(heading: str) -> str:
+    """The anchor GitHub gives a heading: lower case, spaces to hyphens, punctuation other than - and _ dropped."""
+    return re.sub(r"[^\w\- ]", "", heading.strip().lower()).replace(" ", "-")
+
+
+def anchors(markdown: str) -> set[str]:
+    """The anchors of a page's headings (a repeated heading's second anchor ends in -1, and so on)."""
+    found: set[str] = set()
+    for match in HEADING.finditer(FENCE.sub("", markdown)):
+        name, n = anchor(match.group(1)), 1
+        while name in found:
+            name, n = f"{anchor(match.group(1))}-{n}", n + 1
+        found.add(name)
+    return found
+
+
 def links(markdown: str) -> list[str]:
     """The targets of a page's links and images outside its code blocks."""
     return [a or b for a, b in LINK.findall(FENCE.sub("", markdown))]
+
+
+def broken_links(page: Path) -> list[str]:
+    """The links of `page` to a file of the repository that does not exist, or to a heading its page lacks."""
+    broken = []
+    for target in links(page.read_text(encoding="utf-8")):
+        if re.match(r"[a-z]+:", target):  # https:, mailto: ...: not ours to check
+            continue
+        path, _, fragment = target.partition("#")
+        file = (page.parent / path).resolve() if path else page
+        if not file.exists():
+            broken.append(f"{target} (no file {page_name(file)})")
+        elif fragment and file.suffix == ".md" and fragment not in anchors(file.read_text(encoding="utf-8")):
+            broken.append(f"{target} (no heading with the anchor #{fragment} in {page_name(file)})")
+    return broken
 
 
 def test_the_readme_is_a_page_a_newcomer_reads_in_ten_minutes() -> None:
@@ -218,3 +249,21 @@ def test_the_readme_links_every_page_of_docs_and_the_benchmarks_readme() -> None
     linked = {(REPO / target.partition("#")[0]).resolve() for target in links(README.read_text(encoding="utf-8"))}
     unlinked = [page_name(page) for page in PAGES[1:] if page.resolve() not in linked]
     assert not unlinked, f"README.md links to no {unlinked}"
+
+
+@pytest.mark.parametrize("page", PAGES, ids=page_name)
+def test_every_link_of_a_page_leads_to_a_file_and_heading_that_exist(page: Path) -> None:
+    assert not broken_links(page), f"{page_name(page)} links to what is not there: {broken_links(page)}"
+
+
+def test_links_and_anchors_are_read_as_github_reads_them(tmp_path: Path) -> None:
+    assert anchor("micrograd's own models: `nn.micrograd`") == "micrograds-own-models-nnmicrograd"
+    assert anchor("engine.vectorize: where the time goes") == "enginevectorize-where-the-time-goes"
+    assert anchors("# A\n## A\n```python\n# not a heading\n```\n## A\n") == {"a", "a-1", "a-2"}
+    page = tmp_path / "page.md"
+    page.write_text('# Top\n[a](#top) [b](#bottom) [c](other.md) <img src="pic.png"> [d](https://x.org/y)\n')
+    assert broken_links(page) == [
+        "#bottom (no heading with the anchor #bottom in page.md)",
+        "other.md (no file other.md)",
+        "pic.png (no file pic.png)",
+    ]
