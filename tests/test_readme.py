@@ -19,7 +19,10 @@ from __future__ import annotations
 
 import ast
 import json
+import os
 import re
+import subprocess
+import sys
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -292,3 +295,14 @@ def test_the_api_reference_documents_what_the_notebook_uses_of_nn() -> None:
     # Documented: in backticks, as `name(` or `nn.name` for nn's own names, as `thing.name` for an attribute.
     undocumented = [n for n in sorted(used) if not re.search(rf"`(nn\.)?{n}\(|`[^`\n]*\.{n}\b", api)]
     assert not undocumented, f"docs/api.md does not document what the notebook uses of nn: {undocumented}"
+
+
+def test_the_demos_page_says_truly_from_where_demos_imports(tmp_path: Path) -> None:
+    page = (REPO / "docs" / "demos.md").read_text(encoding="utf-8")
+    assert "ModuleNotFoundError: No module named 'demos'" in page and "PYTHONPATH=/path/to/valuegrad" in page
+    environment = {name: value for name, value in os.environ.items() if name != "PYTHONPATH"}
+    command = [sys.executable, "-c", "import demos.microgpt"]
+    elsewhere = subprocess.run(command, cwd=tmp_path, env=environment, capture_output=True, text=True)
+    assert elsewhere.returncode != 0 and "No module named 'demos'" in elsewhere.stderr
+    with_the_root = subprocess.run(command, cwd=tmp_path, env={**environment, "PYTHONPATH": str(REPO)})
+    assert with_the_root.returncode == 0
