@@ -1,12 +1,13 @@
-"""Every ```python block of README.md runs, and prints what the README shows beside it.
+"""Every ```python block of README.md and of the pages beside it runs, and prints what the page shows.
 
-The convention, for the blocks there today and any added later:
+The pages are README.md, every page of docs/ and benchmarks/README.md. The convention, for the blocks there
+today and any added later:
 
 - Each ```python block is a whole program: it runs on its own, in a fresh namespace (so it imports what
   it uses), with the working directory an empty temporary folder (files it writes land there) and the
   repository's root importable (`demos`).
 - To show what a block prints, put a ```text block right after it, with nothing between the two but blank
-  lines and at most one line of prose (the README writes "prints"). The block's standard output must equal
+  lines and at most one line of prose (the pages write "prints"). The block's standard output must equal
   that text exactly, so print rounded numbers (`f"{x:.5f}"`) where full floats would be noise.
 - A block without such a ```text block must run without an error; what it prints is not compared. A
   `# comment` beside a line explains it and is not compared either.
@@ -16,7 +17,12 @@ The convention, for the blocks there today and any added later:
 
 from __future__ import annotations
 
+import ast
+import json
+import os
 import re
+import subprocess
+import sys
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -25,12 +31,17 @@ import graphviz
 import pytest
 from conftest import missing_tool
 
+import nn
+
 REPO = Path(__file__).resolve().parents[1]
 README = REPO / "README.md"
+NOTEBOOK = REPO / "notebooks" / "backprop_tutorial.ipynb"
+# The pages whose ```python blocks run: the README, every page of docs/ and the benchmarks' README.
+PAGES = [README, *sorted((REPO / "docs").glob("*.md")), REPO / "benchmarks" / "README.md"]
 # A fenced block: its language (the first word after the backticks) and its text, up to the closing fence.
 FENCE = re.compile(r"^```(\w*)[^\n]*\n(.*?)^```[ \t]*$", re.MULTILINE | re.DOTALL)
 HEADING = re.compile(r"^#{1,6} +(.+)$", re.MULTILINE)
-# Optional tools a README block may need, by top-level module, and how they are installed.
+# Optional tools a block may need, by top-level module, and how they are installed.
 OPTIONAL_MODULES = {
     "torch": "PyTorch is not installed (make setup installs torch==2.13.0)",
     "sklearn": "scikit-learn is not installed (the demos extra; make setup installs it)",
@@ -41,8 +52,9 @@ NO_DOT = "Graphviz's `dot` program is not installed (make test and make demo ins
 
 @dataclass(frozen=True)
 class Example:
-    """A ```python block of the README: where it is, its code, and the text shown as its output (or None)."""
+    """A ```python block of a page: where it is, its code, and the text shown as its output (or None)."""
 
+    page: str
     line: int
     section: str
     code: str
@@ -50,10 +62,10 @@ class Example:
 
     @property
     def name(self) -> str:
-        return f"line {self.line} ({self.section})"
+        return f"{self.page}, the block at line {self.line} ({self.section})"
 
 
-def examples(markdown: str) -> list[Example]:
+def examples(markdown: str, page: str = "README.md") -> list[Example]:
     """The ```python blocks of `markdown`, each with the ```text block that shows its output, if there is one."""
     fences = list(FENCE.finditer(markdown))
     headings = [(match.start(), match.group(1).strip()) for match in HEADING.finditer(markdown)]
@@ -68,11 +80,16 @@ def examples(markdown: str) -> list[Example]:
                 shown = fences[i + 1].group(2)
         section = next((title for start, title in reversed(headings) if start < fence.start()), "top")
         line = markdown.count("\n", 0, fence.start()) + 1
-        found.append(Example(line, section, fence.group(2), shown))
+        found.append(Example(page, line, section, fence.group(2), shown))
     return found
 
 
-EXAMPLES = examples(README.read_text(encoding="utf-8"))
+def page_name(path: Path) -> str:
+    """A page's path from the repository's root, as links and test ids write it: `docs/api.md` (else its name)."""
+    return path.relative_to(REPO).as_posix() if path.is_relative_to(REPO) else path.name
+
+
+EXAMPLES = [example for page in PAGES for example in examples(page.read_text(encoding="utf-8"), page_name(page))]
 
 
 def causes(error: BaseException) -> Iterator[BaseException]:
@@ -97,31 +114,36 @@ def missing_tool_behind(error: BaseException) -> str | None:
     return None
 
 
-@pytest.mark.parametrize("example", EXAMPLES, ids=[f"line{example.line}" for example in EXAMPLES])
-def test_a_readme_example_runs_and_prints_what_the_readme_shows(
+@pytest.mark.parametrize("example", EXAMPLES, ids=[f"{example.page}:{example.line}" for example in EXAMPLES])
+def test_an_example_runs_and_prints_what_its_page_shows(
     example: Example, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
     monkeypatch.chdir(tmp_path)
     monkeypatch.syspath_prepend(str(REPO))
-    # Blank lines before the code give it the README's line numbers: a traceback says <README.md>:123.
-    code = compile("\n" * example.line + example.code, "<README.md>", "exec")
+    # Blank lines before the code give it the page's line numbers: a traceback says <docs/api.md>:123.
+    code = compile("\n" * example.line + example.code, f"<{example.page}>", "exec")
     try:
         exec(code, {"__name__": "__main__"})
     except Exception as error:
         tool = missing_tool_behind(error)
         if tool is None:
             raise
-        missing_tool(f"README.md, the block at {example.name}: {tool}")
+        missing_tool(f"{example.name}: {tool}")
     printed = capsys.readouterr().out
     if example.shown is not None:
-        assert printed == example.shown, f"the block at {example.name} prints other text than the README shows"
+        assert printed == example.shown, f"{example.name} prints other text than the page shows"
 
 
 def test_the_readme_shows_what_its_examples_print() -> None:
     assert len(EXAMPLES) >= 10
-    shown = [example for example in EXAMPLES if example.shown is not None]
+    shown = [example for example in EXAMPLES if example.shown is not None and example.page == "README.md"]
     assert len(shown) >= 3  # the first example, nn.micrograd's and explain's transcript at least
     assert any("print(explain(loss))" in example.code for example in shown)
+
+
+def test_the_pages_of_docs_and_the_benchmarks_readme_are_run_too() -> None:
+    assert {page_name(page) for page in PAGES} >= {"README.md", "docs/seed-errata.md", "benchmarks/README.md"}
+    assert examples("```python\nprint(1)\n```\n", "docs/x.md")[0].name == "docs/x.md, the block at line 1 (top)"
 
 
 def test_a_text_block_is_an_output_only_right_after_a_python_block() -> None:
@@ -182,3 +204,105 @@ def test_a_missing_optional_tool_is_named_and_any_other_error_is_not_excused() -
             raise RuntimeError("save_diagram needs Graphviz's `dot` program") from error
     except RuntimeError as error:
         assert missing_tool_behind(error) == NO_DOT
+
+
+# The README is the page a newcomer reads in ten minutes; the rest lives in the pages it links to.
+README_MOST_LINES = 250
+# A Markdown link's target, `[text](target)`, or an image's, `<img src="target">`.
+LINK = re.compile(r"\]\(([^)\s]+)\)|<img [^>]*src=\"([^\"]+)\"")
+
+
+def anchor(heading: str) -> str:
+    """The anchor GitHub gives a heading: lower case, spaces to hyphens, punctuation other than - and _ dropped."""
+    return re.sub(r"[^\w\- ]", "", heading.strip().lower()).replace(" ", "-")
+
+
+def anchors(markdown: str) -> set[str]:
+    """The anchors of a page's headings (a repeated heading's second anchor ends in -1, and so on)."""
+    found: set[str] = set()
+    for match in HEADING.finditer(FENCE.sub("", markdown)):
+        name, n = anchor(match.group(1)), 1
+        while name in found:
+            name, n = f"{anchor(match.group(1))}-{n}", n + 1
+        found.add(name)
+    return found
+
+
+def links(markdown: str) -> list[str]:
+    """The targets of a page's links and images outside its code blocks."""
+    return [a or b for a, b in LINK.findall(FENCE.sub("", markdown))]
+
+
+def broken_links(page: Path) -> list[str]:
+    """The links of `page` to a file of the repository that does not exist, or to a heading its page lacks."""
+    broken = []
+    for target in links(page.read_text(encoding="utf-8")):
+        if re.match(r"[a-z]+:", target):  # https:, mailto: ...: not ours to check
+            continue
+        path, _, fragment = target.partition("#")
+        file = (page.parent / path).resolve() if path else page
+        if not file.exists():
+            broken.append(f"{target} (no file {page_name(file)})")
+        elif fragment and file.suffix == ".md" and fragment not in anchors(file.read_text(encoding="utf-8")):
+            broken.append(f"{target} (no heading with the anchor #{fragment} in {page_name(file)})")
+    return broken
+
+
+def test_the_readme_is_a_page_a_newcomer_reads_in_ten_minutes() -> None:
+    lines = README.read_text(encoding="utf-8").count("\n")
+    assert lines <= README_MOST_LINES, f"README.md has {lines} lines; move detail to a page of docs/ and link it"
+
+
+def test_the_readme_links_every_page_of_docs_and_the_benchmarks_readme() -> None:
+    linked = {(REPO / target.partition("#")[0]).resolve() for target in links(README.read_text(encoding="utf-8"))}
+    unlinked = [page_name(page) for page in PAGES[1:] if page.resolve() not in linked]
+    assert not unlinked, f"README.md links to no {unlinked}"
+
+
+@pytest.mark.parametrize("page", PAGES, ids=page_name)
+def test_every_link_of_a_page_leads_to_a_file_and_heading_that_exist(page: Path) -> None:
+    assert not broken_links(page), f"{page_name(page)} links to what is not there: {broken_links(page)}"
+
+
+def test_links_and_anchors_are_read_as_github_reads_them(tmp_path: Path) -> None:
+    assert anchor("micrograd's own models: `nn.micrograd`") == "micrograds-own-models-nnmicrograd"
+    assert anchor("engine.vectorize: where the time goes") == "enginevectorize-where-the-time-goes"
+    assert anchors("# A\n## A\n```python\n# not a heading\n```\n## A\n") == {"a", "a-1", "a-2"}
+    page = tmp_path / "page.md"
+    page.write_text('# Top\n[a](#top) [b](#bottom) [c](other.md) <img src="pic.png"> [d](https://x.org/y)\n')
+    assert broken_links(page) == [
+        "#bottom (no heading with the anchor #bottom in page.md)",
+        "other.md (no file other.md)",
+        "pic.png (no file pic.png)",
+    ]
+
+
+def attributes_read(notebook: Path) -> set[str]:
+    """Every attribute name the notebook's code cells read or call (`deep.layers`, `neuron.w`, `nn.MLP`, ...)."""
+    cells = json.loads(notebook.read_text(encoding="utf-8"))["cells"]
+    code = ["".join(cell["source"]) for cell in cells if cell["cell_type"] == "code"]
+    return {node.attr for cell in code for node in ast.walk(ast.parse(cell)) if isinstance(node, ast.Attribute)}
+
+
+def test_the_api_reference_documents_what_the_notebook_uses_of_nn() -> None:
+    api = (REPO / "docs" / "api.md").read_text(encoding="utf-8")
+    model = nn.MLP(2, [3, 1], seed=0)
+    # What the notebook can reach of nn: the package, its models and their parts, an optimizer.
+    reachable = [nn, model, model.layers[0], model.layers[0].neurons[0], nn.SeedNetwork("sigmoid")]
+    reachable.append(nn.SGD(model.parameters(), lr=0.1))
+    used = {name for name in attributes_read(NOTEBOOK) if any(hasattr(thing, name) for thing in reachable)}
+    assert {"layers", "neurons", "w", "MLP", "SeedNetwork"} <= used  # what the tutorial reads today, at least
+    # Documented: in backticks, as `name(` or `nn.name` for nn's own names, as `thing.name` for an attribute.
+    undocumented = [n for n in sorted(used) if not re.search(rf"`(nn\.)?{n}\(|`[^`\n]*\.{n}\b", api)]
+    assert not undocumented, f"docs/api.md does not document what the notebook uses of nn: {undocumented}"
+
+
+def test_the_demos_page_says_truly_from_where_demos_imports(tmp_path: Path) -> None:
+    page = (REPO / "docs" / "demos.md").read_text(encoding="utf-8")
+    assert "ModuleNotFoundError: No module named 'demos'" in page and "PYTHONPATH=/path/to/valuegrad" in page
+    environment = {name: value for name, value in os.environ.items() if name != "PYTHONPATH"}
+    command = [sys.executable, "-c", "import demos.microgpt"]
+    elsewhere = subprocess.run(command, cwd=tmp_path, env=environment, capture_output=True, text=True)
+    assert elsewhere.returncode != 0 and "No module named 'demos'" in elsewhere.stderr
+    with_the_root = subprocess.run(command, cwd=tmp_path, env={**environment, "PYTHONPATH": str(REPO)})
+    assert with_the_root.returncode == 0
