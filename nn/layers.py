@@ -16,7 +16,8 @@ import numpy as np
 from engine import Value, linear, take
 from engine.core.numbers import as_float
 from nn.activations import check_std, draw_weights
-from nn.module import Input, Module, as_values, check_flag, check_inputs, check_size
+from nn.arguments import Input, as_values, check_flag, check_inputs, check_size
+from nn.module import Module
 from nn.state_dicts import Shapes
 
 
