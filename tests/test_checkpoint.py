@@ -688,6 +688,7 @@ BAD_VERSION_1 = [
     pytest.param({"class": "MLP"}, r"unexpected field\(s\) 'class'"),
     pytest.param({"sizes": [3, 5, 2]}, r"'layer1.weight' has shape \(4, 3\); expected \(5, 3\)"),
     pytest.param({"kind": "SeedNetwork"}, r"network 1.1 has sizes \[nin, width1, width2, 1\]"),
+    pytest.param({"version": 1.0}, r"version 1.0 is not supported; this valuegrad reads versions 1 and 2"),
 ]
 
 
@@ -925,6 +926,8 @@ BAD_ARCHITECTURES = [
         id="newer version",
     ),
     pytest.param(set_field("version", True), r"version True is not supported", id="version true"),
+    pytest.param(set_field("version", 2.0), r"version 2.0 is not supported; .* reads versions 1 and 2", id="2.0"),
+    pytest.param(set_field("version", "2"), r"version '2' is not supported", id="version text"),
     pytest.param(set_field("version", 1), r"missing field\(s\) 'kind', 'sizes'", id="version 1 fields missing"),
     pytest.param(lambda spec: spec.pop("config"), r"missing field\(s\) 'config'", id="missing config"),
     pytest.param(set_field("dropout", 0.5), r"unexpected field\(s\) 'dropout'", id="extra field"),
