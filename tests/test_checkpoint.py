@@ -977,13 +977,61 @@ def test_huge_declared_sizes_are_refused_before_any_model_is_built(
 ) -> None:
     path = model.save(tmp_path / "m.npz")
     bad = with_architecture(path, lambda spec: spec["config"].update(declared))
+    refused_before_any_value_is_made(monkeypatch, lambda: nn.load(bad), array)
 
+
+def refused_before_any_value_is_made(monkeypatch: pytest.MonkeyPatch, load: Callable[[], object], array: str) -> None:
     def no_value_may_be_made(self: Value, *args: Any, **kwargs: Any) -> None:
         raise AssertionError("a parameter was made before the file was checked")  # fails fast, never builds 10^10
 
     monkeypatch.setattr(Value, "__init__", no_value_may_be_made)
     with pytest.raises(ValueError, match=rf"'{re.escape(array)}' has shape .*; expected \(.*[0-9]{{6}}"):
-        nn.load(bad)
+        load()
+
+
+# A subclass that changes nothing of how it is built (no constructor of its own) has its built-in class's shapes.
+# Sizes of a million: were it built (the fault this pins), it would fail at its first Value, not run out of memory.
+class PlainMLP(nn.MLP):
+    pass
+
+
+class PlainSeedNetwork(nn.SeedNetwork):
+    pass
+
+
+class PlainNeuron(nn.Neuron):
+    pass
+
+
+class PlainLayer(nn.Layer):
+    pass
+
+
+class PlainLinear(nn.Linear):
+    pass
+
+
+class PlainEmbedding(nn.Embedding):
+    pass
+
+
+@pytest.mark.parametrize(
+    ("model", "declared", "array"),
+    [
+        pytest.param(PlainMLP(3, [4, 2], seed=0), {"nin": 10**6, "nouts": [10**6, 2]}, "layer1.weight", id="MLP"),
+        pytest.param(PlainSeedNetwork(seed=0), {"widths": [10**6, 10**6]}, "w1", id="SeedNetwork"),
+        pytest.param(PlainNeuron(3, seed=0), {"nin": 10**6}, "w", id="Neuron"),
+        pytest.param(PlainLayer(3, 2, seed=0), {"nin": 10**6}, "weight", id="Layer"),
+        pytest.param(PlainLinear(3, 2, seed=0), {"nout": 10**6}, "weight", id="Linear"),
+        pytest.param(PlainEmbedding(4, 2, seed=0), {"num_embeddings": 10**6}, "weight", id="Embedding"),
+    ],
+)
+def test_huge_declared_sizes_of_a_plain_subclass_are_refused_before_it_is_built(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, model: nn.Module, declared: dict[str, Any], array: str
+) -> None:
+    path = model.save(tmp_path / "m.npz")
+    bad = with_architecture(path, lambda spec: spec["config"].update(declared))
+    refused_before_any_value_is_made(monkeypatch, lambda: nn.load(bad, type(model)), array)
 
 
 def test_the_good_file_still_loads(saved: Path) -> None:
