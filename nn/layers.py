@@ -52,7 +52,7 @@ class Linear(Module):
         rng = rng if rng is not None else np.random.default_rng(seed)
         self.weight = _matrix(draw_weights(rng, (nout, nin), nin, "linear", check_std(std, "Linear")))
         self.bias = [Value(0.0) for _ in range(nout)] if bias else None
-        self._zero = Value(0.0)  # the constant bias of a layer without one: the same leaf at every call
+        self._zero = Value(0.0)  # the constant bias of a layer without one: the same leaf at every call (a constant)
         self._name_parameters()
 
     @property
@@ -71,6 +71,9 @@ class Linear(Module):
 
     def config(self) -> dict[str, Any]:
         return {"nin": self.nin, "nout": self.nout, "bias": self.bias is not None}
+
+    def _constants(self) -> list[Value]:
+        return [self._zero] if self.bias is None else []
 
     @classmethod
     def state_shapes(cls, arguments: Mapping[str, Any]) -> Shapes:

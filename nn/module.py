@@ -84,7 +84,10 @@ class Module:
         return [p for _, p in self.named_parameters()]
 
     def zero_grad(self) -> None:
+        """Set to 0 the gradient of every parameter, and of every constant the module's nodes read (the 0 that a
+        Linear without bias adds), to which backward() adds as to any leaf; constants are no parameters."""
         zero_grads(self.parameters())
+        zero_grads(self._constants_within())
 
     def config(self) -> dict[str, Any]:
         """The constructor's arguments that rebuild this module's shape, as JSON values: `type(self)(**config())`.
@@ -162,6 +165,18 @@ class Module:
                 "a Module or a list of Modules, or override parameter_arrays() to list it"
             )
         return flat
+
+    def _constants(self) -> list[Value]:
+        """The leaves other than parameters that this module's nodes read at every call: none, by default."""
+        return []
+
+    def _constants_within(self) -> list[Value]:
+        """The constants of this module and of every Module held in its attributes."""
+        constants = list(self._constants())
+        for _, part in _parameter_attributes(self):
+            if isinstance(part, Module):
+                constants += part._constants_within()
+        return constants
 
     def _name_parameters(self) -> None:
         """Write each parameter's dotted name into its label (called once built)."""
