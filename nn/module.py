@@ -17,7 +17,7 @@ import json
 import os
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Any
+from typing import Any, Union
 
 import numpy as np
 
@@ -44,9 +44,10 @@ class Module:
 
     The parameters are found in the attributes (in the order they were set; names starting with `_`
     are skipped) that hold a Value, a list of Values (a list of lists for a matrix, ...), a Module,
-    or a list of Modules. `Line().state_dict()` is then {"a": array(0.), "b": array(0.)}, and
-    `Line().save(path)` and `nn.load(path, Line)` work. Override `parameter_arrays()` to arrange or
-    name them otherwise, as MLP does.
+    or a list, tuple or dict of any of these (a dict's keys are strings that name its entries).
+    `Line().state_dict()` is then {"a": array(0.), "b": array(0.)}, and `Line().save(path)` and
+    `nn.load(path, Line)` work. Override `parameter_arrays()` to arrange or name them otherwise, as
+    MLP does.
     """
 
     def parameter_arrays(self) -> dict[str, ValueArray]:
@@ -54,10 +55,11 @@ class Module:
 
         The default finds them in the attributes (see the class's docstring): `weight` for an
         attribute holding a matrix of Values, `a` for a single Value, `block.weight` for the
-        `weight` of a Module held in `block`, `blocks.0.weight` for one in a list `blocks`.
+        `weight` of a Module held in `block`, `blocks.0.weight` for one in a list `blocks`,
+        `weights.wte` for the matrix under the key "wte" of a dict `weights`.
         """
         arrays: dict[str, ValueArray] = {}
-        for name, part in _parameter_attributes(self):
+        for name, part in parameter_parts(self):
             if isinstance(part, Module):
                 arrays.update({f"{name}.{key}": array for key, array in part.parameter_arrays().items()})
             else:
@@ -68,10 +70,11 @@ class Module:
         """(name, parameter) pairs, in the same order as `parameters()`.
 
         The default names each entry of `parameter_arrays()` by its position, 0-based: `a`,
-        `weight[2,0]`, `block.bias[1]` (a Module held in an attribute names its own parameters).
+        `weight[2,0]`, `block.bias[1]`, `weights.wte[3,7]` (a Module held in an attribute names its
+        own parameters).
         """
         named: list[tuple[str, Value]] = []
-        for name, part in _parameter_attributes(self):
+        for name, part in parameter_parts(self):
             if isinstance(part, Module):
                 named += [(f"{name}.{key}", p) for key, p in part.named_parameters()]
             else:
@@ -162,7 +165,7 @@ class Module:
             raise TypeError(
                 f"{type(self).__name__}: {len(left_out)} of its parameters (e.g. {example}) are in none of its "
                 "parameter arrays. Keep each parameter in an attribute holding a Value, a list of Values, "
-                "a Module or a list of Modules, or override parameter_arrays() to list it"
+                "a Module, or a list, tuple or dict of these, or override parameter_arrays() to list it"
             )
         return flat
 
@@ -173,7 +176,7 @@ class Module:
     def _constants_within(self) -> list[Value]:
         """The constants of this module and of every Module held in its attributes."""
         constants = list(self._constants())
-        for _, part in _parameter_attributes(self):
+        for _, part in parameter_parts(self):
             if isinstance(part, Module):
                 constants += part._constants_within()
         return constants
@@ -184,20 +187,47 @@ class Module:
             p.label = name
 
 
-def _parameter_attributes(module: Module) -> list[tuple[str, Value | Module | list[Any] | tuple[Any, ...]]]:
-    """(name, part) for each attribute that holds parameters, in the order they were set; lists of Modules expanded."""
-    parts: list[tuple[str, Value | Module | list[Any] | tuple[Any, ...]]] = []
+# What the search for parameters looks at: anything else (a number, a string, a set ...) holds none for it.
+SEARCHED = (Value, Module, list, tuple, dict)
+Part = Union[Value, list[Any], tuple[Any, ...], Module]
+
+
+def parameter_parts(module: Module) -> list[tuple[str, Part]]:
+    """(dotted name, part) for every array of parameters and every Module in the module's attributes, in the order
+    the attributes were set (names starting with `_` skipped), each dict in its order, each list by position."""
+    parts: list[tuple[str, Part]] = []
     for name, attribute in vars(module).items():
-        if name.startswith("_"):
-            continue
-        if isinstance(attribute, (Value, Module)):
-            parts.append((name, attribute))
-        elif isinstance(attribute, (list, tuple)) and attribute:
-            if all(isinstance(item, Module) for item in attribute):
-                parts += [(f"{name}.{i}", item) for i, item in enumerate(attribute)]
-            elif holds_a_value(attribute):
-                parts.append((name, attribute))
+        if not name.startswith("_"):
+            _find_parts(attribute, name, parts)
     return parts
+
+
+def _find_parts(item: object, name: str, parts: list[tuple[str, Part]]) -> None:
+    """Add to `parts` what `item` holds, named from `name`: a Value or a Module is a part; a list (or tuple) holding
+    Values, within lists only, is an array; other lists and dicts are searched entry by entry (`name.0`, `name.key`)."""
+    if isinstance(item, (Value, Module)):
+        parts.append((name, item))
+    elif isinstance(item, (list, tuple)):
+        if holds_a_value(item):
+            parts.append((name, item))
+        else:
+            for i, entry in enumerate(item):
+                if isinstance(entry, SEARCHED):
+                    _find_parts(entry, f"{name}.{i}", parts)
+    elif isinstance(item, dict):
+        for key, entry in item.items():
+            if not isinstance(entry, SEARCHED):
+                continue
+            if not isinstance(key, str):
+                found: list[tuple[str, Part]] = []
+                _find_parts(entry, name, found)
+                if found:
+                    raise TypeError(
+                        f"{name}: a dict holding parameters names them by its keys ({name}.key), so its keys must be "
+                        f"strings, as in PyTorch's ModuleDict; got the key {key!r} ({type(key).__name__})"
+                    )
+                continue
+            _find_parts(entry, f"{name}.{key}", parts)
 
 
 def constructor_arguments(cls: type, config: Mapping[str, Any]) -> dict[str, Any]:

@@ -80,7 +80,36 @@ class TinyLanguageModel(nn.Module):
         return [logit * self.temperature for logit in self.head(h)]
 
 
-# Every kind of model that saves and loads: the built-in ones and three of one's own.
+def matrix(rng: np.random.Generator, rows: int, columns: int) -> list[list[Value]]:
+    """microgpt.py's `matrix`: a list of rows of new Values, drawn from N(0, 0.08^2)."""
+    return [[Value(float(x)) for x in row] for row in rng.normal(0.0, 0.08, (rows, columns))]
+
+
+class DictOfMatrices(nn.Module):
+    """Parameters kept as microgpt.py keeps them (its `state_dict`: a dict of matrices), and in a list of per-layer
+    dicts, a tuple and a dict of Modules, beside containers that hold no parameters."""
+
+    def __init__(self, dim: int = 3) -> None:
+        rng = np.random.default_rng(13)
+        self.weights = {"wte": matrix(rng, 5, dim), "layer0.attn_wq": matrix(rng, dim, dim)}
+        self.layers = [{"mlp": matrix(rng, dim, dim), "gain": [Value(1.0) for _ in range(dim)]} for _ in range(2)]
+        self.scales = (Value(1.0), Value(0.5))
+        self.heads = {"main": nn.Linear(dim, 2, seed=14), "aux": nn.Linear(dim, 1, bias=False, seed=15)}
+        self.vocabulary = {"a": 0, "b": 1}  # no Values: no parameters
+        self.shape = (5, dim)
+
+    def config(self) -> dict[str, Any]:
+        return {"dim": len(self.weights["wte"][0])}
+
+    def __call__(self, x: Any) -> list[Value]:
+        h = self.weights["wte"][int(abs(x) * 7) % 5]
+        for weight in (self.weights["layer0.attn_wq"], *(layer["mlp"] for layer in self.layers)):
+            h = [sum((w * hi for w, hi in zip(row, h)), Value(0.0)).tanh() for row in weight]
+        h = [hi * g * self.scales[0] for hi, g in zip(h, self.layers[1]["gain"])]
+        return [*self.heads["main"](h), *self.heads["aux"](h), self.scales[1] * x]
+
+
+# Every kind of model that saves and loads: the built-in ones and four of one's own.
 MODELS: dict[str, Callable[[], nn.Module]] = {
     "mlp relu": lambda: nn.MLP(4, [5, 3], activation="relu", seed=1),
     "mlp tanh, one output": lambda: nn.MLP(3, [6, 4, 1], activation="tanh", seed=2),
@@ -97,8 +126,9 @@ MODELS: dict[str, Callable[[], nn.Module]] = {
     "line (own class)": Line,
     "polynomial (own class with config)": lambda: Polynomial(3, seed=12),
     "nested (own class holding built-in blocks)": lambda: TinyLanguageModel(6, 4),
+    "dict of matrices (own class, microgpt.py's way)": DictOfMatrices,
 }
-OWN_CLASSES = (Line, Polynomial, TinyLanguageModel)
+OWN_CLASSES = (Line, Polynomial, TinyLanguageModel, DictOfMatrices)
 
 
 def parameters_of(model: nn.Module) -> list[tuple[str, float]]:
@@ -112,7 +142,7 @@ def outputs_of(model: Any, n: int = 5) -> list[float]:
     for k in range(n):
         if isinstance(model, nn.Embedding):
             y = model(k % model.num_embeddings)
-        elif isinstance(model, (Line, Polynomial, TinyLanguageModel)):
+        elif isinstance(model, (Line, Polynomial, TinyLanguageModel, DictOfMatrices)):
             y = model(float(rng.normal()))
         elif isinstance(model, nn.RMSNorm):
             y = model(list(rng.normal(size=3)))
@@ -273,6 +303,57 @@ def test_nested_modules_name_their_arrays_and_parameters_by_the_path_to_them() -
     assert model.temperature.data == state["temperature"]
 
 
+def test_parameters_in_dicts_lists_and_tuples_are_found_and_named_by_the_path_to_them(tmp_path: Path) -> None:
+    model = as_if_trained(DictOfMatrices())
+    state = model.state_dict()
+    shapes = {name: array.shape for name, array in state.items()}
+    assert shapes == {
+        "weights.wte": (5, 3),
+        "weights.layer0.attn_wq": (3, 3),
+        "layers.0.mlp": (3, 3),
+        "layers.0.gain": (3,),
+        "layers.1.mlp": (3, 3),
+        "layers.1.gain": (3,),
+        "scales": (2,),
+        "heads.main.weight": (2, 3),
+        "heads.main.bias": (2,),
+        "heads.aux.weight": (1, 3),
+    }
+    named = model.named_parameters()
+    names = [name for name, _ in named]
+    assert names[:2] == ["weights.wte[0,0]", "weights.wte[0,1]"] and names[-1] == "heads.aux.weight[0,2]"
+    assert {"weights.wte[3,2]", "layers.1.gain[2]", "scales[1]", "heads.main.bias[1]"} <= set(names)
+    assert len(names) == len(set(names)) == sum(int(np.prod(shape)) for shape in shapes.values())
+    assert [id(p) for _, p in named] == [id(p) for p in model.parameters()]
+    # each name is the Value found by following it by hand, and the state dict holds its value
+    by_name = dict(named)
+    assert by_name["weights.wte[3,2]"] is model.weights["wte"][3][2]
+    assert by_name["layers.1.gain[2]"] is model.layers[1]["gain"][2]
+    assert by_name["scales[1]"] is model.scales[1]
+    assert by_name["heads.main.bias[1]"] is model.heads["main"].bias[1]  # type: ignore[index]
+    assert state["weights.layer0.attn_wq"][1, 2] == model.weights["layer0.attn_wq"][1][2].data
+    other = DictOfMatrices()
+    other.load_state_dict(state)
+    assert [p.data for p in other.parameters()] == [p.data for p in model.parameters()]
+    loaded = nn.load(model.save(tmp_path / "dict.npz"), DictOfMatrices)
+    assert isinstance(loaded, DictOfMatrices)
+    trained, initial = model.weights["wte"][3][2].data, DictOfMatrices().weights["wte"][3][2].data
+    assert loaded.weights["wte"][3][2].data == trained != initial  # the trained values, not the initial ones
+
+
+def test_a_dict_of_parameters_needs_string_keys_to_name_them() -> None:
+    class ByNumber(nn.Module):
+        def __init__(self) -> None:
+            self.labels = {0: "zero", 1: "one"}  # no Values: any keys will do
+            self.layers = {0: [Value(1.0)], 1: [Value(2.0)]}
+
+    model = ByNumber()
+    with pytest.raises(TypeError, match=r"layers: a dict holding parameters .* keys must be strings, .*got the key 0"):
+        model.parameters()
+    model.layers = {"0": model.layers[0], "1": model.layers[1]}
+    assert [name for name, _ in model.named_parameters()] == ["layers.0[0]", "layers.1[0]"]
+
+
 def test_attributes_without_parameters_and_private_ones_are_not_parameters() -> None:
     class Mixed(nn.Module):
         def __init__(self) -> None:
@@ -309,10 +390,10 @@ def test_a_parameter_that_no_array_holds_is_a_type_error() -> None:
     class Hidden(nn.Module):
         def __init__(self) -> None:
             self.w = Value(1.0)
-            self.by_name = {"v": Value(2.0, label="v")}  # a dict: not searched
+            self._by_name = {"v": Value(2.0, label="v")}  # a private attribute: not searched
 
         def parameters(self) -> list[Value]:
-            return [self.w, self.by_name["v"]]
+            return [self.w, self._by_name["v"]]
 
     with pytest.raises(TypeError, match=r"Hidden: 1 of its parameters \(e.g. v\) are in none of its parameter arrays"):
         Hidden().state_dict()
