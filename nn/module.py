@@ -17,6 +17,7 @@ import json
 import os
 from collections.abc import Mapping
 from pathlib import Path
+from types import FunctionType
 from typing import Any, Union
 
 import numpy as np
@@ -48,7 +49,22 @@ class Module:
     `Line().state_dict()` is then {"a": array(0.), "b": array(0.)}, and `Line().save(path)` and
     `nn.load(path, Line)` work. Override `parameter_arrays()` to arrange or name them otherwise, as
     MLP does.
+
+    An attribute may not take a method's name (`self.state_dict = {...}` would hide `state_dict()`,
+    which `save` calls): setting one raises AttributeError naming the method. (A function may replace
+    a method on one model, as a test's mock does.)
     """
+
+    def __setattr__(self, name: str, value: Any) -> None:
+        """Set the attribute, unless it would hide a method: calling that method would then fail."""
+        owner = _method_owner(type(self), name)
+        if owner is not None and (not callable(value) or isinstance(value, Module)):
+            raise AttributeError(
+                f"{type(self).__name__}: the attribute {name!r} would hide the method {owner.__name__}.{name}(): "
+                f"model.{name}(), and whatever calls it, would fail with '{type(value).__name__}' object is not "
+                "callable. Give the attribute another name"
+            )
+        object.__setattr__(self, name, value)
 
     def parameter_arrays(self) -> dict[str, ValueArray]:
         """Names to this module's parameters arranged as arrays, as `state_dict` gives them.
@@ -185,6 +201,17 @@ class Module:
         """Write each parameter's dotted name into its label (called once built)."""
         for name, p in self.named_parameters():
             p.label = name
+
+
+def _method_owner(cls: type, name: str) -> type | None:
+    """The class that defines `name` as a method for instances of `cls` (None for a data attribute or a property,
+    whose own rules decide, and for private names); a method of one's own class counts as much as Module's."""
+    if name.startswith("_"):
+        return None
+    for owner in cls.__mro__[:-1]:  # `object` last: its methods are all private
+        if name in vars(owner):
+            return owner if isinstance(vars(owner)[name], (FunctionType, classmethod, staticmethod)) else None
+    return None
 
 
 # What the search for parameters looks at: anything else (a number, a string, a set ...) holds none for it.

@@ -453,6 +453,43 @@ def test_an_optimizer_given_the_model_says_to_pass_its_parameters(optimizer: typ
     assert optimizer(model.parameters(), lr=0.01).parameters == model.parameters()
 
 
+@pytest.mark.parametrize(
+    "method", ["state_dict", "parameters", "named_parameters", "zero_grad", "save", "config", "load_state_dict"]
+)
+def test_an_attribute_that_would_hide_a_module_method_is_refused_naming_it(method: str) -> None:
+    class Careless(nn.Module):
+        def __init__(self) -> None:
+            setattr(self, method, {"wte": [[Value(1.0)]]})  # microgpt.py calls its dict of weights state_dict
+
+    expected = rf"Careless: the attribute '{method}' would hide the method Module\.{method}\(\): model\.{method}\(\), "
+    with pytest.raises(AttributeError, match=expected + r"and whatever calls it, would fail with 'dict' object is not"):
+        Careless()
+
+
+def test_a_refused_attribute_changes_nothing_and_other_attributes_are_set() -> None:
+    model = nn.MLP(2, [3, 1], seed=0)
+    before = model.parameters()
+    with pytest.raises(AttributeError, match=r"MLP: the attribute 'parameters' would hide the method MLP\.parameters"):
+        model.parameters = before  # type: ignore[assignment,method-assign]
+    with pytest.raises(AttributeError, match=r"the method MLP\.to_torch\(\)"):
+        model.to_torch = nn.Linear(2, 1)  # a Module is callable, but not in a method's place
+    assert "parameters" not in vars(model) and model.parameters() == before
+
+    class Own(nn.Module):
+        def __init__(self) -> None:
+            self.w = Value(1.0)
+
+        def loss(self) -> Value:
+            return self.w * self.w
+
+    own = Own()
+    with pytest.raises(AttributeError, match=r"Own: the attribute 'loss' would hide the method Own\.loss\(\)"):
+        own.loss = 0.5  # type: ignore[assignment,method-assign]
+    own.zero_grad = lambda: None  # type: ignore[method-assign]  # a function may stand in for a method (a mock)
+    own.nin, own._state_dict = 3, {}  # other names, and private ones, are set as usual
+    assert (own.nin, own._state_dict, own.loss().data) == (3, {}, 1.0)
+
+
 # --- the package's layout ---------------------------------------------------------------------------
 
 
