@@ -1,11 +1,11 @@
 """valuegrad's neural networks: modules, the seed's network 1.1, a small GPT's layers, losses, optimizers, checkpoints.
 
 Modules import one way, from the bottom: activations, arguments (the checks of sizes, flags and inputs),
-arrays (parameters as nested lists of Values), state_dicts, checkpoint_format and torch_bridge (no model
-class); module (Module); neurons (Neuron, Layer), then mlp (MLP); layers and seed_network (built on
-module and mlp; seed_network also on losses and on seed_formulas, the seed's formulas as text); and
-checkpoint (`load`, which knows the built-in classes); losses, optim and seed_formulas need only the
-engine, or nothing.
+arrays (parameters as nested lists of Values), stray_values, state_dicts, checkpoint_format and
+torch_bridge (no model class); module (Module); neurons (Neuron, Layer), then mlp (MLP); layers and
+seed_network (built on module and mlp; seed_network also on losses and on seed_formulas, the seed's
+formulas as text); and checkpoint (`load`, which knows the built-in classes); losses, optim and
+seed_formulas need only the engine, or nothing.
 
 `nn.micrograd` holds micrograd's Neuron, Layer and MLP as micrograd 0.1.0 behaves, for following its notebooks.
 """

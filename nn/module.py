@@ -27,6 +27,7 @@ from engine.core.value import zero_grads
 from nn import checkpoint_format
 from nn.arrays import ValueArray, entry_name, flatten, holds_a_value
 from nn.state_dicts import Shapes, checked_state
+from nn.stray_values import stray_value
 
 
 class Module:
@@ -152,7 +153,9 @@ class Module:
 
         `nn.load(path)` reads it back (`nn.load(path, MyModel)` for a class of one's own). A model
         with a non-finite parameter is refused (ValueError), as `load` would refuse its file; a
-        `config()` that is not JSON, or that the constructor does not accept, is a TypeError.
+        `config()` that is not JSON, or that the constructor does not accept, is a TypeError, and so
+        is a model without parameters whose attributes hold Values where nn does not look for them
+        (in a set, say): it would save an empty file. A model without parameters by design saves.
         """
         who = f"save({str(path)!r})"
         cls = type(self)
@@ -169,6 +172,14 @@ class Module:
                 f"{cls.__name__}(**config) builds a model of the same shape"
             ) from error
         state = self.state_dict()
+        stray = stray_value(self, Module) if not state else None
+        if stray is not None:
+            where, kind = stray
+            raise TypeError(
+                f"{who}: {cls.__name__} has no parameters that nn finds, but its attribute {where!r} holds Values in "
+                f"a {kind}, where nn does not look for them, so the file would hold none of them. Keep parameters in "
+                "a Value, a list (of lists) of Values, a Module, or a list, tuple or dict of these"
+            )
         arrays = checked_state(state, {name: array.shape for name, array in state.items()}, who)
         return checkpoint_format.write(path, cls.__name__, config, arrays)
 

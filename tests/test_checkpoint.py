@@ -7,6 +7,7 @@ of the archive, files written by hand with `np.savez`, and the model's outputs b
 
 from __future__ import annotations
 
+import collections
 import errno
 import io
 import json
@@ -16,6 +17,7 @@ import re
 import stat
 import subprocess
 import sys
+import types
 import zipfile
 from collections.abc import Callable
 from pathlib import Path
@@ -534,6 +536,53 @@ def test_save_refuses_a_parameter_named_like_the_architecture_entry(tmp_path: Pa
     with pytest.raises(ValueError, match="'architecture' is the name of the checkpoint's own entry"):
         Named().save(tmp_path / "m.npz")
     assert list(tmp_path.iterdir()) == []
+
+
+class HoldsASet(nn.Module):
+    """A block without parameters that nn finds: its table is a set."""
+
+    def __init__(self) -> None:
+        self.table = {Value(1.0), Value(2.0)}
+
+
+STRAY_VALUES = [
+    pytest.param(lambda: {Value(1.0), Value(2.0)}, "weights", "set", id="a set"),
+    pytest.param(lambda: collections.deque([Value(1.0)]), "weights", "deque", id="a deque"),
+    pytest.param(lambda: np.array([Value(1.0), Value(2.0)], dtype=object), "weights", "ndarray", id="numpy objects"),
+    pytest.param(lambda: types.SimpleNamespace(wte=[[Value(1.0)]]), "weights", "SimpleNamespace", id="an object"),
+    pytest.param(lambda: {"wte": frozenset({Value(1.0)})}, "weights.wte", "frozenset", id="a set in a dict"),
+    pytest.param(lambda: [HoldsASet()], "weights.0.table", "set", id="a set in a module"),
+]
+
+
+@pytest.mark.parametrize(("make", "where", "kind"), STRAY_VALUES)
+def test_a_model_without_parameters_holding_values_where_nn_does_not_look_refuses_to_save(
+    tmp_path: Path, make: Callable[[], object], where: str, kind: str
+) -> None:
+    class Stray(nn.Module):
+        def __init__(self) -> None:
+            self.eps = 1e-5
+            self.weights = make()
+
+    model = Stray()
+    assert model.parameters() == [] and model.state_dict() == {}
+    expected = rf"save\('.*m\.npz'\): Stray has no parameters that nn finds, but its attribute '{re.escape(where)}' "
+    with pytest.raises(TypeError, match=expected + rf"holds Values in a {kind}, where nn does not look for them"):
+        model.save(tmp_path / "m.npz")
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_a_model_without_parameters_by_design_still_saves(tmp_path: Path) -> None:
+    class Plain(nn.Module):
+        def __init__(self) -> None:
+            self.norm = nn.RMSNorm()
+            self.letters = {"a", "b"}
+            self.table = np.zeros(3)
+            self.options = types.SimpleNamespace(scale=2.0, names=["x"])
+            self._cache = {Value(1.0)}  # private: neither searched for parameters nor for stray Values
+
+    loaded = nn.load(Plain().save(tmp_path / "m.npz"), Plain)
+    assert isinstance(loaded, Plain) and loaded.state_dict() == {}
 
 
 def test_save_replaces_an_existing_file_with_the_usual_permissions(tmp_path: Path) -> None:

@@ -498,7 +498,15 @@ def test_nn_modules_import_one_way_and_the_file_format_knows_no_model() -> None:
     graph.pop("", None)  # nn/__init__.py, which imports them all
     import_order(graph)
     models = {"module", "neurons", "mlp", "layers", "seed_network", "checkpoint"}
-    for low in ("state_dicts", "checkpoint_format", "torch_bridge", "activations", "arguments", "arrays"):
+    for low in (
+        "state_dicts",
+        "checkpoint_format",
+        "torch_bridge",
+        "activations",
+        "arguments",
+        "arrays",
+        "stray_values",
+    ):
         assert not graph[low] & models, low
     assert "checkpoint" not in graph["module"] and "module" in graph["checkpoint"]
     assert not graph["module"] & models, "Module knows none of the models built on it"
