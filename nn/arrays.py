@@ -38,7 +38,10 @@ def flatten(array: ValueArray, name: str) -> tuple[tuple[int, ...], list[Value]]
         raise TypeError(
             f"parameter array {name!r} is ragged: its entries have shapes {sorted(shapes)}; expected a rectangle"
         )
-    return (len(array), *rows[0][0]), [v for _, values in rows for v in values]
+    values: list[Value] = []
+    for _, row in rows:
+        values += row
+    return (len(array), *rows[0][0]), values
 
 
 def entry_name(name: str, index: tuple[int, ...]) -> str:

@@ -100,8 +100,13 @@ class Module:
         return named
 
     def parameters(self) -> list[Value]:
-        """The parameters, in the order of `named_parameters()` (modules list them without building names)."""
-        return [p for _, p in self.named_parameters()]
+        """The parameters, in the order of `named_parameters()`: found the same way, without building names."""
+        if type(self).named_parameters is not Module.named_parameters:  # a class naming them its own way lists them so
+            return [p for _, p in self.named_parameters()]
+        parameters: list[Value] = []
+        for name, part in parameter_parts(self):
+            parameters += part.parameters() if isinstance(part, Module) else flatten(part, name)[1]
+        return parameters
 
     def zero_grad(self) -> None:
         """Set to 0 the gradient of every parameter, and of every constant the module's nodes read (the 0 that a

@@ -420,6 +420,50 @@ def test_parameters_are_the_named_parameters_in_the_same_order(module: nn.Module
     assert module.parameters() == [p for _, p in named] and len({id(p) for _, p in named}) == len(named)
 
 
+class Assorted(nn.Module):
+    """Parameters in every place Module looks, nested: a Value, a matrix, a tuple, dicts, lists of Modules."""
+
+    def __init__(self) -> None:
+        self.scale = Value(1.0)
+        self.blocks = [nn.Linear(2, 3, seed=0), {"head": nn.Linear(3, 1, bias=False, seed=1), "gain": [Value(2.0)]}]
+        self.weights = {"wte": [[Value(3.0), Value(4.0)], [Value(5.0), Value(6.0)]], "pair": (Value(7.0), Value(8.0))}
+        self.mlp = nn.MLP(2, [2, 1], seed=2)
+
+
+class NamedItsOwnWay(nn.Module):
+    """A class that overrides named_parameters only: parameters() lists what it names, in its order."""
+
+    def __init__(self) -> None:
+        self.a, self.b = Value(1.0), Value(2.0)
+
+    def named_parameters(self) -> list[tuple[str, Value]]:
+        return [("second", self.b), ("first", self.a)]
+
+
+@pytest.mark.parametrize("module", [Assorted(), NamedItsOwnWay(), nn.micrograd.MLP(2, [3, 1])], ids=repr)
+def test_parameters_of_any_module_are_its_named_parameters_in_the_same_order(module: nn.Module) -> None:
+    named = module.named_parameters()
+    assert [id(p) for p in module.parameters()] == [id(p) for _, p in named] and len(named) > 1
+
+
+def test_parameters_are_found_afresh_at_every_call_so_none_is_ever_missed() -> None:
+    """Nothing is cached: what a learner appends, sets or replaces after building is listed at the next call."""
+    model = Assorted()
+    count = len(model.parameters())
+    extra, row, entry = Value(9.0), [Value(10.0), Value(11.0)], Value(12.0)
+    model.weights["pair"] = (*model.weights["pair"], extra)  # a tuple replaced by a longer one
+    model.weights["wte"].append(row)  # a row appended to a matrix
+    model.blocks[1]["gain"].append(entry)  # type: ignore[index,union-attr]
+    model.mlp.layers[0].neurons[0].w[0] = replaced = Value(13.0)
+    parameters = model.parameters()
+    assert len(parameters) == count + 4 and [id(p) for p in parameters] == [id(p) for _, p in model.named_parameters()]
+    assert all(any(p is v for p in parameters) for v in (extra, *row, entry, replaced))
+    for v in (extra, *row, entry, replaced):
+        v.grad = 1.0
+    model.zero_grad()  # and zero_grad clears what is there now
+    assert [p.grad for p in parameters] == [0.0] * len(parameters)
+
+
 # --- errors a learner meets ------------------------------------------------------------------------
 
 
