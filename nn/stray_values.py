@@ -9,7 +9,7 @@ attribute. Private attributes (`_name`) are skipped here as the search skips the
 
 from __future__ import annotations
 
-from collections.abc import Collection, Mapping
+from collections.abc import Collection, Iterator, Mapping
 from types import BuiltinFunctionType, FunctionType, MethodType, ModuleType
 
 import numpy as np
@@ -17,7 +17,7 @@ import numpy as np
 from engine import Value
 
 MAX_DEPTH = 8  # containers within containers are followed this deep
-ATOMS = (str, bytes, bytearray, int, float, complex, np.generic)  # hold nothing
+ATOMS = (str, bytes, bytearray, int, float, complex, np.generic, range)  # hold no Value
 CODE = (type, ModuleType, FunctionType, MethodType, BuiltinFunctionType)  # not data, not searched
 Place = tuple[str, str]  # a container's dotted name from the model and its type's name
 
@@ -44,15 +44,15 @@ def _search(
     seen.add(id(item))
     read = isinstance(item, (list, tuple, module_type)) or (isinstance(item, dict) and all(map(_is_str, item)))
     unread = unread if unread is not None or read else (name, type(item).__name__)
-    entries: list[tuple[str, object]]
+    entries: Iterator[tuple[str, object]]  # lazily: the search stops at the first Value
     if isinstance(item, Mapping):
-        entries = [(f"{name}.{key}", entry) for key, entry in item.items()]
+        entries = ((f"{name}.{key}", entry) for key, entry in item.items())
     elif isinstance(item, np.ndarray):
-        entries = [(name, entry) for entry in item.flat] if item.dtype == object else []
+        entries = ((name, entry) for entry in (item.flat if item.dtype == object else ()))
     elif isinstance(item, Collection):  # a list, a set, a deque ...
-        entries = [(f"{name}.{i}", entry) for i, entry in enumerate(item)]
+        entries = ((f"{name}.{i}", entry) for i, entry in enumerate(item))
     elif hasattr(item, "__dict__") and not isinstance(item, CODE):  # a Module, an object of one's own class
-        entries = [(f"{name}.{key}", entry) for key, entry in vars(item).items() if not key.startswith("_")]
+        entries = ((f"{name}.{key}", entry) for key, entry in vars(item).items() if not key.startswith("_"))
     else:
         return None
     for entry_name, entry in entries:
