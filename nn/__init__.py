@@ -1,9 +1,11 @@
 """valuegrad's neural networks: modules, the seed's network 1.1, a small GPT's layers, losses, optimizers, checkpoints.
 
-Modules import one way, from the bottom: activations, state_dicts, checkpoint_format and torch_bridge
-(no model class), module (Module, Neuron, Layer, MLP), layers and seed_network (built on module;
-seed_network also on losses and on seed_formulas, the seed's formulas as text), and checkpoint (`load`,
-which knows the built-in classes); losses, optim and seed_formulas need only the engine, or nothing.
+Modules import one way, from the bottom: activations, arguments (the checks of sizes, flags and inputs),
+arrays (parameters as nested lists of Values), stray_values, state_dicts, checkpoint_format and
+torch_bridge (no model class); module (Module); neurons (Neuron, Layer), then mlp (MLP); layers and
+seed_network (built on module and mlp; seed_network also on losses and on seed_formulas, the seed's
+formulas as text); and checkpoint (`load`, which knows the built-in classes); losses, optim and
+seed_formulas need only the engine, or nothing.
 
 `nn.micrograd` holds micrograd's Neuron, Layer and MLP as micrograd 0.1.0 behaves, for following its notebooks.
 """
@@ -19,7 +21,9 @@ from nn.losses import (
     mse_loss,
     softmax,
 )
-from nn.module import MLP, Layer, Module, Neuron
+from nn.mlp import MLP
+from nn.module import Module
+from nn.neurons import Layer, Neuron
 from nn.optim import SGD, Adam, AdamW, Optimizer
 from nn.seed_network import SeedNetwork
 

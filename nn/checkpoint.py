@@ -23,7 +23,9 @@ import numpy as np
 
 from nn import checkpoint_format
 from nn.layers import Embedding, Linear, RMSNorm
-from nn.module import MLP, Layer, Module, Neuron, constructor_arguments
+from nn.mlp import MLP
+from nn.module import Module, constructor_arguments
+from nn.neurons import Layer, Neuron
 from nn.seed_network import SeedNetwork
 from nn.state_dicts import checked_state
 

@@ -202,7 +202,7 @@ def _checked_architecture(spec: object, where: str) -> tuple[int, str, dict[str,
     if spec.get("format") != FORMAT:
         raise ValueError(f"{where}: format {spec.get('format')!r} is not a valuegrad checkpoint's ({FORMAT!r})")
     version = spec.get("version")
-    if isinstance(version, bool) or version not in VERSIONS:
+    if type(version) is not int or version not in VERSIONS:  # not True (== 1) nor 2.0 (== 2): JSON's integers only
         readable = " and ".join(map(str, VERSIONS))
         raise ValueError(f"{where}: version {version!r} is not supported; this valuegrad reads versions {readable}")
     fields = FIELDS[version]

@@ -17,7 +17,8 @@ from engine import Value, linear, take
 from engine.core.numbers import as_float
 from engine.core.value import record_values
 from nn.activations import check_std, draw_weights
-from nn.module import Input, Module, as_values, check_flag, check_inputs, check_size
+from nn.arguments import Input, as_values, check_flag, check_inputs, check_size
+from nn.module import Module
 from nn.state_dicts import Shapes
 
 
@@ -52,7 +53,7 @@ class Linear(Module):
         rng = rng if rng is not None else np.random.default_rng(seed)
         self.weight = _matrix(draw_weights(rng, (nout, nin), nin, "linear", check_std(std, "Linear")))
         self.bias = [Value(0.0) for _ in range(nout)] if bias else None
-        self._zero = Value(0.0)  # the constant bias of a layer without one: the same leaf at every call
+        self._zero = Value(0.0)  # the constant bias of a layer without one: the same leaf at every call (a constant)
         self._name_parameters()
 
     @property
@@ -71,6 +72,9 @@ class Linear(Module):
 
     def config(self) -> dict[str, Any]:
         return {"nin": self.nin, "nout": self.nout, "bias": self.bias is not None}
+
+    def _constants(self) -> list[Value]:
+        return [self._zero] if self.bias is None else []
 
     @classmethod
     def state_shapes(cls, arguments: Mapping[str, Any]) -> Shapes:

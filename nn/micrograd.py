@@ -15,7 +15,7 @@ pictures: replace `from micrograd.nn import MLP` by `from nn.micrograd import ML
 Where micrograd fails or silently does something else, these classes raise a clear error instead:
 a wrong number of inputs (micrograd's `zip` drops the extra ones), sizes that are not positive whole
 numbers, `nonlin` that is not a bool. And where micrograd breaks, an MLP with a hidden layer of one
-neuron works. For anything else, `nn.MLP` (nn/module.py) is the better model: its initialisation keeps
+neuron works. For anything else, `nn.MLP` (nn/mlp.py) is the better model: its initialisation keeps
 the signal's size through the layers, its neurons are one fused node each, and it has any activation,
 names, checkpoints and PyTorch conversion.
 """

@@ -23,8 +23,9 @@ from engine import Value
 from engine.core.numbers import as_float
 from nn import seed_formulas
 from nn.activations import ACTIVATIONS
+from nn.arguments import Input, check_inputs
 from nn.losses import mse_loss
-from nn.module import MLP, Input, check_inputs, mlp_sizes
+from nn.mlp import MLP, mlp_sizes
 
 
 class SeedNetwork(MLP):

@@ -5,7 +5,7 @@ and the one activation of its hidden layers (its last layer is linear). `to_torc
 gives a float64 Sequential computing that function: Linear(nin, nout) per layer, each hidden one
 followed by ReLU, Tanh or Sigmoid (nothing for "linear"). `from_torch(sequential)` reads such a
 Sequential back into layers and an activation. This module knows no model class: `MLP.to_torch` and
-`MLP.from_torch` (nn/module.py) call down into it.
+`MLP.from_torch` (nn/mlp.py) call down into it.
 
 PyTorch stays optional: it is imported only when one of these is called, and its absence is an
 ImportError that says how to install it.

@@ -18,7 +18,7 @@ from collections.abc import Sequence
 import numpy as np
 from numpy.typing import ArrayLike
 
-from nn.module import MLP
+from nn.mlp import MLP
 from seed.activations import Activation, Array, activate, derivative, derivative_bound
 
 

@@ -7,6 +7,7 @@ of the archive, files written by hand with `np.savez`, and the model's outputs b
 
 from __future__ import annotations
 
+import collections
 import errno
 import io
 import json
@@ -16,6 +17,7 @@ import re
 import stat
 import subprocess
 import sys
+import types
 import zipfile
 from collections.abc import Callable
 from pathlib import Path
@@ -80,7 +82,36 @@ class TinyLanguageModel(nn.Module):
         return [logit * self.temperature for logit in self.head(h)]
 
 
-# Every kind of model that saves and loads: the built-in ones and three of one's own.
+def matrix(rng: np.random.Generator, rows: int, columns: int) -> list[list[Value]]:
+    """microgpt.py's `matrix`: a list of rows of new Values, drawn from N(0, 0.08^2)."""
+    return [[Value(float(x)) for x in row] for row in rng.normal(0.0, 0.08, (rows, columns))]
+
+
+class DictOfMatrices(nn.Module):
+    """Parameters kept as microgpt.py keeps them (its `state_dict`: a dict of matrices), and in a list of per-layer
+    dicts, a tuple and a dict of Modules, beside containers that hold no parameters."""
+
+    def __init__(self, dim: int = 3) -> None:
+        rng = np.random.default_rng(13)
+        self.weights = {"wte": matrix(rng, 5, dim), "layer0.attn_wq": matrix(rng, dim, dim)}
+        self.layers = [{"mlp": matrix(rng, dim, dim), "gain": [Value(1.0) for _ in range(dim)]} for _ in range(2)]
+        self.scales = (Value(1.0), Value(0.5))
+        self.heads = {"main": nn.Linear(dim, 2, seed=14), "aux": nn.Linear(dim, 1, bias=False, seed=15)}
+        self.vocabulary = {"a": 0, "b": 1}  # no Values: no parameters
+        self.shape = (5, dim)
+
+    def config(self) -> dict[str, Any]:
+        return {"dim": len(self.weights["wte"][0])}
+
+    def __call__(self, x: Any) -> list[Value]:
+        h = self.weights["wte"][int(abs(x) * 7) % 5]
+        for weight in (self.weights["layer0.attn_wq"], *(layer["mlp"] for layer in self.layers)):
+            h = [sum((w * hi for w, hi in zip(row, h)), Value(0.0)).tanh() for row in weight]
+        h = [hi * g * self.scales[0] for hi, g in zip(h, self.layers[1]["gain"])]
+        return [*self.heads["main"](h), *self.heads["aux"](h), self.scales[1] * x]
+
+
+# Every kind of model that saves and loads: the built-in ones and four of one's own.
 MODELS: dict[str, Callable[[], nn.Module]] = {
     "mlp relu": lambda: nn.MLP(4, [5, 3], activation="relu", seed=1),
     "mlp tanh, one output": lambda: nn.MLP(3, [6, 4, 1], activation="tanh", seed=2),
@@ -97,8 +128,9 @@ MODELS: dict[str, Callable[[], nn.Module]] = {
     "line (own class)": Line,
     "polynomial (own class with config)": lambda: Polynomial(3, seed=12),
     "nested (own class holding built-in blocks)": lambda: TinyLanguageModel(6, 4),
+    "dict of matrices (own class, microgpt.py's way)": DictOfMatrices,
 }
-OWN_CLASSES = (Line, Polynomial, TinyLanguageModel)
+OWN_CLASSES = (Line, Polynomial, TinyLanguageModel, DictOfMatrices)
 
 
 def parameters_of(model: nn.Module) -> list[tuple[str, float]]:
@@ -112,7 +144,7 @@ def outputs_of(model: Any, n: int = 5) -> list[float]:
     for k in range(n):
         if isinstance(model, nn.Embedding):
             y = model(k % model.num_embeddings)
-        elif isinstance(model, (Line, Polynomial, TinyLanguageModel)):
+        elif isinstance(model, (Line, Polynomial, TinyLanguageModel, DictOfMatrices)):
             y = model(float(rng.normal()))
         elif isinstance(model, nn.RMSNorm):
             y = model(list(rng.normal(size=3)))
@@ -273,6 +305,57 @@ def test_nested_modules_name_their_arrays_and_parameters_by_the_path_to_them() -
     assert model.temperature.data == state["temperature"]
 
 
+def test_parameters_in_dicts_lists_and_tuples_are_found_and_named_by_the_path_to_them(tmp_path: Path) -> None:
+    model = as_if_trained(DictOfMatrices())
+    state = model.state_dict()
+    shapes = {name: array.shape for name, array in state.items()}
+    assert shapes == {
+        "weights.wte": (5, 3),
+        "weights.layer0.attn_wq": (3, 3),
+        "layers.0.mlp": (3, 3),
+        "layers.0.gain": (3,),
+        "layers.1.mlp": (3, 3),
+        "layers.1.gain": (3,),
+        "scales": (2,),
+        "heads.main.weight": (2, 3),
+        "heads.main.bias": (2,),
+        "heads.aux.weight": (1, 3),
+    }
+    named = model.named_parameters()
+    names = [name for name, _ in named]
+    assert names[:2] == ["weights.wte[0,0]", "weights.wte[0,1]"] and names[-1] == "heads.aux.weight[0,2]"
+    assert {"weights.wte[3,2]", "layers.1.gain[2]", "scales[1]", "heads.main.bias[1]"} <= set(names)
+    assert len(names) == len(set(names)) == sum(int(np.prod(shape)) for shape in shapes.values())
+    assert [id(p) for _, p in named] == [id(p) for p in model.parameters()]
+    # each name is the Value found by following it by hand, and the state dict holds its value
+    by_name = dict(named)
+    assert by_name["weights.wte[3,2]"] is model.weights["wte"][3][2]
+    assert by_name["layers.1.gain[2]"] is model.layers[1]["gain"][2]
+    assert by_name["scales[1]"] is model.scales[1]
+    assert by_name["heads.main.bias[1]"] is model.heads["main"].bias[1]  # type: ignore[index]
+    assert state["weights.layer0.attn_wq"][1, 2] == model.weights["layer0.attn_wq"][1][2].data
+    other = DictOfMatrices()
+    other.load_state_dict(state)
+    assert [p.data for p in other.parameters()] == [p.data for p in model.parameters()]
+    loaded = nn.load(model.save(tmp_path / "dict.npz"), DictOfMatrices)
+    assert isinstance(loaded, DictOfMatrices)
+    trained, initial = model.weights["wte"][3][2].data, DictOfMatrices().weights["wte"][3][2].data
+    assert loaded.weights["wte"][3][2].data == trained != initial  # the trained values, not the initial ones
+
+
+def test_a_dict_of_parameters_needs_string_keys_to_name_them() -> None:
+    class ByNumber(nn.Module):
+        def __init__(self) -> None:
+            self.labels = {0: "zero", 1: "one"}  # no Values: any keys will do
+            self.layers = {0: [Value(1.0)], 1: [Value(2.0)]}
+
+    model = ByNumber()
+    with pytest.raises(TypeError, match=r"layers: a dict holding parameters .* keys must be strings, .*got the key 0"):
+        model.parameters()
+    model.layers = {"0": model.layers[0], "1": model.layers[1]}
+    assert [name for name, _ in model.named_parameters()] == ["layers.0[0]", "layers.1[0]"]
+
+
 def test_attributes_without_parameters_and_private_ones_are_not_parameters() -> None:
     class Mixed(nn.Module):
         def __init__(self) -> None:
@@ -309,10 +392,10 @@ def test_a_parameter_that_no_array_holds_is_a_type_error() -> None:
     class Hidden(nn.Module):
         def __init__(self) -> None:
             self.w = Value(1.0)
-            self.by_name = {"v": Value(2.0, label="v")}  # a dict: not searched
+            self._by_name = {"v": Value(2.0, label="v")}  # a private attribute: not searched
 
         def parameters(self) -> list[Value]:
-            return [self.w, self.by_name["v"]]
+            return [self.w, self._by_name["v"]]
 
     with pytest.raises(TypeError, match=r"Hidden: 1 of its parameters \(e.g. v\) are in none of its parameter arrays"):
         Hidden().state_dict()
@@ -453,6 +536,53 @@ def test_save_refuses_a_parameter_named_like_the_architecture_entry(tmp_path: Pa
     with pytest.raises(ValueError, match="'architecture' is the name of the checkpoint's own entry"):
         Named().save(tmp_path / "m.npz")
     assert list(tmp_path.iterdir()) == []
+
+
+class HoldsASet(nn.Module):
+    """A block without parameters that nn finds: its table is a set."""
+
+    def __init__(self) -> None:
+        self.table = {Value(1.0), Value(2.0)}
+
+
+STRAY_VALUES = [
+    pytest.param(lambda: {Value(1.0), Value(2.0)}, "weights", "set", id="a set"),
+    pytest.param(lambda: collections.deque([Value(1.0)]), "weights", "deque", id="a deque"),
+    pytest.param(lambda: np.array([Value(1.0), Value(2.0)], dtype=object), "weights", "ndarray", id="numpy objects"),
+    pytest.param(lambda: types.SimpleNamespace(wte=[[Value(1.0)]]), "weights", "SimpleNamespace", id="an object"),
+    pytest.param(lambda: {"wte": frozenset({Value(1.0)})}, "weights.wte", "frozenset", id="a set in a dict"),
+    pytest.param(lambda: [HoldsASet()], "weights.0.table", "set", id="a set in a module"),
+]
+
+
+@pytest.mark.parametrize(("make", "where", "kind"), STRAY_VALUES)
+def test_a_model_without_parameters_holding_values_where_nn_does_not_look_refuses_to_save(
+    tmp_path: Path, make: Callable[[], object], where: str, kind: str
+) -> None:
+    class Stray(nn.Module):
+        def __init__(self) -> None:
+            self.eps = 1e-5
+            self.weights = make()
+
+    model = Stray()
+    assert model.parameters() == [] and model.state_dict() == {}
+    expected = rf"save\('.*m\.npz'\): Stray has no parameters that nn finds, but its attribute '{re.escape(where)}' "
+    with pytest.raises(TypeError, match=expected + rf"holds Values in a {kind}, where nn does not look for them"):
+        model.save(tmp_path / "m.npz")
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_a_model_without_parameters_by_design_still_saves(tmp_path: Path) -> None:
+    class Plain(nn.Module):
+        def __init__(self) -> None:
+            self.norm = nn.RMSNorm()
+            self.letters = {"a", "b"}
+            self.table = np.zeros(3)
+            self.options = types.SimpleNamespace(scale=2.0, names=["x"])
+            self._cache = {Value(1.0)}  # private: neither searched for parameters nor for stray Values
+
+    loaded = nn.load(Plain().save(tmp_path / "m.npz"), Plain)
+    assert isinstance(loaded, Plain) and loaded.state_dict() == {}
 
 
 def test_save_replaces_an_existing_file_with_the_usual_permissions(tmp_path: Path) -> None:
@@ -688,6 +818,7 @@ BAD_VERSION_1 = [
     pytest.param({"class": "MLP"}, r"unexpected field\(s\) 'class'"),
     pytest.param({"sizes": [3, 5, 2]}, r"'layer1.weight' has shape \(4, 3\); expected \(5, 3\)"),
     pytest.param({"kind": "SeedNetwork"}, r"network 1.1 has sizes \[nin, width1, width2, 1\]"),
+    pytest.param({"version": 1.0}, r"version 1.0 is not supported; this valuegrad reads versions 1 and 2"),
 ]
 
 
@@ -925,6 +1056,8 @@ BAD_ARCHITECTURES = [
         id="newer version",
     ),
     pytest.param(set_field("version", True), r"version True is not supported", id="version true"),
+    pytest.param(set_field("version", 2.0), r"version 2.0 is not supported; .* reads versions 1 and 2", id="2.0"),
+    pytest.param(set_field("version", "2"), r"version '2' is not supported", id="version text"),
     pytest.param(set_field("version", 1), r"missing field\(s\) 'kind', 'sizes'", id="version 1 fields missing"),
     pytest.param(lambda spec: spec.pop("config"), r"missing field\(s\) 'config'", id="missing config"),
     pytest.param(set_field("dropout", 0.5), r"unexpected field\(s\) 'dropout'", id="extra field"),
@@ -974,13 +1107,61 @@ def test_huge_declared_sizes_are_refused_before_any_model_is_built(
 ) -> None:
     path = model.save(tmp_path / "m.npz")
     bad = with_architecture(path, lambda spec: spec["config"].update(declared))
+    refused_before_any_value_is_made(monkeypatch, lambda: nn.load(bad), array)
 
+
+def refused_before_any_value_is_made(monkeypatch: pytest.MonkeyPatch, load: Callable[[], object], array: str) -> None:
     def no_value_may_be_made(self: Value, *args: Any, **kwargs: Any) -> None:
         raise AssertionError("a parameter was made before the file was checked")  # fails fast, never builds 10^10
 
     monkeypatch.setattr(Value, "__init__", no_value_may_be_made)
     with pytest.raises(ValueError, match=rf"'{re.escape(array)}' has shape .*; expected \(.*[0-9]{{6}}"):
-        nn.load(bad)
+        load()
+
+
+# A subclass that changes nothing of how it is built (no constructor of its own) has its built-in class's shapes.
+# Sizes of a million: were it built (the fault this pins), it would fail at its first Value, not run out of memory.
+class PlainMLP(nn.MLP):
+    pass
+
+
+class PlainSeedNetwork(nn.SeedNetwork):
+    pass
+
+
+class PlainNeuron(nn.Neuron):
+    pass
+
+
+class PlainLayer(nn.Layer):
+    pass
+
+
+class PlainLinear(nn.Linear):
+    pass
+
+
+class PlainEmbedding(nn.Embedding):
+    pass
+
+
+@pytest.mark.parametrize(
+    ("model", "declared", "array"),
+    [
+        pytest.param(PlainMLP(3, [4, 2], seed=0), {"nin": 10**6, "nouts": [10**6, 2]}, "layer1.weight", id="MLP"),
+        pytest.param(PlainSeedNetwork(seed=0), {"widths": [10**6, 10**6]}, "w1", id="SeedNetwork"),
+        pytest.param(PlainNeuron(3, seed=0), {"nin": 10**6}, "w", id="Neuron"),
+        pytest.param(PlainLayer(3, 2, seed=0), {"nin": 10**6}, "weight", id="Layer"),
+        pytest.param(PlainLinear(3, 2, seed=0), {"nout": 10**6}, "weight", id="Linear"),
+        pytest.param(PlainEmbedding(4, 2, seed=0), {"num_embeddings": 10**6}, "weight", id="Embedding"),
+    ],
+)
+def test_huge_declared_sizes_of_a_plain_subclass_are_refused_before_it_is_built(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, model: nn.Module, declared: dict[str, Any], array: str
+) -> None:
+    path = model.save(tmp_path / "m.npz")
+    bad = with_architecture(path, lambda spec: spec["config"].update(declared))
+    refused_before_any_value_is_made(monkeypatch, lambda: nn.load(bad, type(model)), array)
 
 
 def test_the_good_file_still_loads(saved: Path) -> None:

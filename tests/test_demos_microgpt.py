@@ -4,7 +4,12 @@ the data and its split, the bigram baseline, the checkpoint, and a short run of 
 
 from __future__ import annotations
 
+import hashlib
+import json
 import math
+import os
+import subprocess
+import sys
 from pathlib import Path
 from types import ModuleType
 
@@ -16,6 +21,7 @@ from demos import microgpt
 from demos.microgpt import BOS, MicroGPT
 
 PNG = b"\x89PNG\r\n\x1a\n"
+REPO = Path(__file__).resolve().parents[1]
 # Names of every length the block holds: 2 letters (the shortest in names.txt), typical, and 15 letters (the
 # longest: 16 positions, no padding at all).
 NAMES = ["bo", "emma", "christopher", "muhammadibrahim"]
@@ -211,6 +217,32 @@ def test_the_split_is_fixed_and_keeps_each_name_on_one_side() -> None:
     assert (train, held_out) == microgpt.split_names(names)
     assert not set(train) & set(held_out) and len(train) + len(held_out) == len(names)
     assert len(set(held_out)) == round(0.1 * len(set(names)))
+
+
+SPLIT_DIGEST = """
+import hashlib, json
+from demos import microgpt
+print(hashlib.sha256(json.dumps(microgpt.split_names(microgpt.load_names())).encode()).hexdigest())
+"""
+
+
+def test_the_split_is_the_same_in_every_process_whatever_the_hash_seed() -> None:
+    """Python salts the hashes of strings per process (PYTHONHASHSEED), so a set of names iterates in another order
+    in each: a split that depended on it would hold out other names in every run and still agree with itself
+    within one. Processes with different seeds must give this process's split."""
+    names = microgpt.load_names()
+    here = hashlib.sha256(json.dumps(microgpt.split_names(names)).encode()).hexdigest()
+    for seed in ("0", "1", "2"):
+        result = subprocess.run(
+            [sys.executable, "-c", SPLIT_DIGEST],
+            cwd=REPO,
+            env={**os.environ, "PYTHONHASHSEED": seed},
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
+        assert result.returncode == 0, result.stderr
+        assert result.stdout.strip() == here, f"PYTHONHASHSEED={seed} splits the names otherwise"
 
 
 def test_padded_batch_shifts_targets_and_weighs_real_positions() -> None:

@@ -93,6 +93,40 @@ def test_linear_through_vectorize_equals_the_scalar_path(bias: bool) -> None:
     np.testing.assert_allclose(vectorized, [p.grad for p in layer.parameters()], rtol=1e-12)
 
 
+class HoldsALinear(nn.Module):
+    def __init__(self) -> None:
+        self.head = nn.Linear(3, 2, bias=False, seed=0)
+
+
+@pytest.mark.parametrize("held", [False, True], ids=["the layer", "a model holding it"])
+@pytest.mark.parametrize("batched", [False, True], ids=["scalar path", "vectorize"])
+def test_zero_grad_clears_the_constant_zero_of_a_linear_without_bias_which_stays_no_parameter(
+    batched: bool, held: bool
+) -> None:
+    """Each output of a Linear without bias adds the same constant leaf, 0, to which backward adds as to any leaf:
+    the model's zero_grad clears it, also from a model holding the layer. It is no parameter: no optimizer moves it,
+    no state dict holds it, and an export to PyTorch must keep it a constant (issue 25)."""
+    model = HoldsALinear() if held else nn.Linear(3, 2, bias=False, seed=0)
+    layer = model.head if isinstance(model, HoldsALinear) else model
+    x = np.array([[1.0, -2.0, 0.5], [0.25, 1.5, -1.0]])
+
+    def loss(a: Value, b: Value, c: Value) -> Value:
+        y = layer([a, b, c])
+        return y[0] * 3.0 + y[1] * 5.0
+
+    if batched:
+        engine.vectorize(loss).backward(*x.T)  # the mean over the batch: d/d0 is 3 + 5 as well
+    else:
+        loss(*map(Value, x[0])).backward()
+    zero = layer([1.0, 2.0, 3.0])[0].parents[-1]
+    assert zero.op is None and zero.data == 0.0 and zero.grad == 8.0  # 3 + 5: each output adds it once
+    assert not any(p is zero for p in model.parameters()) and len(model.parameters()) == 6
+    assert list(model.state_dict()) == (["head.weight"] if held else ["weight"])
+    model.zero_grad()
+    leaves = [v for v in engine.topological_order(loss(*map(Value, x[0]))) if v.op is None]
+    assert any(v is zero for v in leaves) and [v.grad for v in leaves] == [0.0] * len(leaves)  # inputs: new leaves
+
+
 def test_linear_initialisation_uniform_by_default_gaussian_with_std() -> None:
     nin = 50
     uniform = nn.Linear(nin, 200, seed=0).state_dict()

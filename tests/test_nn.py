@@ -420,6 +420,50 @@ def test_parameters_are_the_named_parameters_in_the_same_order(module: nn.Module
     assert module.parameters() == [p for _, p in named] and len({id(p) for _, p in named}) == len(named)
 
 
+class Assorted(nn.Module):
+    """Parameters in every place Module looks, nested: a Value, a matrix, a tuple, dicts, lists of Modules."""
+
+    def __init__(self) -> None:
+        self.scale = Value(1.0)
+        self.blocks = [nn.Linear(2, 3, seed=0), {"head": nn.Linear(3, 1, bias=False, seed=1), "gain": [Value(2.0)]}]
+        self.weights = {"wte": [[Value(3.0), Value(4.0)], [Value(5.0), Value(6.0)]], "pair": (Value(7.0), Value(8.0))}
+        self.mlp = nn.MLP(2, [2, 1], seed=2)
+
+
+class NamedItsOwnWay(nn.Module):
+    """A class that overrides named_parameters only: parameters() lists what it names, in its order."""
+
+    def __init__(self) -> None:
+        self.a, self.b = Value(1.0), Value(2.0)
+
+    def named_parameters(self) -> list[tuple[str, Value]]:
+        return [("second", self.b), ("first", self.a)]
+
+
+@pytest.mark.parametrize("module", [Assorted(), NamedItsOwnWay(), nn.micrograd.MLP(2, [3, 1])], ids=repr)
+def test_parameters_of_any_module_are_its_named_parameters_in_the_same_order(module: nn.Module) -> None:
+    named = module.named_parameters()
+    assert [id(p) for p in module.parameters()] == [id(p) for _, p in named] and len(named) > 1
+
+
+def test_parameters_are_found_afresh_at_every_call_so_none_is_ever_missed() -> None:
+    """Nothing is cached: what a learner appends, sets or replaces after building is listed at the next call."""
+    model = Assorted()
+    count = len(model.parameters())
+    extra, row, entry = Value(9.0), [Value(10.0), Value(11.0)], Value(12.0)
+    model.weights["pair"] = (*model.weights["pair"], extra)  # a tuple replaced by a longer one
+    model.weights["wte"].append(row)  # a row appended to a matrix
+    model.blocks[1]["gain"].append(entry)  # type: ignore[index,union-attr]
+    model.mlp.layers[0].neurons[0].w[0] = replaced = Value(13.0)
+    parameters = model.parameters()
+    assert len(parameters) == count + 4 and [id(p) for p in parameters] == [id(p) for _, p in model.named_parameters()]
+    assert all(any(p is v for p in parameters) for v in (extra, *row, entry, replaced))
+    for v in (extra, *row, entry, replaced):
+        v.grad = 1.0
+    model.zero_grad()  # and zero_grad clears what is there now
+    assert [p.grad for p in parameters] == [0.0] * len(parameters)
+
+
 # --- errors a learner meets ------------------------------------------------------------------------
 
 
@@ -453,6 +497,43 @@ def test_an_optimizer_given_the_model_says_to_pass_its_parameters(optimizer: typ
     assert optimizer(model.parameters(), lr=0.01).parameters == model.parameters()
 
 
+@pytest.mark.parametrize(
+    "method", ["state_dict", "parameters", "named_parameters", "zero_grad", "save", "config", "load_state_dict"]
+)
+def test_an_attribute_that_would_hide_a_module_method_is_refused_naming_it(method: str) -> None:
+    class Careless(nn.Module):
+        def __init__(self) -> None:
+            setattr(self, method, {"wte": [[Value(1.0)]]})  # microgpt.py calls its dict of weights state_dict
+
+    expected = rf"Careless: the attribute '{method}' would hide the method Module\.{method}\(\): model\.{method}\(\), "
+    with pytest.raises(AttributeError, match=expected + r"and whatever calls it, would fail with 'dict' object is not"):
+        Careless()
+
+
+def test_a_refused_attribute_changes_nothing_and_other_attributes_are_set() -> None:
+    model = nn.MLP(2, [3, 1], seed=0)
+    before = model.parameters()
+    with pytest.raises(AttributeError, match=r"MLP: the attribute 'parameters' would hide the method MLP\.parameters"):
+        model.parameters = before  # type: ignore[assignment,method-assign]
+    with pytest.raises(AttributeError, match=r"the method MLP\.to_torch\(\)"):
+        model.to_torch = nn.Linear(2, 1)  # a Module is callable, but not in a method's place
+    assert "parameters" not in vars(model) and model.parameters() == before
+
+    class Own(nn.Module):
+        def __init__(self) -> None:
+            self.w = Value(1.0)
+
+        def loss(self) -> Value:
+            return self.w * self.w
+
+    own = Own()
+    with pytest.raises(AttributeError, match=r"Own: the attribute 'loss' would hide the method Own\.loss\(\)"):
+        own.loss = 0.5  # type: ignore[assignment,method-assign]
+    own.zero_grad = lambda: None  # type: ignore[method-assign]  # a function may stand in for a method (a mock)
+    own.nin, own._state_dict = 3, {}  # other names, and private ones, are set as usual
+    assert (own.nin, own._state_dict, own.loss().data) == (3, {}, 1.0)
+
+
 # --- the package's layout ---------------------------------------------------------------------------
 
 
@@ -460,9 +541,19 @@ def test_nn_modules_import_one_way_and_the_file_format_knows_no_model() -> None:
     graph = package_imports(Path(nn.__file__).parent, "nn")
     graph.pop("", None)  # nn/__init__.py, which imports them all
     import_order(graph)
-    for low in ("state_dicts", "checkpoint_format", "torch_bridge", "activations"):
-        assert not graph[low] & {"module", "layers", "seed_network", "checkpoint"}, low
+    models = {"module", "neurons", "mlp", "layers", "seed_network", "checkpoint"}
+    for low in (
+        "state_dicts",
+        "checkpoint_format",
+        "torch_bridge",
+        "activations",
+        "arguments",
+        "arrays",
+        "stray_values",
+    ):
+        assert not graph[low] & models, low
     assert "checkpoint" not in graph["module"] and "module" in graph["checkpoint"]
+    assert not graph["module"] & models, "Module knows none of the models built on it"
 
 
 @pytest.mark.parametrize(
