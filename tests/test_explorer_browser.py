@@ -31,9 +31,9 @@ from conftest import backward_gradients, micrograd_expression, missing_tool
 from demos import diagram as diagram_demo
 from demos import explorer as explorer_demo
 from demos import report
-from engine import Explorer, Value, backward_steps, explore, topological_order
+from engine import Explorer, Value, backward_steps, explore
 from engine.pictures.explorer import STANDALONE_ID
-from engine.pictures.naming import format_number
+from engine.pictures.naming import computing_order, format_number
 
 REPO = Path(__file__).resolve().parents[1]
 SCREENSHOT = REPO / "out" / "explorer_screenshot.png"
@@ -102,7 +102,7 @@ class Opened:
         return self.page.inner_text(f"{root} .vg-counter")
 
     def boxes(self, root_id: str = STANDALONE_ID) -> list[tuple[str, str]]:
-        """Every Value's (data text, grad text) as shown, in topological order (the SVG groups' ids)."""
+        """Every Value's (data text, grad text) as shown, in computing order (the SVG groups' ids: v0, v1, ...)."""
         shown = self.page.evaluate(
             """(rootId) => {
                 const root = document.getElementById(rootId);
@@ -161,7 +161,7 @@ def shared_leaf() -> Value:
 
 def expected_boxes(root: Value, k: int) -> list[tuple[str, str]]:
     """What each box shows after k steps, computed here from backward_steps (not by the page's script)."""
-    order = topological_order(root)
+    order = computing_order(root)
     index = {v: i for i, v in enumerate(order)}
     data = ["data " + format_number(v.data) if i < k else "data" for i, v in enumerate(order)]
     grads: list[str | None] = [None] * len(order)
@@ -195,11 +195,11 @@ def test_counter_starts_at_step_0_of_n_with_nothing_computed(browser: Any, tmp_p
     root = explorer_demo.seed_network_loss()
     explorer = explore(root)
     opened = open_page(browser, explorer, tmp_path)
-    n = len(topological_order(root)) + 1 + len(backward_steps(root))
+    n = len(computing_order(root)) + 1 + len(backward_steps(root))
     assert explorer.n_steps == n
     assert opened.counter() == f"step 0 / {n}"
     assert opened.page.input_value(f"#{STANDALONE_ID} .vg-slider") == "0"
-    assert opened.boxes() == [("data", "grad")] * len(topological_order(root))
+    assert opened.boxes() == [("data", "grad")] * len(computing_order(root))
 
 
 @pytest.mark.parametrize("graph", ["expression", "shared_leaf"])
@@ -223,7 +223,7 @@ def test_after_end_every_labelled_value_shows_the_gradient_backward_gives(
     opened.page.keyboard.press("End")
     shown = opened.boxes()
     grads = backward_gradients(root)
-    order = topological_order(root)
+    order = computing_order(root)
     labelled = [i for i, v in enumerate(order) if v.label]
     assert len(labelled) >= 8
     for i in labelled:
@@ -234,7 +234,7 @@ def test_after_end_every_labelled_value_shows_the_gradient_backward_gives(
 def test_arrow_left_goes_back_one_step_and_the_parents_gradients_change_back(browser: Any, tmp_path: Path) -> None:
     root = shared_leaf()
     explorer = explore(root)
-    order = topological_order(root)
+    order = computing_order(root)
     index = {v: i for i, v in enumerate(order)}
     opened = open_page(browser, explorer, tmp_path)
     n = explorer.n_steps
@@ -306,7 +306,7 @@ def test_play_reaches_the_end(browser: Any, tmp_path: Path) -> None:
 
 def test_hovering_a_value_shows_its_operation_and_inputs(browser: Any, tmp_path: Path) -> None:
     root = micrograd_expression()
-    order = topological_order(root)
+    order = computing_order(root)
     (d,) = [i for i, v in enumerate(order) if v.label == "d"]
     opened = open_page(browser, explore(root), tmp_path)
     opened.page.hover(f"#{STANDALONE_ID}-v{d}")
@@ -376,7 +376,7 @@ def test_screenshot_is_not_blank(browser: Any, tmp_path: Path) -> None:
     colours = len(np.unique(pixels, axis=0))
     not_white = float(np.mean(pixels.min(axis=1) < 235))
     assert colours > 50 and not_white > 0.05, (colours, not_white)  # text, boxes, colours: not an empty page
-    r, g, b = pixels.T
+    r, g, b = np.asarray(image).reshape(-1, 3).astype(int).T  # every pixel: an outline is a few pixels wide
     assert np.any((r > 200) & (g > 100) & (g < 150) & (b < 60))  # the highlighted node's orange outline
     SCREENSHOT.parent.mkdir(exist_ok=True)
     SCREENSHOT.write_bytes(png)  # the demo report (out/index.html) shows it
@@ -466,7 +466,7 @@ def natural_size(explorer: Explorer) -> tuple[float, float]:
 
 def step_groups(root: Value, k: int) -> list[str]:
     """The SVG groups of step k's Value, its operation and its inputs (the page's steps: forward, then backward)."""
-    order = topological_order(root)
+    order = computing_order(root)
     index = {v: i for i, v in enumerate(order)}
     if k <= len(order):
         value = order[k - 1]
@@ -482,7 +482,7 @@ def widest_step(root: Value) -> int:
     """The page's step whose Value has the most inputs (a backward step)."""
     steps = backward_steps(root)
     widest = max(range(len(steps)), key=lambda s: len(steps[s].node.parents))
-    return len(topological_order(root)) + 2 + widest
+    return len(computing_order(root)) + 2 + widest
 
 
 def mlp_page() -> Explorer:

@@ -6,7 +6,8 @@
 
 The page is draw_dot's diagram with controls (Previous, Next, Play/Pause, a
 slider; ArrowLeft, ArrowRight, Home, End) that step through the computation:
-first the forward pass, each Value appearing in topological order, then the
+first the forward pass, each Value appearing in computing order (a leaf just
+before the first Value that reads it: w1, x, b1, u1, h1, ...), then the
 backward pass, one step of `engine.backward_steps` at a time: the node whose
 step it is and its parents are highlighted, the gradients the step produced
 are filled in, and the step's lines of the transcript (`engine.explain`) are
@@ -41,10 +42,9 @@ from os import PathLike
 from pathlib import Path
 from typing import Any
 
-from engine.core.backprop import topological_order
 from engine.core.value import Value
 from engine.pictures.diagram import draw_dot, render
-from engine.pictures.naming import format_number, node_names, op_id, value_id
+from engine.pictures.naming import computing_order, format_number, node_names, op_id, value_id
 from engine.pictures.size import DEFAULT_MAX_NODES, check_size
 from engine.pictures.steps import backward_steps, final_gradients, gather_notes, start_line, transcript_lines
 
@@ -97,7 +97,7 @@ class Explorer:
             raise TypeError(f"explore expects a Value (e.g. a loss), got {type(root).__name__}")
         if title is not None and not isinstance(title, str):
             raise TypeError(f"explore: title must be a str, got {type(title).__name__}")
-        order = topological_order(root)
+        order = computing_order(root)
         check_size(order, max_nodes, "explore")
         self.root = root
         self.notes = gather_notes(order, notes, "explore")
