@@ -198,8 +198,8 @@ def test_computing_order_moves_only_the_leaves_each_just_before_its_first_reader
 
 def test_the_seeds_network_is_shown_in_the_order_one_computes_it_by_hand() -> None:
     for fused, expected in [
-        (True, "w1 x b1 u1 h1 w2 b2 u2 h2 w3 b3 ŷ y v13 L"),
-        (False, "w1 x v2 b1 u1 h1 w2 v7 b2 u2 h2 w3 v12 b3 ŷ y v16 L"),  # u1 = b1 + w1x, as nn.Neuron adds
+        (True, "w1 x b1 u1 h1 w2 b2 u2 h2 w3 b3 ŷ y e L"),
+        (False, "w1 x w1x b1 u1 h1 w2 w2h1 b2 u2 h2 w3 w3h2 b3 ŷ y e L"),  # u1 = b1 + w1x, as nn.Neuron adds
     ]:
         loss = nn.SeedNetwork("sigmoid", seed=0, fused=fused).loss(0.5, 1.0)
         order = computing_order(loss)
