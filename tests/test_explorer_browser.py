@@ -349,10 +349,14 @@ def test_two_pages_in_one_document_as_in_a_notebook(browser: Any) -> None:
     page.click(f"#{ids[1]} .vg-diagram")  # clicking a page's diagram gives that page the keys
     page.keyboard.press("+")
     assert page.evaluate(width, ids[0]) == widths[0] and page.evaluate(width, ids[1]) > 1.2 * widths[1]
-    page.evaluate("document.activeElement.blur()")
+    page.evaluate("document.activeElement.blur()")  # as Jupyter moves the focus to a cell by itself
+    page.keyboard.press("ArrowRight")  # the keys still act on the page clicked last, and on it alone
+    assert page.inner_text(f"#{ids[0]} .vg-counter") == f"step {first.n_steps} / {first.n_steps}"
+    assert page.inner_text(f"#{ids[1]} .vg-counter") == f"step 3 / {second.n_steps}"
+    page.mouse.click(2, 2)  # a click outside both pages: the keys are no longer theirs
     page.keyboard.press("Home")  # nothing has the focus and two pages share the document: neither moves
     assert page.inner_text(f"#{ids[0]} .vg-counter") == f"step {first.n_steps} / {first.n_steps}"
-    assert page.inner_text(f"#{ids[1]} .vg-counter") == f"step 2 / {second.n_steps}"
+    assert page.inner_text(f"#{ids[1]} .vg-counter") == f"step 3 / {second.n_steps}"
     # The script's parts run inside one function per page: none of their names is global.
     names = ["readPage", "stateAfter", "stepDrawing", "diagramView", "startExplorer", "valuegradExplorer"]
     assert page.evaluate("(names) => names.filter((name) => name in window)", names) == []

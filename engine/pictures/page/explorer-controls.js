@@ -3,8 +3,9 @@
    startExplorer(root) reads the page (part 1), prepares the drawing of steps (part 2) and the view (part 3),
    and connects the controls: Previous, Next, Play/Pause and the slider move through the steps; -, +, Fit and
    1:1 zoom; hovering over a Value explains it. Keys: ArrowLeft, ArrowRight, Home and End step, + (or =) and -
-   zoom, 0 fits, 1 shows the natural size. They act on this page when the focus is in it (clicking the page
-   gives it the focus) or, on a page of its own, when nothing has the focus; never while typing in a field. */
+   zoom, 0 fits, 1 shows the natural size. They act on the page the reader last clicked, focused or stepped in,
+   until they click elsewhere (in a notebook, Jupyter moves the focus to a cell by itself, so the focus alone
+   cannot say), and on a page of its own when nothing has the focus; never while typing in a field. */
 
 function startExplorer(root) {
   const page = readPage(root);
@@ -74,16 +75,40 @@ function startExplorer(root) {
   };
   const typing = (element) =>
     element !== slider && (element.isContentEditable || ["INPUT", "TEXTAREA", "SELECT"].includes(element.tagName));
-  function forThisPage(target) {
-    if (target === document.body || target === document.documentElement) {
-      return document.querySelectorAll(".vg-explorer").length === 1; // a page of its own, nothing focused
-    }
-    return root.contains(target) && !typing(target);
+  const otherPage = (element) => {
+    const page = element.closest ? element.closest(".vg-explorer") : null;
+    return page !== null && page !== root;
+  };
+  // Listen on the window, before anything else sees the event, for as long as the page is in the document
+  // (a notebook cell run again replaces it).
+  function onWindow(type, handler) {
+    const listener = (event) => {
+      if (root.isConnected) handler(event);
+      else window.removeEventListener(type, listener, true);
+    };
+    window.addEventListener(type, listener, true);
   }
-  document.addEventListener("keydown", (event) => {
+  // Whether the reader is working with this page: they clicked in it last, or moved the focus into it.
+  let engaged = false;
+  onWindow("pointerdown", (event) => (engaged = root.contains(event.target)));
+  onWindow("focusin", (event) => {
+    if (root.contains(event.target)) engaged = true;
+    else if (otherPage(event.target)) engaged = false;
+  });
+  function forThisPage(target) {
+    if (typing(target) || otherPage(target)) return false;
+    if (engaged || root.contains(target)) return true;
+    const nothingFocused = target === document.body || target === document.documentElement;
+    return nothingFocused && document.querySelectorAll(".vg-explorer").length === 1; // a page of its own
+  }
+  // Jupyter's own shortcuts (in command mode, 1 makes a cell a heading and 0 0 restarts the kernel) must not
+  // act on a key that steps or zooms this page: it is stopped on the window, before they see it.
+  onWindow("keydown", (event) => {
     if (event.altKey || event.ctrlKey || event.metaKey || !Object.hasOwn(keys, event.key)) return;
     if (!forThisPage(event.target)) return;
     event.preventDefault();
+    event.stopPropagation();
+    engaged = true;
     keys[event.key]();
   });
 
