@@ -15,10 +15,12 @@ shown. Each box shows its data and grad as they are at the current step, in
 the diagrams' number format; a gradient not yet reached is blank. Hovering a
 Value shows its operation and inputs. Notes (a Value's `note`, e.g. the
 seed's formula for a parameter, or the `notes` given) are shown at the steps
-that reach their Value. The diagram opens fitted to the window; -, +, Fit
-and 1:1 (the keys -, +, 0 and 1) zoom, dragging pans, and each step brings
-its Value and that Value's inputs into view (zooming out only if they cannot
-fit at the reader's zoom).
+that reach their Value. The page follows the steps at a readable scale:
+each step shows its Value and as many of its inputs as fit, never with
+text smaller than 11 CSS pixels; the step's text says how many inputs are
+out of view, and i shows them all. Fit (0) shows the whole graph; -, + and
+1:1 (the keys -, +, 1) zoom and dragging pans. A page at least 900 pixels
+wide has the step's text and the transcript beside the diagram.
 
 The file is self-contained: the SVG, the data (JSON), the style and the script
 are inline and nothing is requested from any server, so it works offline and
@@ -53,7 +55,7 @@ __all__ = ["Explorer", "explore"]
 # Operations written between their operands (x + y) rather than as functions (tanh(x)).
 INFIX = ("+", "-", "*", "/", "**")
 STANDALONE_ID = "valuegrad-explorer"  # the page element's id in a saved file; notebooks get a fresh one each time
-# The page's script, in the order it is inlined: reading the data, drawing a step, the view (fit, zoom, pan),
+# The page's script, in the order it is inlined: reading the data, drawing a step, the view (follow, zoom, pan),
 # the controls (which start the page).
 SCRIPT_PARTS = ("explorer-data.js", "explorer-step.js", "explorer-view.js", "explorer-controls.js")
 
@@ -120,6 +122,7 @@ class Explorer:
             "id": html.escape(element_id),
             "title": html.escape(self.title),
             "n": str(self.n_steps),
+            "lines": str(_text_lines(self._data["steps"])),
             "style": _template("explorer.css"),
             "svg": _group_ids(self._svg, element_id),
             "data": _script_json(self._data),
@@ -227,6 +230,14 @@ def _page_data(
         "values": values,
         "steps": page_steps,
     }
+
+
+def _text_lines(steps: list[dict[str, Any]]) -> int:
+    """How many lines the longest step's text has: its title, the line on inputs out of view, its lines, its notes.
+
+    A page too narrow to show the text beside the diagram gives it this height (the style caps it).
+    """
+    return max(2 + len(step["lines"]) + sum(len(note.splitlines()) for note in step["notes"]) for step in steps)
 
 
 def _formula(v: Value, name: Mapping[Value, str]) -> str:

@@ -2,14 +2,17 @@
 
    startExplorer(root) reads the page (part 1), prepares the drawing of steps (part 2) and the view (part 3),
    and connects the controls: Previous, Next, Play/Pause and the slider move through the steps; -, +, Fit and
-   1:1 zoom; hovering over a Value explains it. Keys: ArrowLeft, ArrowRight, Home and End step, + (or =) and -
-   zoom, 0 fits, 1 shows the natural size. They act on the page the reader last clicked, focused or stepped in,
-   until they click elsewhere (in a notebook, Jupyter moves the focus to a cell by itself, so the focus alone
-   cannot say), and on a page of its own when nothing has the focus; never while typing in a field. */
+   1:1 zoom; hovering over a Value explains it. Each step is shown at a readable scale (part 3): when some of
+   its Value's inputs are out of view there, the step's text says how many, and i (or its button) shows them
+   all. Fit (0) shows the whole graph; 0 again, or the next step, comes back to the step. Keys: ArrowLeft,
+   ArrowRight, Home and End step, + (or =) and - zoom, 0 the whole graph, 1 the natural size, i all inputs.
+   They act on the page the reader last clicked, focused or stepped in, until they click elsewhere (in a
+   notebook, Jupyter moves the focus to a cell by itself, so the focus alone cannot say), and on a page of its
+   own when nothing has the focus; never while typing in a field. */
 
 function startExplorer(root) {
   const page = readPage(root);
-  const draw = stepDrawing(page);
+  const drawing = stepDrawing(page);
   const view = diagramView(page);
   const n = page.n;
   const counter = page.part("counter");
@@ -17,16 +20,48 @@ function startExplorer(root) {
   const prevButton = page.part("prev");
   const nextButton = page.part("next");
   const playButton = page.part("play");
+  const offview = page.part("offview");
+  const offviewText = page.part("offview-text");
+  const showInputsButton = page.part("show-inputs");
   let current = 0;
+
+  // The step's word on inputs the view left out: how many, and the button that brings them in.
+  function tell(seen, all) {
+    offview.hidden = seen.out === 0 && !(all && seen.total > 0);
+    const inputs = seen.total === 1 ? "input" : "inputs";
+    if (seen.out > 0) offviewText.textContent = seen.out + " of " + seen.total + " " + inputs + " out of view:";
+    else offviewText.textContent = "All " + seen.total + " " + inputs + " in view; the next step zooms back in.";
+    showInputsButton.hidden = seen.out === 0;
+  }
 
   function show(k) {
     current = Math.max(0, Math.min(n, k));
-    const active = draw(current);
+    drawing.draw(current);
     counter.textContent = "step " + current + " / " + n;
     slider.value = String(current);
+    // A focused button that becomes disabled would drop the focus: the page keeps it.
+    const focused = document.activeElement;
+    if ((focused === prevButton && current === 0) || (focused === nextButton && current === n)) {
+      root.focus({ preventScroll: true });
+    }
     prevButton.disabled = current === 0;
     nextButton.disabled = current === n;
-    view.bringIntoView(active);
+    // At step 0, where the forward pass will start.
+    tell(view.follow(drawing.targets(Math.max(current, 1))), false);
+    drawing.showCurrentLine();
+  }
+
+  function showInputs() {
+    tell(view.showInputs(), true);
+    drawing.showCurrentLine();
+  }
+
+  function overview() {
+    if (view.inOverview()) show(current); // again: back to the step
+    else {
+      view.overview();
+      offview.hidden = true;
+    }
   }
 
   // Play: about 15 s for the whole computation, between 40 ms and 600 ms a step.
@@ -59,8 +94,9 @@ function startExplorer(root) {
   slider.addEventListener("input", () => go(Number(slider.value)));
   page.part("zoom-in").addEventListener("click", view.zoomIn);
   page.part("zoom-out").addEventListener("click", view.zoomOut);
-  page.part("fit").addEventListener("click", view.fit);
+  page.part("fit").addEventListener("click", overview);
   page.part("actual-size").addEventListener("click", view.actualSize);
+  showInputsButton.addEventListener("click", showInputs);
 
   const keys = {
     ArrowRight: () => go(current + 1),
@@ -70,8 +106,9 @@ function startExplorer(root) {
     "+": view.zoomIn,
     "=": view.zoomIn, // + without Shift
     "-": view.zoomOut,
-    0: view.fit,
+    0: overview,
     1: view.actualSize,
+    i: showInputs,
   };
   const typing = (element) =>
     element !== slider && (element.isContentEditable || ["INPUT", "TEXTAREA", "SELECT"].includes(element.tagName));
