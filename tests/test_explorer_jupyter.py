@@ -1,6 +1,8 @@
 """The explorer inside a real Jupyter: JupyterLab and Notebook 7, served on localhost, driven in headless Chromium.
 
-A learner runs a cell that shows `explore(...)`, clicks the page and presses → to step. Jupyter has keyboard
+A learner runs a cell that shows `explore(...)`: in windows 1000 and 1600 pixels wide, the page must open as
+readable inline as on a page of its own (JupyterLab's styles shrank its drawing to the cell's width). Then
+they click the page and press → to step. Jupyter has keyboard
 shortcuts of its own (in command mode, 1 turns a cell into a heading, 0 0 restarts the kernel) and moves the
 focus between cells by itself; the keys must keep stepping the explorer for as long as it is what the learner
 last clicked or stepped in, and go back to Jupyter once they click elsewhere.
@@ -16,6 +18,7 @@ it fails (tests/conftest.py).
 from __future__ import annotations
 
 import json
+import re
 import secrets
 import subprocess
 import sys
@@ -28,7 +31,13 @@ from typing import Any
 
 import pytest
 from conftest import import_optional
-from test_explorer_browser import browser  # noqa: F401 (the headless Chromium fixture)
+from test_explorer_browser import (
+    READABLE,
+    READING,
+    WINDOWS,
+    browser,  # noqa: F401 (the headless Chromium fixture)
+    step_targets,
+)
 
 import nn
 from engine import explore
@@ -47,8 +56,9 @@ class Server:
     root: Path  # the folder it serves
 
 
-def explorer_steps() -> int:
-    return explore(nn.SeedNetwork("sigmoid", seed=0).loss(0.5, 1.0)).n_steps
+def explorer_cells_page() -> Any:
+    """The Explorer the notebook's cell shows (the same graph, made here)."""
+    return explore(nn.SeedNetwork("sigmoid", seed=0).loss(0.5, 1.0))
 
 
 def write_notebook(path: Path) -> None:
@@ -160,14 +170,18 @@ def run_explorer_cell(page: Any, server: Server) -> None:
     )
 
 
+@pytest.mark.parametrize("window", list(WINDOWS))
 @pytest.mark.parametrize("front_end", list(FRONT_ENDS))
-def test_arrow_keys_keep_stepping_the_explorer_in_jupyter(
+def test_the_explorer_opens_readable_and_its_keys_keep_stepping_in_jupyter(
     browser: Any,  # noqa: F811 (the fixture imported above)
     jupyter: Server,
     front_end: str,
+    window: str,
 ) -> None:
-    n = explorer_steps()
+    explorer = explorer_cells_page()
+    n = explorer.n_steps
     page = browser.new_page()
+    page.set_viewport_size(WINDOWS[window])
     outside: list[str] = []  # requests to anywhere but the server
     page.on("request", lambda request: None if request.url.startswith(jupyter.url) else outside.append(request.url))
     errors: list[str] = []  # errors in the explorer's script (Jupyter's own front ends log a few of theirs)
@@ -177,6 +191,14 @@ def test_arrow_keys_keep_stepping_the_explorer_in_jupyter(
         page.goto(jupyter.url + FRONT_ENDS[front_end].format(name="explorer.ipynb") + f"?token={jupyter.token}")
         run_explorer_cell(page, jupyter)
         counter = ".vg-explorer .vg-counter"
+
+        # Inline, the page opens readable: the notebook's styles do not shrink the drawing (JupyterLab's
+        # `svg { max-width: 100% }` did), and its text is as large on screen as on a page of its own.
+        root_id = page.evaluate("document.querySelector('.vg-explorer').id")
+        (seen,) = page.evaluate(READING, [root_id, [[None, *step_targets(explorer.root, 1)]]])
+        assert seen["smallestText"] >= READABLE and min(seen["nodeTextHeights"]) >= READABLE, (front_end, seen)
+        natural = float(re.search(r'<svg width="([\d.]+)pt"', explorer.html()).group(1)) * 4 / 3  # type: ignore[union-attr]
+        assert seen["drawingWidth"] == pytest.approx(natural * int(seen["zoom"].rstrip("%")) / 100, rel=0.01)
         headings = "document.querySelectorAll('.jp-MarkdownCell h1').length"
         before = page.evaluate(headings)
 
