@@ -4,7 +4,7 @@ python -m demos.explorer    # writes, under out/:
     seed_network_explorer.html              network 1.1 (sigmoid, fused neurons), with the seed's formulas
     seed_network_elementary_explorer.html   the same network, every multiply and add its own node
     mlp_2_3_1_explorer.html                 a 2-3-1 tanh MLP on one sample
-    mlp_2_16_16_1_explorer.html             the 2-16-16-1 relu MLP of demos.diagram: fitted, zoom in to read it
+    mlp_2_16_16_1_explorer.html             the 2-16-16-1 relu MLP of demos.diagram, one neuron at a time
     seed_network_transcript.txt             engine.explain for network 1.1, with the seed's formulas
 
 Open a page in a browser (it needs no server and no network): Next or ArrowRight
@@ -12,9 +12,9 @@ steps through the forward pass, then through the backward pass one chain-rule
 step at a time. At the steps that reach w1, b1, ..., b3 of network 1.1 the page
 shows the seed's formula for that derivative as written, and the correction
 (docs/seed-errata.md): nn.SeedNetwork's parameters carry them as notes. A page
-opens with its whole graph fitted to the window; -, + (the keys - and +) and
-Fit zoom, dragging pans, and each step brings its node and that node's inputs
-into view.
+follows the steps at a readable scale, each step's node and the inputs that fit
+beside it (i shows them all); Fit (the key 0) shows the whole graph, -, + and
+1:1 zoom, and dragging pans.
 """
 
 from __future__ import annotations
@@ -62,7 +62,7 @@ def pages() -> list[tuple[str, Explorer]]:
         (
             wide_mlp_loss(),
             "mlp_2_16_16_1_explorer.html",
-            "The 2-16-16-1 relu MLP of the diagrams: zoom in (+) to read it, drag to pan",
+            "The 2-16-16-1 relu MLP of the diagrams: 0 shows the whole graph, drag to pan",
         ),
     ]
     # Top to bottom, except the wide MLP: its 16 weights a neuron stack up better than side by side (91,610 pt wide).

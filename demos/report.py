@@ -75,9 +75,9 @@ SECTIONS: list[Section] = [
         "Watch backpropagation",
         "Interactive pages: the forward pass value by value, then the backward pass one chain-rule step at a time, "
         "with the transcript of each step. Network 1.1's pages show the seed's formula (as written, and corrected) "
-        "at the steps that reach w1, b1, ..., b3. Each page opens with its whole graph fitted to the window; "
-        "each step brings its node and that node's inputs into view. Keys: ArrowRight / ArrowLeft step, "
-        "Home / End; + / - zoom, 0 fits, 1 is the natural size; drag to pan.",
+        "at the steps that reach w1, b1, ..., b3. Each page opens readable and follows the steps: each step "
+        "shows its node and the inputs that fit beside it. Keys: ArrowRight / ArrowLeft step, Home / End; "
+        "+ / - zoom, 0 the whole graph, 1 the natural size, i a step's inputs out of view; drag to pan.",
         (
             "seed_network_explorer.html",
             "seed_network_elementary_explorer.html",

@@ -5,9 +5,12 @@
 Every Value it makes is labelled with the seed's symbol, so that `engine.explain(loss)` and
 `engine.explore(loss)` read like the seed (`dL/dŷ`, `dL/dh2`): the parameters w1, b1, ..., b3;
 calling the network labels u1, h1, u2, h2 and ŷ (and "x" for a number given as x); `loss(x, y)`
-labels the loss L and "y" for the targets it makes from numbers. With one input and one unit per
-layer (the seed's own case), each parameter's `note` is the seed's formula for its gradient, as
-written and corrected (nn/seed_formulas.py), which explain and explore show beside it.
+labels the loss L, "y" for the targets it makes from numbers, and the residual e = y − ŷ, which
+the seed leaves unnamed (the tutorial, notebooks/backprop_tutorial.ipynb, calls it e). With one
+input and one unit per layer (the seed's own case), each parameter's `note` is the seed's formula
+for its gradient, as written and corrected (nn/seed_formulas.py), which explain and explore show
+beside it; and with fused=False, where each unit is a multiply and an add, the products are named
+as in the tutorial: w1x, w2h1, w3h2. So every Value of network 1.1 on one sample has a name.
 
 With wider layers, w_i is a matrix: its entries are named `w2[j,k]` (unit j of layer i, reading
 input k) and `b2[j]`, unit j's values `u2[j]` and `h2[j]`, and the inputs `x[k]`, all 1-based.
@@ -19,7 +22,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
-from engine import Value
+from engine import Value, add, mul, sub, topological_order
 from engine.core.numbers import as_float
 from nn import seed_formulas
 from nn.activations import ACTIVATIONS
@@ -44,7 +47,8 @@ class SeedNetwork(MLP):
         self._name_parameters()
         self._input_names = ["x"] if self.nin == 1 else [f"x[{k}]" for k in range(1, self.nin + 1)]
         self._unit_names = [_unit_names(i, len(layer.neurons)) for i, layer in enumerate(self.layers[:-1], start=1)]
-        if self.nin == 1 and all(len(layer.neurons) == 1 for layer in self.layers):  # the seed's own network
+        self._seeds_own = self.nin == 1 and all(len(layer.neurons) == 1 for layer in self.layers)
+        if self._seeds_own:
             for name, parameter in self.named_parameters():
                 parameter.note = seed_formulas.note(name)
 
@@ -109,8 +113,16 @@ class SeedNetwork(MLP):
             t if isinstance(t, Value) else Value(as_float(t, "SeedNetwork.loss: each target"), label="y" + ending)
             for t, ending in zip(targets, endings)
         ]
-        loss = mse_loss([self._forward(xn, ending) for xn, ending in zip(samples, endings)], ys)
+        y_hats = [self._forward(xn, ending) for xn, ending in zip(samples, endings)]
+        loss = mse_loss(y_hats, ys)
         loss.label = "L"
+        # mse_loss computes (y - ŷ)² per sample; its y - ŷ is the tutorial's residual e.
+        residuals = {(id(y), id(y_hat)): ending for y, y_hat, ending in zip(ys, y_hats, endings)}
+        for value in topological_order(loss):
+            if value.op is sub and len(value.parents) == 2:
+                ending = residuals.get((id(value.parents[0]), id(value.parents[1])))
+                if ending is not None:
+                    value.label = "e" + ending
         return loss
 
     def _forward(self, x: Sequence[Input] | Input, ending: str) -> Value:
@@ -120,15 +132,29 @@ class SeedNetwork(MLP):
         check_inputs(x, self.nin, "SeedNetwork")
         h = [xi if isinstance(xi, Value) else Value(xi, label=name + ending) for xi, name in zip(x, self._input_names)]
         g = ACTIVATIONS[self.activation]
-        for layer, names in zip(self.layers[:-1], self._unit_names):
+        reads = "x"  # what the layer reads, in the tutorial's names of the products: w1x, w2h1, w3h2
+        for i, (layer, names) in enumerate(zip(self.layers[:-1], self._unit_names), start=1):
             h = layer._apply(h)
             for value, (u_name, h_name) in zip(h, names):
                 value.label = h_name + ending
+                u = value
                 if g is not None and value.op is g:  # h = g(u): u is its input (no u for a linear g, nor under no_grad)
-                    value.parents[0].label = u_name + ending
+                    u = value.parents[0]
+                    u.label = u_name + ending
+                self._name_product(u, f"w{i}{reads}{ending}")
+            reads = f"h{i}"
         (y_hat,) = self.layers[-1]._apply(h)
         y_hat.label = "ŷ" + ending
+        self._name_product(y_hat, f"w{len(self.layers)}{reads}{ending}")
         return y_hat
+
+    def _name_product(self, u: Value, name: str) -> None:
+        """In the seed's own network with fused=False, u = b + w·h is an add of a product: name the product."""
+        if not self._seeds_own or u.op is not add:  # fused, u is one linear node: no product to name
+            return
+        product = u.parents[1]
+        if product.op is mul and not product.label:
+            product.label = name
 
 
 def _unit_names(layer: int, width: int) -> list[tuple[str, str]]:

@@ -25,6 +25,9 @@ def test_the_demos_network_names_its_values_and_brings_the_seeds_formulas() -> N
     assert "dL/dw3 += dL/dŷ · ∂ŷ/∂w3 = -3.241 · 0.3904 = -1.265" in text  # the example line
     assert "\ndL/dh2 += dL/dŷ · ∂ŷ/∂h2 = " in text and "\ndL/du2 += dL/dh2 · ∂h2/∂u2 = " in text
     assert text.count("the seed writes") == 6
+    # Every node has a name from the seed or the tutorial: the residual y - ŷ is e, and no v<i> is left.
+    assert "\ndL/de += dL/dL · ∂L/∂e = " in text and "\ndL/dŷ += dL/de · ∂e/∂ŷ = " in text
+    assert not re.search(r"\bv\d+\b", text)
 
 
 # ---------------------------------------------------------------- the explorer demo

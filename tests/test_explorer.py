@@ -21,9 +21,9 @@ from conftest import backward_gradients, micrograd_expression
 
 import engine
 import nn
-from engine import Explorer, Value, backward_steps, draw_dot, explain, explore, save_diagram, topological_order
+from engine import Explorer, Value, backward_steps, draw_dot, explain, explore, save_diagram
 from engine.pictures.explorer import SCRIPT_PARTS, STANDALONE_ID
-from engine.pictures.naming import format_number
+from engine.pictures.naming import computing_order, format_number
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -78,7 +78,7 @@ def test_page_is_one_self_contained_file(graph: str) -> None:
 
 def test_data_holds_every_value_and_the_steps_of_one_forward_and_one_backward_pass() -> None:
     root = micrograd_expression()
-    order = topological_order(root)
+    order = computing_order(root)
     steps = backward_steps(root)
     data = page_data(explore(root).html())
     assert [v["id"] for v in data["values"]] == [f"v{i}" for i in range(len(order))]
@@ -102,7 +102,7 @@ def test_final_gradients_shown_are_backwards(graph: str) -> None:
     root = GRAPHS[graph]()
     data = page_data(explore(root).html())
     expected = backward_gradients(root)
-    order = topological_order(root)
+    order = computing_order(root)
     assert [v["grad"] for v in data["values"]] == [format_number(expected[v]) for v in order]
     # Replaying every step gives each Value that gradient, as the script does.
     grads: dict[int, str] = {}
@@ -115,7 +115,7 @@ def test_final_gradients_shown_are_backwards(graph: str) -> None:
 
 def test_svg_groups_are_named_by_page_and_dot_name() -> None:
     root = micrograd_expression()
-    order = topological_order(root)
+    order = computing_order(root)
     page = explore(root).html()
     final = backward_gradients(root)
     dot_names = [
@@ -134,7 +134,7 @@ def test_svg_groups_are_named_by_page_and_dot_name() -> None:
 
 def test_boxes_are_drawn_for_the_final_gradients_of_this_pass() -> None:
     root = micrograd_expression()
-    order = topological_order(root)
+    order = computing_order(root)
     (a,) = [v for v in order if v.label == "a"]
     a.grad = 123.0  # stale: the page shows this pass alone, as backward() after zero_grad()
     page = explore(root).html()
@@ -160,7 +160,7 @@ def given_notes(params: dict[str, Value]) -> dict[Value, str]:
 
 def test_notes_are_shown_at_the_steps_that_reach_their_value() -> None:
     root, params = seed_network_loss()
-    index = {v: i for i, v in enumerate(topological_order(root))}
+    index = {v: i for i, v in enumerate(computing_order(root))}
     data = page_data(explore(root, notes=given_notes(params)).html())
     for name, param in params.items():
         reaching = [s for s in data["steps"] if s["phase"] == "backward" and index[param] in dict(s["parents"])]
@@ -174,7 +174,7 @@ def test_notes_are_shown_at_the_steps_that_reach_their_value() -> None:
 
 def test_a_seed_networks_own_notes_are_shown_without_being_passed() -> None:
     root, params = seed_network_loss()
-    index = {v: i for i, v in enumerate(topological_order(root))}
+    index = {v: i for i, v in enumerate(computing_order(root))}
     steps = [s for s in page_data(explore(root).html())["steps"] if s["phase"] == "backward"]
     for name, param in params.items():
         reaching = [s for s in steps if index[param] in dict(s["parents"])]
@@ -195,7 +195,7 @@ def test_bad_arguments_are_named() -> None:
         explore(root, title=3)  # type: ignore[arg-type]
     with pytest.raises(ValueError, match="rankdir must be one of"):
         explore(root, rankdir="diagonal")
-    size = len(topological_order(root))
+    size = len(computing_order(root))
     with pytest.raises(ValueError, match=f"explore: the graph has {size} Values, more than max_nodes=3"):
         explore(root, max_nodes=3)
 

@@ -155,13 +155,27 @@ def test_seed_network_labels_what_it_computes_with_the_seeds_symbols(activation:
     u2 = p["w2"] * g(u1) + p["b2"]
     y_hat = p["w3"] * g(u2) + p["b3"]
     expected = {**p, "x": x, "u1": u1, "h1": g(u1), "u2": u2, "h2": g(u2), "ŷ": y_hat, "y": y, "L": (y - y_hat) ** 2}
+    expected["e"] = y - y_hat  # the residual, named as the tutorial names it
+    if not fused:  # each unit a multiply and an add: the products, named as the tutorial names them
+        expected.update({"w1x": p["w1"] * x, "w2h1": p["w2"] * g(u1), "w3h2": p["w3"] * g(u2)})
     if activation == "linear":  # h = g(u) = u: one Value, called h
         del expected["u1"], expected["u2"]
-    named = labelled(net.loss(x, y))
+    loss = net.loss(x, y)
+    named = labelled(loss)
     assert set(named) == set(expected)  # every name on a Value, and no other names
+    assert all(v.label for v in topological_order(loss))  # and every Value has one
     for name, value in expected.items():
         assert named[name].data == pytest.approx(value, rel=1e-14, abs=1e-15), name
-    assert labelled(net(x)).keys() == expected.keys() - {"y", "L"}  # calling it names ŷ and what leads to it
+    assert labelled(net(x)).keys() == expected.keys() - {"y", "e", "L"}  # calling it names ŷ and what leads to it
+
+
+def test_seed_network_names_each_samples_residual() -> None:
+    net = nn.SeedNetwork("tanh", seed=4)
+    xs, ys = [0.5, -1.0, 2.0], [1.0, 0.0, 0.5]
+    named = labelled(net.loss(xs, ys))
+    for n, (x, y) in enumerate(zip(xs, ys), start=1):
+        assert named[f"e_{n}"].data == pytest.approx(y - net(x).data, rel=1e-14)
+        assert [p.label for p in named[f"e_{n}"].parents] == [f"y_{n}", f"ŷ_{n}"]
 
 
 def test_wider_seed_network_labels_each_units_values_by_its_number() -> None:

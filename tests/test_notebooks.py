@@ -46,6 +46,21 @@ def test_a_notebook_is_committed_without_outputs(path: Path) -> None:
     assert notebook["metadata"]["kernelspec"]["name"] == "python3"
 
 
+def test_the_tutorial_says_what_the_seed_is_where_it_first_names_it() -> None:
+    notebook = json.loads(TUTORIAL.read_text(encoding="utf-8"))
+    markdown = ["".join(cell["source"]) for cell in notebook["cells"] if cell["cell_type"] == "markdown"]
+    paragraphs = [paragraph for text in markdown for paragraph in text.split("\n\n")]
+    first = next(paragraph for paragraph in paragraphs if re.search(r"(?i)\bseed\b", paragraph))
+    # The first paragraph that names the seed says what it is, that it is not in the repository, and where
+    # the repository checks it.
+    for words in ("hand derivation", "two hidden layers", "not part of the repository", "vanish"):
+        assert words in first, (words, first)
+    links = re.findall(r"\]\(([^)]+)\)", first)
+    assert {"../seed/", "../docs/seed-errata.md"} <= set(links), links
+    for link in links:
+        assert (NOTEBOOKS / link).exists(), link  # relative to the notebook, as Jupyter opens them
+
+
 def kernel_of_this_interpreter(directory: Path) -> Any:
     """A Jupyter kernel manager whose kernel is `sys.executable` (the venv's Python), from a spec in `directory`."""
     kernelspec = import_optional("jupyter_client.kernelspec", ".venv/bin/pip install -e '.[dev]' (nbclient)")

@@ -20,7 +20,7 @@ from conftest import backward_gradients, central_differences, micrograd_expressi
 import engine
 import nn
 from engine import Value, backward_steps, draw_dot, explain, topological_order
-from engine.pictures.naming import format_number
+from engine.pictures.naming import computing_order, format_number, node_names
 from engine.pictures.steps import Step, final_gradients
 
 # ---------------------------------------------------------------- graphs
@@ -176,6 +176,42 @@ def test_local_derivatives_match_central_finite_differences(root: Value) -> None
     assert checked == sum(len(v.parents) for v in topological_order(root))
 
 
+# ---------------------------------------------------------------- the order pictures show: computing order
+
+
+def test_computing_order_moves_only_the_leaves_each_just_before_its_first_reader(root: Value) -> None:
+    topological = topological_order(root)
+    order = computing_order(root)
+    assert sorted(map(id, order)) == sorted(map(id, topological))  # the same Values, each once
+    assert [v for v in order if v.parents] == [v for v in topological if v.parents]  # computed ones: same order
+    position = {v: i for i, v in enumerate(order)}
+    computed = [v for v in order if v.parents]
+    for previous, reader in zip([None, *computed], computed):
+        # The leaves right before a computed Value are those it is the first to read, in its input order.
+        first_read = [p for p in dict.fromkeys(reader.parents) if not p.parents]
+        first_read = [p for p in first_read if min(position[c] for c in computed if p in c.parents) == position[reader]]
+        start = 0 if previous is None else position[previous] + 1
+        assert order[start : position[reader]] == first_read, reader
+    for v in order:  # and so a topological order: every Value after its inputs
+        assert all(position[p] < position[v] for p in v.parents)
+
+
+def test_the_seeds_network_is_shown_in_the_order_one_computes_it_by_hand() -> None:
+    for fused, expected in [
+        (True, "w1 x b1 u1 h1 w2 b2 u2 h2 w3 b3 ŷ y e L"),
+        (False, "w1 x w1x b1 u1 h1 w2 w2h1 b2 u2 h2 w3 w3h2 b3 ŷ y e L"),  # u1 = b1 + w1x, as nn.Neuron adds
+    ]:
+        loss = nn.SeedNetwork("sigmoid", seed=0, fused=fused).loss(0.5, 1.0)
+        order = computing_order(loss)
+        assert " ".join(node_names(order)[v] for v in order) == expected, fused
+        assert topological_order(loss)[0].label == "y"  # the walk backward() reverses meets the target first
+
+
+def test_a_leaf_alone_is_its_own_order() -> None:
+    x = Value(2.0, label="x")
+    assert computing_order(x) == [x] and explain(x) == "dx/dx = 1"
+
+
 def test_uses_the_one_general_walk(monkeypatch: pytest.MonkeyPatch) -> None:
     calls = []
     walk = engine.pictures.steps.backward_pass
@@ -280,7 +316,7 @@ def test_names_are_labels_else_the_diagrams_node_names() -> None:
     root = (x * twin_a + twin_b).tanh()
     root.label = "out"
     text = explain(root)
-    order = topological_order(root)
+    order = computing_order(root)
     source = draw_dot(root).source
     names_used = set(re.findall(r"/d(\S+) ", text)) | set(re.findall(r"∂\S+/∂(\S+) ", text))
     for name in names_used - {"x", "out"}:

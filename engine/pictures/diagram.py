@@ -14,9 +14,10 @@ Values made by nn modules carry a dotted `scope` ("layer1.neuron3"); they are
 drawn inside nested Graphviz clusters, one per module, so a network reads
 layer by layer and neuron by neuron.
 
-Node names come from each Value's position in a topological order (inputs
-before results, found without recursion), so the same graph always gives the
-same DOT text: v0, v1, ... for Values and op<i> for the operation that made v<i>
+Node names come from each Value's position in the computing order (each
+leaf just before the first Value that reads it, inputs before results, found
+without recursion), so the same graph always gives the same DOT text: v0, v1,
+... for Values and op<i> for the operation that made v<i>
 (engine/pictures/naming.py: the explorer's page and transcript use the same names).
 """
 
@@ -29,9 +30,8 @@ from typing import Any
 
 import graphviz
 
-from engine.core.backprop import topological_order
 from engine.core.value import Value
-from engine.pictures.naming import format_number, op_id, value_id
+from engine.pictures.naming import computing_order, format_number, op_id, value_id
 from engine.pictures.size import DEFAULT_MAX_NODES, check_size
 
 __all__ = ["DEFAULT_MAX_NODES", "KINDS", "draw_dot", "render"]
@@ -87,7 +87,7 @@ def draw_dot(
     _check_options(root, rankdir, cluster, legend)
     if grads is not None and not isinstance(grads, Mapping):
         raise TypeError(f"draw_dot: grads must be a mapping from Value to gradient, got {type(grads).__name__}")
-    order = topological_order(root)
+    order = computing_order(root)
     check_size(order, max_nodes, "draw_dot")
     grad_of = {v: v.grad for v in order} if grads is None else {v: grads.get(v, v.grad) for v in order}
     index = {v: i for i, v in enumerate(order)}

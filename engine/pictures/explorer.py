@@ -6,7 +6,8 @@
 
 The page is draw_dot's diagram with controls (Previous, Next, Play/Pause, a
 slider; ArrowLeft, ArrowRight, Home, End) that step through the computation:
-first the forward pass, each Value appearing in topological order, then the
+first the forward pass, each Value appearing in computing order (a leaf just
+before the first Value that reads it: w1, x, b1, u1, h1, ...), then the
 backward pass, one step of `engine.backward_steps` at a time: the node whose
 step it is and its parents are highlighted, the gradients the step produced
 are filled in, and the step's lines of the transcript (`engine.explain`) are
@@ -14,10 +15,12 @@ shown. Each box shows its data and grad as they are at the current step, in
 the diagrams' number format; a gradient not yet reached is blank. Hovering a
 Value shows its operation and inputs. Notes (a Value's `note`, e.g. the
 seed's formula for a parameter, or the `notes` given) are shown at the steps
-that reach their Value. The diagram opens fitted to the window; -, +, Fit
-and 1:1 (the keys -, +, 0 and 1) zoom, dragging pans, and each step brings
-its Value and that Value's inputs into view (zooming out only if they cannot
-fit at the reader's zoom).
+that reach their Value. The page follows the steps at a readable scale:
+each step shows its Value and as many of its inputs as fit, never with
+text smaller than 11 CSS pixels; the step's text says how many inputs are
+out of view, and i shows them all. Fit (0) shows the whole graph; -, + and
+1:1 (the keys -, +, 1) zoom and dragging pans. A page at least 900 pixels
+wide has the step's text and the transcript beside the diagram.
 
 The file is self-contained: the SVG, the data (JSON), the style and the script
 are inline and nothing is requested from any server, so it works offline and
@@ -41,10 +44,9 @@ from os import PathLike
 from pathlib import Path
 from typing import Any
 
-from engine.core.backprop import topological_order
 from engine.core.value import Value
 from engine.pictures.diagram import draw_dot, render
-from engine.pictures.naming import format_number, node_names, op_id, value_id
+from engine.pictures.naming import computing_order, format_number, node_names, op_id, value_id
 from engine.pictures.size import DEFAULT_MAX_NODES, check_size
 from engine.pictures.steps import backward_steps, final_gradients, gather_notes, start_line, transcript_lines
 
@@ -53,7 +55,7 @@ __all__ = ["Explorer", "explore"]
 # Operations written between their operands (x + y) rather than as functions (tanh(x)).
 INFIX = ("+", "-", "*", "/", "**")
 STANDALONE_ID = "valuegrad-explorer"  # the page element's id in a saved file; notebooks get a fresh one each time
-# The page's script, in the order it is inlined: reading the data, drawing a step, the view (fit, zoom, pan),
+# The page's script, in the order it is inlined: reading the data, drawing a step, the view (follow, zoom, pan),
 # the controls (which start the page).
 SCRIPT_PARTS = ("explorer-data.js", "explorer-step.js", "explorer-view.js", "explorer-controls.js")
 
@@ -97,7 +99,7 @@ class Explorer:
             raise TypeError(f"explore expects a Value (e.g. a loss), got {type(root).__name__}")
         if title is not None and not isinstance(title, str):
             raise TypeError(f"explore: title must be a str, got {type(title).__name__}")
-        order = topological_order(root)
+        order = computing_order(root)
         check_size(order, max_nodes, "explore")
         self.root = root
         self.notes = gather_notes(order, notes, "explore")
@@ -120,6 +122,7 @@ class Explorer:
             "id": html.escape(element_id),
             "title": html.escape(self.title),
             "n": str(self.n_steps),
+            "lines": str(_text_lines(self._data["steps"])),
             "style": _template("explorer.css"),
             "svg": _group_ids(self._svg, element_id),
             "data": _script_json(self._data),
@@ -227,6 +230,14 @@ def _page_data(
         "values": values,
         "steps": page_steps,
     }
+
+
+def _text_lines(steps: list[dict[str, Any]]) -> int:
+    """How many lines the longest step's text has: its title, the line on inputs out of view, its lines, its notes.
+
+    A page too narrow to show the text beside the diagram gives it this height (the style caps it).
+    """
+    return max(2 + len(step["lines"]) + sum(len(note.splitlines()) for note in step["notes"]) for step in steps)
 
 
 def _formula(v: Value, name: Mapping[Value, str]) -> str:

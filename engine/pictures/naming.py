@@ -1,9 +1,15 @@
-"""What every picture calls a node and how it writes a number: diagrams, transcripts and the explorer agree.
+"""What every picture calls a node, in what order it shows the nodes, and how it writes a number.
 
-Node names come from a Value's position in the topological order (inputs before results):
-`v0`, `v1`, ... for Values and `op<i>` for the operation that made `v<i>`. A transcript calls a
-Value by its label when no other Value of the graph has the same one, else by its node name.
-Numbers have 4 significant digits.
+Diagrams, transcripts and the explorer agree on all three.
+
+Order: the order in which one computes by hand (`computing_order`): the computed Values in the
+topological order that `backward()` walks backwards, each leaf (an input, a parameter, a constant)
+placed just before the first Value that reads it. For u1 = linear(w1, x, b1), h1 = sigmoid(u1):
+w1, x, b1, u1, h1, then w2, b2, u2, ...
+
+Names come from a Value's position in that order: `v0`, `v1`, ... for Values and `op<i>` for the
+operation that made `v<i>`. A transcript calls a Value by its label when no other Value of the graph
+has the same one, else by its node name. Numbers have 4 significant digits.
 """
 
 from __future__ import annotations
@@ -11,11 +17,32 @@ from __future__ import annotations
 from collections import Counter
 from collections.abc import Sequence
 
+from engine.core.backprop import topological_order
 from engine.core.value import Value
 
 
+def computing_order(root: Value) -> list[Value]:
+    """Every Value `root` depends on, in computing order: each leaf just before its first reader, else topological.
+
+    The computed (interior) Values keep `topological_order`'s order, so this is a topological order too;
+    only the leaves move, from wherever the depth-first walk met them (the target y of a loss first) to
+    where they are first used, in the order their reader takes its inputs.
+    """
+    order: list[Value] = []
+    placed: set[Value] = set()
+    for value in topological_order(root):
+        if not value.parents:
+            continue
+        for parent in value.parents:
+            if not parent.parents and parent not in placed:
+                placed.add(parent)
+                order.append(parent)
+        order.append(value)
+    return order or [root]  # a leaf alone is its own graph
+
+
 def value_id(i: int) -> str:
-    """The node name of the Value at position i of the topological order: v0, v1, ..."""
+    """The node name of the Value at position i of the computing order: v0, v1, ..."""
     return f"v{i}"
 
 

@@ -27,7 +27,8 @@ The gradients are those of this pass alone, as `backward()` leaves them after
 `.grad` is read or changed.
 
 Names: a Value is called by its label, or by its node name in `draw_dot`'s
-picture (v0, v1, ... by topological position) when it has none or shares it.
+picture (v0, v1, ... by position in the computing order, engine/pictures/naming.py) when it has none
+or shares it.
 Numbers have 4 significant digits, as in the diagrams.
 """
 
@@ -39,7 +40,7 @@ from typing import Any
 
 from engine.core.backprop import backward_pass, data_of, topological_order
 from engine.core.value import Value
-from engine.pictures.naming import format_number, node_names
+from engine.pictures.naming import computing_order, format_number, node_names
 from engine.pictures.size import DEFAULT_MAX_NODES, check_size
 
 __all__ = ["Contribution", "Step", "backward_steps", "explain", "final_gradients"]
@@ -148,7 +149,7 @@ def explain(root: Value, notes: Mapping[Value, str] | None = None, *, max_nodes:
     """
     if not isinstance(root, Value):
         raise TypeError(f"explain expects a Value (e.g. a loss), got {type(root).__name__}")
-    order = topological_order(root)
+    order = computing_order(root)
     check_size(order, max_nodes, "explain")
     shown = gather_notes(order, notes, "explain")
     name = node_names(order)

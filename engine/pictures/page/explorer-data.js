@@ -2,8 +2,9 @@
 
    engine/pictures/explorer.py writes the data as a JSON script block inside the page: every Value's node name
    (v0, v1, ... as in the SVG), its data and its final gradient, already formatted as in the diagrams, its
-   inputs, its hover text, and the list of steps: first one per Value in topological order (the forward pass),
-   then dL/dL = 1 and one per chain-rule step of engine.backward_steps. This part reads that block, finds each
+   inputs, its hover text, and the list of steps: first one per Value in computing order (the forward pass,
+   each leaf just before the first Value that reads it), then dL/dL = 1 and one per chain-rule step of
+   engine.backward_steps (the backward pass). This part reads that block, finds each
    Value's box in draw_dot's SVG (readPage) and replays the first k steps (stateAfter): everything the other
    parts know about the computation, they learn here.
 

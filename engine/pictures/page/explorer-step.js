@@ -3,8 +3,9 @@
    stepDrawing(page) returns draw(k), which shows the state after the first k steps (part 1's stateAfter): each
    box's data and grad text as they are then, the highlights (orange: the Value whose step it is, with its
    operation and edges; green: its inputs; red text: a number the step has just changed; faded: not computed
-   yet), the step's title, lines and notes, and the transcript of the backward pass up to the step. draw(k)
-   returns the SVG groups of the step's Value, its operation and its inputs: what part 3 brings into view. */
+   yet), the step's title, lines and notes, and the transcript of the backward pass up to the step (scrolled to
+   the step's lines by showCurrentLine, once the page is laid out). targets(k)
+   gives the SVG groups of step k's Value and its operation (node) and of its inputs: what part 3 keeps in view. */
 
 function stepDrawing(page) {
   const phase = page.part("phase");
@@ -84,14 +85,17 @@ function stepDrawing(page) {
     phase.textContent = step ? step.title : page.start;
     lines.textContent = step ? step.lines.join("\n") : "";
     notes.textContent = step ? step.notes.join("\n") : "";
-    let last = null;
     for (const line of transcriptLines) {
       const at = Number(line.dataset.step);
       line.classList.toggle("vg-later", at > state.k);
       line.classList.toggle("vg-current", at === state.k);
-      if (at === state.k) last = line;
     }
-    if (last) scrollWithin(transcript, last);
+  }
+
+  // Scroll the transcript to the step's last line: called once the page around it is laid out for the step.
+  function showCurrentLine() {
+    const current = transcript.querySelectorAll(".vg-line.vg-current");
+    if (current.length > 0) scrollWithin(transcript, current[current.length - 1]);
   }
 
   // Scroll `container` (not the page) just enough to show `element`.
@@ -102,12 +106,20 @@ function stepDrawing(page) {
     else if (inner.top < outer.top) container.scrollTop -= outer.top - inner.top + 8;
   }
 
-  return function draw(k) {
+  function draw(k) {
     const state = stateAfter(page, k);
     drawBoxes(state);
     drawText(state);
-    if (!state.step) return [];
-    const box = page.boxes[state.step.value];
-    return [box.group, box.op, ...Array.from(state.inputs, (i) => page.boxes[i].group)].filter(Boolean);
-  };
+  }
+
+  // Step k's Value with its operation, and its inputs (each once: x * x reads x twice), as SVG groups.
+  function targets(k) {
+    const step = page.steps[k - 1];
+    if (!step) return { node: [], inputs: [] };
+    const box = page.boxes[step.value];
+    const inputs = Array.from(new Set(page.values[step.value].inputs), (i) => page.boxes[i].group);
+    return { node: [box.group, box.op].filter(Boolean), inputs: inputs.filter(Boolean) };
+  }
+
+  return { draw, targets, showCurrentLine };
 }
