@@ -56,10 +56,9 @@ def bench_names(count: int = BATCH_SIZE, seed: int = NAMES_SEED) -> list[str]:
 # --- the scalar path the way microgpt.py computes it --------------------------------------------------------------
 
 
-def elementary_name_loss(model: MicroGPT, name: str) -> Any:
-    """The same model as `model.document_loss` on one name, in elementary operations (gpt_workload.py) on the
-    same parameters."""
-    weights = {
+def elementary_weights(model: MicroGPT) -> dict[str, list[list[Any]]]:
+    """The demo model's weight matrices (its own Values, not copies) under gpt_workload.py's names."""
+    return {
         "token": model.token_embedding.weight,
         "position": model.position_embedding.weight,
         "query": model.query.weight,
@@ -70,7 +69,16 @@ def elementary_name_loss(model: MicroGPT, name: str) -> Any:
         "mlp_output": model.mlp_output.weight,
         "lm_head": model.lm_head.weight,
     }
-    return gpt_workload.document_loss(weights, encode(name)[: model.block_size + 1], model.heads)
+
+
+def elementary_name_loss(model: MicroGPT, name: str) -> Any:
+    """The same model as `model.document_loss` on one name, in elementary operations, on the same parameters."""
+    return gpt_workload.document_loss(elementary_weights(model), encode(name)[: model.block_size + 1], model.heads)
+
+
+def elementary_document_loss(model: MicroGPT) -> Callable[..., Any]:
+    """fn(tokens, targets, weights) of one padded name in elementary operations: the elementary GPT to vectorize."""
+    return gpt_workload.padded_document_loss(elementary_weights(model), model.heads)
 
 
 # --- what a worker times, and what bench.py reports -----------------------------------------------------------
