@@ -12,12 +12,13 @@ name's loss and the gradient of their mean; no optimizer step. `step(way, names)
 - torch-float64, torch-float32: gpt_torch.py, the model batched in PyTorch with a causal mask;
 - hand-numpy: hand_numpy_gpt.py, the batched step with every gradient derived by hand;
 - scalar-elementary, scalar-fused: the scalar path one name at a time, as microgpt.py computes (elementary `*`
-  and `+`) and as the demo's `scalar_loss` does (fused `linear`).
+  and `+`) and as the demo's `scalar_loss` does (fused `linear`): vectorize against scalar-fused is the demo's
+  two paths timed;
 
 All of them process the same real (unpadded) tokens, so a ratio of times is a ratio of tokens per second.
 tests/test_benchmarks_gpt.py and tests/test_benchmarks_microgpt.py check that they compute the same losses and
 gradients. bench.py times them against each other in workers of their own; gpt_speed.py times the batched ones
-in one process.
+in one process. `parameter_traffic` measures `model.parameters()` and `model.zero_grad()` per parameter.
 
 `python benchmarks/microgpt_bench.py` prints where the time of a vectorize step goes (`profile`).
 """
@@ -197,47 +198,13 @@ def per_name_losses(count: int = BATCH_SIZE) -> dict[str, np.ndarray]:
     return losses
 
 
-PEERS = (  # (scalar path, at least this many times the real tokens per second through vectorize; None: reported)
-    ("scalar-elementary", 100.0),
-    ("scalar-fused", None),
-)
-TITLES = {
-    "scalar-elementary": "scalar path as microgpt.py computes (elementary * and +, one name at a time)",
-    "scalar-fused": "scalar path with fused linear (one name at a time)",
-}
-MAX_PAIRS = 7  # a sample of the elementary path lasts seconds; its ratio is far from the goal
-
-
-def report_goals(compare: Callable[..., Any], report: Callable[..., None], extra: list[str], pairs: int) -> None:
-    """bench.py's microgpt rows: vectorize against each scalar path, in real tokens per second.
-
-    `compare`, `report` and `extra` are bench.py's (its alternating pairs, its table row, its extra lines).
-    """
-    pairs = min(pairs, MAX_PAIRS)
-    for peer, goal in PEERS:
-        result, info, _ = compare("microgpt", peer, pairs, ours_engine="vectorize")
-        tokens = info["real_tokens"]
-        ours, theirs = tokens / result.time("ours"), tokens / result.time("peer")
-        ratio = result.ratio()
-        report(
-            f"vectorize, microgpt over {info['names']} names ({tokens} real tokens) vs {TITLES[peer]}, tokens/s",
-            f"{ours:,.0f} tokens/s",
-            f"{peer} {theirs:,.0f} tokens/s ({result.time('peer') / info['names'] * 1e3:.0f} ms per name)",
-            f"{ratio:.0f}x [{result.spread()}], {pairs} pairs",
-            "reported" if goal is None else f">= {goal:g}x the tokens per second",
-            None if goal is None else ratio >= goal,
-        )
-        if peer == PEERS[0][0]:
-            extra.extend(profile())
-
-
 # --- where a vectorize step's time goes --------------------------------------------------------------------------
 
 
 def profile(repeats: int = 20) -> list[str]:
     """The recording's size and the replay's time per kind of batched node, forward and backward, in lines."""
+    from engine import backward_pass
     from engine.batch import replay
-    from engine.core.backprop import backward_pass
 
     model = MicroGPT()
     batch = padded_batch(bench_names(), model.block_size)

@@ -43,7 +43,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))  # measure this working tree
 sys.path.insert(0, str(ROOT / "benchmarks"))
 
-from bench import DEPTHS, bytes_per_node, chain_backward, elementary_step, moons  # noqa: E402
+from scalar_workloads import DEPTHS, bytes_per_node, chain_backward, elementary_step, moons  # noqa: E402
 
 LEARNING_RATE = 0.001
 GOALS = {  # as in make bench: at least this many times faster (or fewer bytes)
