@@ -194,6 +194,21 @@ def _microgpt(way: str, names: int = microgpt.BATCH_SIZE) -> Workload:
     return partial(microgpt.step, way, names)
 
 
+def _against(peer: str, title: str, names: int, goal: Goal) -> Timed:
+    """demos.microgpt's batched step through vectorize against another way (microgpt_bench.WAYS) on the same names."""
+    numpy = peer == "hand-numpy"
+    return Timed(
+        f"microgpt-{peer}-{names}",
+        MICROGPT.format(names),
+        _microgpt("vectorize", names),
+        title,
+        _microgpt(peer, names),
+        goal,
+        page_faults=numpy,
+        notes=page_faults if numpy else _no_notes,
+    )
+
+
 ELEMENTARY = "elementary graph"
 NN_STEP = "nn step"
 GPT = f"GPT-shaped workload (microgpt's model, {scalar.GPT_NAMES} names one at a time, elementary * and +)"
@@ -228,7 +243,7 @@ CASES: list[Case] = [
     Timed("attention-scalar", f"vectorize, synthetic attention (attention.py) over {batch.ATTENTION_DOCUMENTS} "
           "documents,", batch.attention_vectorize_step, "scalar path", batch.attention_scalar_step, faster(),
           notes=attention_tokens),
-    # microgpt (issue 18): demos.microgpt's GPT, forward and backward of one batch of names
+    # microgpt (issues 18 and 24): demos.microgpt's GPT, forward and backward of one batch of names
     Timed("microgpt-scalar-elementary", MICROGPT.format(32) + ", tokens/s,", _microgpt("vectorize"),
           "scalar path as microgpt.py computes (elementary * and +, one name at a time)",
           _microgpt("scalar-elementary"), faster(100.0, "the tokens per second"), max_pairs=7, per_token=True,
@@ -236,6 +251,15 @@ CASES: list[Case] = [
     Timed("microgpt-scalar-fused", MICROGPT.format(32) + ", tokens/s,", _microgpt("vectorize"),
           "scalar path with fused linear (one name at a time)", _microgpt("scalar-fused"),
           faster(None, "the tokens per second"), max_pairs=7, per_token=True, short="fused"),
+    _against("torch-float64", "PyTorch eager float64", 256, faster(1.0, "as fast")),
+    _against("torch-float64", "PyTorch eager float64", 32, faster(0.7, "as fast")),
+    _against("torch-float32", "PyTorch eager float32", 256, faster(None, "as fast")),
+    _against("torch-float32", "PyTorch eager float32", 32, faster(None, "as fast")),
+    _against("hand-numpy", "hand-written numpy", 256, within(None)),  # the PyTorch goal implies <= 1.5x here
+    _against("hand-numpy", "hand-written numpy", 32, within(None)),
+    Timed("microgpt-elementary-fused", "vectorize, elementary GPT (as microgpt.py writes it) over 32 names",
+          _microgpt("vectorize-elementary"), "vectorize on the fused demo model", _microgpt("vectorize"),
+          faster(0.8, "the throughput"), short="fused"),
     Measured("moving", {"vectorize": partial(batch.moving_parameters, "mnist1024")}, measured.moving_parameters),
     Measured("microgpt-profile", {"vectorize": lambda: {"lines": microgpt.profile()}}, measured.profile),
     Measured("elementary-attention", {"vectorize": batch.elementary_attention}, measured.elementary_attention),

@@ -79,6 +79,10 @@ def test_the_issues_goals_are_in_the_table() -> None:
     assert goals["batch1000-numpy"] == goals["digits-numpy"] == (2.0, True)
     assert goals["mnist4096-numpy"] == (1.5, True) and goals["batch50-scalar"] == (5.0, False)
     assert goals["microgpt-scalar-elementary"] == (100.0, False)
+    assert goals["microgpt-torch-float64-256"] == (1.0, False) and goals["microgpt-torch-float64-32"] == (0.7, False)
+    assert goals["microgpt-torch-float32-256"] == goals["microgpt-torch-float32-32"] == (None, False)
+    assert goals["microgpt-hand-numpy-256"] == goals["microgpt-hand-numpy-32"] == (None, True)
+    assert goals["microgpt-elementary-fused"] == (0.8, False)
     assert {c.name for c in cases.CASES} >= {"moving", "record", "memory", "depth"}
     assert len(cases.BY_NAME) == len(cases.CASES)  # a worker finds its case by name
 
