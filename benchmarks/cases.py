@@ -261,6 +261,9 @@ CASES: list[Case] = [
           _microgpt("vectorize-elementary"), "vectorize on the fused demo model", _microgpt("vectorize"),
           faster(0.8, "the throughput"), short="fused"),
     Measured("moving", {"vectorize": partial(batch.moving_parameters, "mnist1024")}, measured.moving_parameters),
+    *(Measured(f"microgpt-parameters-{build}", {"valuegrad": microgpt.parameter_traffic},
+               partial(measured.parameter_traffic, build), env=env)
+      for build, env in (("compiled", {}), ("interpreted", {"VALUEGRAD_INTERPRETED": "1"}))),
     Measured("microgpt-profile", {"vectorize": lambda: {"lines": microgpt.profile()}}, measured.profile),
     Measured("elementary-attention", {"vectorize": batch.elementary_attention}, measured.elementary_attention),
     Measured("record", {name: partial(batch.recording_cost, name) for name in measured.RECORDED},

@@ -11,6 +11,7 @@ from report import Outcome, Row, ms
 
 Results = dict[str, list[dict[str, Any]]]
 MOVING_GOAL = 100.0  # ns per parameter per step: zero_grad, reading .data and adding the gradients back, together
+PARAMETER_GOAL = 300.0  # ns per parameter: MicroGPT's model.parameters(), and model.zero_grad(), each (issue 24)
 MEMORY_GOAL = 160.0  # bytes per node
 MEMORY_RATIO_GOAL = 4.0  # times fewer bytes per node than micrograd
 DEPTH_GOAL = 5.0  # backward through 4x the depth: at most this many times the time
@@ -38,6 +39,26 @@ def moving_parameters(results: Results) -> Outcome:
         f"an optimizer's zero_grad() (nn.SGD's list of the parameters) {moving['optimizer_zero_grad']:.0f} ns"
     )
     return Outcome([row], [extra])
+
+
+def parameter_traffic(build: str, results: Results) -> Outcome:
+    """MicroGPT's `model.parameters()` and `model.zero_grad()`, per parameter, on one build of the core."""
+    traffic = results["valuegrad"][0]
+    ran = "compiled" if traffic["compiled"] else "interpreted"
+    if ran != build:  # the environment asked for one build and the worker ran the other: say so, judge nothing
+        return Outcome(extra=[f"MicroGPT parameter traffic: asked for the {build} core, the worker ran the {ran} one"])
+    rows = [
+        Row(
+            f"MicroGPT's model.{call}() per parameter, core {build}",
+            f"{traffic[call]:.0f} ns per parameter",
+            f"{traffic['count']:,} parameters: {ms(traffic[call] * traffic['count'] * 1e-9)} a call",
+            f"{traffic[call]:.0f} ns",
+            f"<= {PARAMETER_GOAL:g} ns per parameter",
+            traffic[call] <= PARAMETER_GOAL,
+        )
+        for call in ("parameters", "zero_grad")
+    ]
+    return Outcome(rows)
 
 
 def profile(results: Results) -> Outcome:

@@ -25,6 +25,7 @@ in one process. `parameter_traffic` measures `model.parameters()` and `model.zer
 
 from __future__ import annotations
 
+import statistics
 import sys
 import time
 from collections import Counter, defaultdict
@@ -196,6 +197,24 @@ def per_name_losses(count: int = BATCH_SIZE) -> dict[str, np.ndarray]:
                 module(*gpt_torch.batch_tensors(*arrays, dtype)).double().numpy()
             )
     return losses
+
+
+def parameter_traffic(rounds: int = 11, calls: int = 10) -> dict[str, Any]:
+    """Nanoseconds per parameter of MicroGPT's `model.parameters()` and `model.zero_grad()` (medians over rounds of
+    `calls` calls each), and which build of the core ran them."""
+    import engine
+
+    model = MicroGPT()
+    count = len(model.parameters())
+    times: dict[str, list[float]] = {"parameters": [], "zero_grad": []}
+    for _ in range(rounds):
+        for name, call in (("parameters", model.parameters), ("zero_grad", model.zero_grad)):
+            start = time.process_time()
+            for _ in range(calls):
+                call()
+            times[name].append((time.process_time() - start) / calls)
+    result: dict[str, Any] = {name: statistics.median(t) / count * 1e9 for name, t in times.items()}
+    return {**result, "count": count, "compiled": engine.COMPILED}
 
 
 # --- where a vectorize step's time goes --------------------------------------------------------------------------

@@ -84,6 +84,9 @@ def test_the_issues_goals_are_in_the_table() -> None:
     assert goals["microgpt-hand-numpy-256"] == goals["microgpt-hand-numpy-32"] == (None, True)
     assert goals["microgpt-elementary-fused"] == (0.8, False)
     assert {c.name for c in cases.CASES} >= {"moving", "record", "memory", "depth"}
+    builds = {c.name: dict(c.env) for c in cases.CASES if c.name.startswith("microgpt-parameters")}
+    interpreted = {"VALUEGRAD_INTERPRETED": "1"}
+    assert builds == {"microgpt-parameters-compiled": {}, "microgpt-parameters-interpreted": interpreted}
     assert len(cases.BY_NAME) == len(cases.CASES)  # a worker finds its case by name
 
 
@@ -108,3 +111,22 @@ def test_a_worker_serves_one_side_of_a_case_by_name() -> None:
     ready, sample = (json.loads(line) for line in worker.stdout.splitlines())
     assert ready["ready"] and ready["repeats"] >= 1
     assert sample.keys() == {"cpu", "wall"} and 0 < sample["cpu"] < 1 and 0 < sample["wall"] < 10
+
+
+def test_microgpts_parameter_traffic_is_judged_per_parameter_on_the_build_that_ran() -> None:
+    import measured
+    import microgpt_bench
+
+    import engine
+
+    traffic = microgpt_bench.parameter_traffic(rounds=1, calls=1)
+    assert traffic["count"] == 4192 and traffic["compiled"] == engine.COMPILED
+    assert traffic["parameters"] > 0 and traffic["zero_grad"] > 0
+    made_up = {"parameters": 250.0, "zero_grad": 350.0, "count": 4192, "compiled": True}
+    rows = measured.parameter_traffic("compiled", {"valuegrad": [made_up]}).rows
+    assert [(r.benchmark, r.verdict) for r in rows] == [  # type: ignore[union-attr]
+        ("MicroGPT's model.parameters() per parameter, core compiled", "PASS"),
+        ("MicroGPT's model.zero_grad() per parameter, core compiled", "FAIL"),
+    ]
+    mismatch = measured.parameter_traffic("interpreted", {"valuegrad": [made_up]})
+    assert not mismatch.rows and "asked for the interpreted core, the worker ran the compiled one" in mismatch.extra[0]
