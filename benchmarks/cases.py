@@ -260,6 +260,13 @@ CASES: list[Case] = [
     Timed("microgpt-elementary-fused", "vectorize, elementary GPT (as microgpt.py writes it) over 32 names",
           _microgpt("vectorize-elementary"), "vectorize on the fused demo model", _microgpt("vectorize"),
           faster(0.8, "the throughput"), short="fused"),
+    # issue 25: the vectorized model exported to PyTorch (engine.vectorize(fn).to_torch), against vectorize on the
+    # same batches, one thread; skipped, with the reason, until the export exists (or where torch.compile fails)
+    _against("export-float64", "exported to PyTorch (to_torch), float64", 256, faster(None, "as fast")),
+    _against("export-float64", "exported to PyTorch (to_torch), float64", 32, faster(None, "as fast")),
+    _against("export-float32", "exported to PyTorch (to_torch), float32", 256, faster(None, "as fast")),
+    _against("export-float32", "exported to PyTorch (to_torch), float32", 32, faster(None, "as fast")),
+    _against("export-compiled", "exported to PyTorch, under torch.compile", 256, faster(None, "as fast")),
     Measured("moving", {"vectorize": partial(batch.moving_parameters, "mnist1024")}, measured.moving_parameters),
     *(Measured(f"microgpt-parameters-{build}", {"valuegrad": microgpt.parameter_traffic},
                partial(measured.parameter_traffic, build), env=env)

@@ -14,6 +14,8 @@ name's loss and the gradient of their mean; no optimizer step. `step(way, names)
 - scalar-elementary, scalar-fused: the scalar path one name at a time, as microgpt.py computes (elementary `*`
   and `+`) and as the demo's `scalar_loss` does (fused `linear`): vectorize against scalar-fused is the demo's
   two paths timed;
+- export-float64, export-float32, export-compiled: the vectorized model exported to a PyTorch module (issue 25),
+  in float64, float32 and under `torch.compile`; they raise harness.Unavailable until the export exists.
 
 All of them process the same real (unpadded) tokens, so a ratio of times is a ratio of tokens per second.
 tests/test_benchmarks_gpt.py and tests/test_benchmarks_microgpt.py check that they compute the same losses and
@@ -153,6 +155,38 @@ def _scalar_path(name_loss: Callable[[MicroGPT, str], Any]) -> Build:
     return build
 
 
+def _exported(dtype_name: str, compiled: bool = False) -> Build:
+    """Issue 25's export, `engine.vectorize(fn).to_torch(*example_args, parameters=...)`, run as PyTorch runs a
+    module (gradients set to None, the mean of its per-name losses, backward), on the same numpy arrays."""
+
+    def build(model: MicroGPT, names: list[str], batch: Batch) -> Step:
+        import torch
+        from harness import Unavailable
+
+        import engine
+
+        if not hasattr(engine.Vectorized, "to_torch"):
+            raise Unavailable("engine.vectorize(fn).to_torch is not there yet (issue 25)")
+        torch.set_num_threads(1)
+        arrays = (batch.tokens, batch.targets, batch.weights)
+        module = engine.vectorize(model.document_loss).to_torch(*arrays, parameters=model.parameters())
+        module = module.float() if dtype_name == "float32" else module
+        if compiled:
+            try:  # "if it compiles on this machine" (issue 25): whatever torch.compile raises says why not
+                module = torch.compile(module)
+                module(*arrays)
+            except Exception as error:
+                raise Unavailable(f"torch.compile failed: {type(error).__name__}: {error}") from None
+
+        def exported() -> None:
+            module.zero_grad(set_to_none=True)
+            module(*arrays).mean().backward()
+
+        return exported
+
+    return build
+
+
 WAYS: dict[str, Build] = {
     "vectorize": _vectorized(lambda model: model.document_loss),
     "vectorize-elementary": _vectorized(elementary_document_loss),
@@ -161,6 +195,9 @@ WAYS: dict[str, Build] = {
     "hand-numpy": _hand_numpy,
     "scalar-elementary": _scalar_path(elementary_name_loss),
     "scalar-fused": _scalar_path(scalar_loss),
+    "export-float64": _exported("float64"),
+    "export-float32": _exported("float32"),
+    "export-compiled": _exported("float64", compiled=True),
 }
 
 
