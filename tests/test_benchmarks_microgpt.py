@@ -62,3 +62,16 @@ def test_every_way_gives_the_same_losses(torch: ModuleType) -> None:
     for way, tolerance in [("vectorize-elementary", 1e-12), ("hand-numpy", 1e-12), ("torch-float64", 1e-10),
                            ("torch-float32", 1e-5)]:  # fmt: skip
         np.testing.assert_allclose(losses[way], reference, rtol=tolerance, atol=0, err_msg=way)
+
+
+def test_the_demo_points_to_bench_cases_that_exist() -> None:
+    """demos.microgpt no longer times its two paths; its docstring names the bench.py cases that do."""
+    import re
+
+    import cases
+
+    named = re.search(r"bench\.py --only ([\w\- ]+)`", microgpt.__doc__ or "")
+    assert named is not None
+    for name in named.group(1).split():
+        assert isinstance(cases.find(name), cases.Timed)
+    assert not hasattr(microgpt, "time_both_paths")
