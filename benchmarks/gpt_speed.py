@@ -13,7 +13,9 @@ writing the model). All on the demo's initial weights and the same names, one BL
 Before timing, every way's per-name losses are compared with vectorize's on the fused model (the tests pin
 losses and gradients; this guards the run). Then the ways take turns, round by round in a rotating order, each
 timed in CPU seconds over repeats that last about 0.2 s; each ratio is the median over rounds of that round's
-ratio. bench.py measures the same ratios with each way in a worker process of its own.
+ratio. Beside each time, the way's minor page faults per step: large arrays freed and allocated again can come
+back as fresh pages, at a cost that depends on the process's allocation history. bench.py measures the same
+ratios with each way in a worker process of its own.
 """
 
 from __future__ import annotations
@@ -28,6 +30,7 @@ for _variable in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):
 # ruff: noqa: E402 (the imports below come after the thread settings above)
 import argparse
 import math
+import resource
 import statistics
 import time
 from collections.abc import Callable
@@ -73,35 +76,46 @@ def check_losses(count: int) -> list[str]:
     return lines
 
 
-def sample(step: Callable[[], None], repeats: int) -> float:
-    """CPU seconds per step over `repeats` steps."""
-    start = time.process_time()
+def sample(step: Callable[[], None], repeats: int) -> tuple[float, float]:
+    """CPU seconds per step over `repeats` steps, and minor page faults per step (memory the kernel hands back)."""
+    faults, start = resource.getrusage(resource.RUSAGE_SELF).ru_minflt, time.process_time()
     for _ in range(repeats):
         step()
-    return (time.process_time() - start) / repeats
+    seconds = (time.process_time() - start) / repeats
+    return seconds, (resource.getrusage(resource.RUSAGE_SELF).ru_minflt - faults) / repeats
 
 
-def time_ways(count: int, rounds: int) -> dict[str, list[float]]:
-    """Seconds per step of every way at `count` names, one sample per round, the ways in a rotating order."""
+def time_ways(count: int, rounds: int) -> tuple[dict[str, list[float]], dict[str, float]]:
+    """Seconds per step of every way at `count` names, one sample per round, the ways in a rotating order; and each
+    way's page faults per step over all its samples."""
     steps = {way: microgpt_bench.step(way, count)[0] for way in WAYS}
     repeats = {}
     for way, step in steps.items():
         step()  # the first call records (vectorize) or warms up
-        repeats[way] = max(1, math.ceil(SAMPLE_SECONDS / sample(step, 1)))
+        repeats[way] = max(1, math.ceil(SAMPLE_SECONDS / sample(step, 1)[0]))
     times: dict[str, list[float]] = {way: [] for way in WAYS}
+    faults: dict[str, list[float]] = {way: [] for way in WAYS}
     order = list(WAYS)
     for r in range(rounds):
         for way in order[r % len(order) :] + order[: r % len(order)]:
-            times[way].append(sample(steps[way], repeats[way]))
-    return times
+            seconds, faulted = sample(steps[way], repeats[way])
+            times[way].append(seconds)
+            faults[way].append(faulted)
+    return times, {way: statistics.mean(f) for way, f in faults.items()}
 
 
-def report(count: int, real_tokens: int, times: dict[str, list[float]]) -> list[str]:
+def report(count: int, real_tokens: int, times: dict[str, list[float]], faults: dict[str, float]) -> list[str]:
     rounds = len(times["vectorize"])
-    lines = [f"{count} names ({real_tokens} real tokens), CPU time per step, median of {rounds} rounds [min-max]:"]
+    lines = [
+        f"{count} names ({real_tokens} real tokens), CPU time per step, median of {rounds} rounds [min-max], "
+        "page faults per step:"
+    ]
     for way, title in WAYS.items():
         t = times[way]
-        lines.append(f"  {title:<28} {statistics.median(t) * 1e3:8.1f} ms [{min(t) * 1e3:.1f}-{max(t) * 1e3:.1f}]")
+        lines.append(
+            f"  {title:<28} {statistics.median(t) * 1e3:8.1f} ms [{min(t) * 1e3:.1f}-{max(t) * 1e3:.1f}], "
+            f"{faults[way]:.0f} faults"
+        )
     for top, bottom, what, goals in RATIOS:
         ratios = [a / b for a, b in zip(times[top], times[bottom])]
         goal = goals[0] if count <= 32 else goals[1]
@@ -128,7 +142,7 @@ def main() -> None:
         print(f"per-name losses at {count} names against vectorize's (largest relative difference): "
               + ", ".join(check_losses(count)))  # fmt: skip
         real_tokens = microgpt_bench.step("vectorize", count)[1]["real_tokens"]
-        for line in report(count, real_tokens, time_ways(count, rounds)):
+        for line in report(count, real_tokens, *time_ways(count, rounds)):
             print(line, flush=True)
 
 
