@@ -43,13 +43,13 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))  # measure this working tree
 sys.path.insert(0, str(ROOT / "benchmarks"))
 
-from bench import DEPTHS, bytes_per_node, chain_backward, elementary_step, moons  # noqa: E402
+from scalar_workloads import DEPTHS, bytes_per_node, chain_backward, elementary_step, moons  # noqa: E402
 
 LEARNING_RATE = 0.001
-GOALS = {  # as in make bench: at least this many times faster (or fewer bytes)
+GOALS: dict[str, float | None] = {  # as in make bench: at least this many times faster (or fewer bytes); None: reported
     "elementary graph vs micrograd": 10.0,
     "elementary graph vs torch": 5.0,
-    "nn step vs micrograd": 40.0,
+    "nn step vs micrograd": None,  # the 40x goal is retired: micrograd's collector moves the ratio (issue 21)
     "memory per node vs micrograd": 4.0,
 }
 
@@ -139,8 +139,9 @@ def main() -> None:
     ours, theirs = (bytes_per_node(lib)["bytes_per_node"] for lib in ("valuegrad", "micrograd"))
     results["memory per node vs micrograd"] = (theirs / ours, f"valuegrad {ours:.0f} B, micrograd {theirs:.0f} B")
     for name, (value, detail) in results.items():
-        verdict = "PASS" if value >= GOALS[name] else "FAIL"
-        print(f"{verdict}  {name}: {detail}; {value:.1f}x (goal >= {GOALS[name]:g}x)")
+        goal = GOALS[name]
+        verdict = "INFO" if goal is None else "PASS" if value >= goal else "FAIL"
+        print(f"{verdict}  {name}: {detail}; {value:.1f}x (goal {'reported' if goal is None else f'>= {goal:g}x'})")
     depth = {n: min(chain_backward("valuegrad", n)["backward"] for _ in range(3)) for n in DEPTHS[:2]}
     small, large = depth[DEPTHS[0]], depth[DEPTHS[1]]
     verdict = "PASS" if large / small <= 5.0 else "FAIL"

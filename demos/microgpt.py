@@ -19,7 +19,8 @@ The same model runs two ways on the same parameters:
   the n real positions of its name and 0 at padding, so a name's loss is the mean over its real
   positions and padding adds nothing to the loss or the gradients; the batch's loss is the mean over
   its names. A batch of one name is microgpt's step (the tests hold the two paths' losses and gradients
-  equal within 1e-12).
+  equal within 1e-12). How many more tokens per second the batched path processes is a benchmark:
+  `python benchmarks/bench.py --only microgpt-scalar-fused microgpt-scalar-elementary` (benchmarks/README.md).
 
 What keeps the batched graph small (engine.vectorize groups alike scalar nodes into one numpy call):
 every dot product (an attention score q.k, a weighted sum of values, each neuron of a layer) is one
@@ -355,44 +356,6 @@ def sample_names(model: MicroGPT, count: int = SAMPLES, seed: int = SAMPLE_SEED)
     return names
 
 
-# --- the two paths timed ----------------------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class Timing:
-    """Seconds for forward and backward on each path, over the same names, and the real tokens they predict."""
-
-    scalar_seconds: float  # the scalar path, one name at a time
-    batched_seconds: float  # engine.vectorize over all of them at once, padded
-    names: int
-    real_tokens: int
-
-    @property
-    def speedup(self) -> float:
-        """How many times as many real tokens per second the batched path processes."""
-        return self.scalar_seconds / self.batched_seconds
-
-
-def time_both_paths(model: MicroGPT, names: Sequence[str], repeats: int = 5) -> Timing:
-    """Forward and backward over `names` on the scalar path (name by name) and batched (the fastest of `repeats`
-    calls, after the first, which records); the gradients they add are reset after."""
-    loss = batched_loss(model)
-    batch = padded_batch(names, model.block_size)
-    arguments = (batch.tokens, batch.targets, batch.weights)
-    loss.backward(*arguments)  # the first call records fn: not what a step costs
-    batched = math.inf
-    for _ in range(repeats):
-        start = time.perf_counter()
-        loss.backward(*arguments)
-        batched = min(batched, time.perf_counter() - start)
-    start = time.perf_counter()
-    for name in names:
-        scalar_loss(model, name).backward()
-    scalar = time.perf_counter() - start
-    model.zero_grad()
-    return Timing(scalar, batched, len(names), batch.real_tokens)
-
-
 # --- pictures and files -----------------------------------------------------------------------------------------
 
 
@@ -442,15 +405,6 @@ def run(out: Path = Path("out"), steps: int = STEPS) -> list[Path]:
     model = MicroGPT()
     print(f"MicroGPT: {len(model.parameters())} parameters, {HEADS} heads, {EMBEDDING_DIM}-dim, block {BLOCK_SIZE}")
 
-    timing = time_both_paths(model, train_names[:BATCH_SIZE])
-    per_name = timing.scalar_seconds / timing.names * 1e3
-    paths_line = (
-        f"forward and backward over {timing.names} names ({timing.real_tokens} real tokens): scalar path, one name "
-        f"at a time, {timing.scalar_seconds:.2f} s ({per_name:.1f} ms per name); engine.vectorize, padded to "
-        f"{BLOCK_SIZE} positions, {timing.batched_seconds * 1e3:.1f} ms: {timing.speedup:.0f}x the tokens per second"
-    )
-    print(paths_line)
-
     print(f"training: {steps} steps of {BATCH_SIZE} names, Adam betas {BETAS}, lr {LEARNING_RATE} decaying to 0")
     start = time.perf_counter()
     losses = train(model, train_names, steps)
@@ -466,7 +420,6 @@ def run(out: Path = Path("out"), steps: int = STEPS) -> list[Path]:
         f"trained {steps} steps of {BATCH_SIZE} names in {seconds:.1f} s ({seconds / steps * 1e3:.1f} ms per step)",
         f"held-out loss ({len(held_out_names)} names): transformer {held_out:.4f}, bigram counts {bigram:.4f}: "
         f"the transformer {verdict} the bigram model",
-        paths_line,
         f"saved to {checkpoint.name} and loaded back with nn.load(path, MicroGPT) (the samples come from the copy)",
     ]
     for line in lines[:2]:

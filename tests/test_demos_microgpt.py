@@ -288,6 +288,7 @@ def test_a_short_run_of_the_demo_writes_its_files(tmp_path: Path, capsys: pytest
     assert [p.name for p in paths] == ["microgpt_training_curve.png", "microgpt_names.txt", "microgpt.npz"]
     assert paths[0].read_bytes().startswith(PNG)
     text = paths[1].read_text()
+    assert text.startswith("trained 3 steps of 32 names in ")  # the timing of the two paths is a benchmark's
     assert "held-out loss" in text and "bigram" in text
     assert len(text.split("names sampled")[1].splitlines()) == microgpt.SAMPLES + 1
     assert isinstance(nn.load(paths[2], MicroGPT), MicroGPT)
