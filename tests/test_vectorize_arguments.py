@@ -74,7 +74,7 @@ def test_a_matrix_argument_feeds_a_layer_directly() -> None:
     assert program is not None
     first = next(node for node in program.computed if node.kind == "linear layer")
     assert program.arguments[0] in first.parents  # the 784 columns are read as they are, not gathered
-    assert first.op.inputs.parts[0][1] is None and not first.op.inputs_wanted  # no copy, no gradient for X
+    assert first.op.inputs.parts[0].rows is None and not first.op.inputs_wanted  # no copy, no gradient for X
 
 
 def test_integer_arguments_stay_exact() -> None:

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Sequence
-from typing import Any
+from typing import Any, NamedTuple
 
 import numpy as np
 
@@ -56,8 +56,17 @@ class Node:
         return f"<{self.kind} of {self.size}>"
 
 
+class Part(NamedTuple):
+    """Some rows of an operand, read from one parent."""
+
+    parent: int  # the parent's position among the node's parents
+    rows: Selection  # the parent's rows it reads
+    destination: np.ndarray | None  # the operand's rows they fill, in order; None: all of them
+    repeats: Repeats | None  # how `rows` repeat, when a row is read more than once
+
+
 class Rows:
-    """An operand: `count` rows gathered from the parents, in parts (parent position, its rows, where they go).
+    """An operand: `count` rows gathered from the parents, in parts.
 
     A part reading all of a parent's rows in order is the parent's array itself, a run of them a view;
     other rows are copied. Backward, `scatter` adds a gradient of the operand's shape to the rows it came from.
@@ -65,21 +74,21 @@ class Rows:
 
     __slots__ = ("count", "parts", "single")
 
-    def __init__(self, count: int, parts: list[tuple[int, Selection, np.ndarray | None, Repeats | None]]) -> None:
+    def __init__(self, count: int, parts: list[Part]) -> None:
         self.count = count
-        self.parts = parts  # (parent position, rows of the parent, rows of the operand (None: all), repeats)
+        self.parts = parts
         self.single = len(parts) == 1
 
     def read(self, parents: Sequence[np.ndarray]) -> np.ndarray:
         if self.single:
-            position, rows, _, _ = self.parts[0]
-            source = parents[position]
-            return source if rows is None else source[rows]
-        width = max(parents[position].shape[1] for position, _, _, _ in self.parts)
+            part = self.parts[0]
+            source = parents[part.parent]
+            return source if part.rows is None else source[part.rows]
+        width = max(parents[part.parent].shape[1] for part in self.parts)
         out = np.empty((self.count, width))
-        for position, rows, destination, _ in self.parts:
-            source = parents[position]
-            out[destination] = source if rows is None else source[rows]
+        for part in self.parts:
+            source = parents[part.parent]
+            out[part.destination] = source if part.rows is None else source[part.rows]
         return out
 
     def scatter(self, contribution: Any, parents: Sequence[np.ndarray], totals: Totals) -> None:
@@ -90,16 +99,18 @@ class Rows:
                 contribution = np.broadcast_to(
                     contribution, (self.count, contribution.shape[-1] if contribution.ndim else 1)
                 )
-        for position, rows, destination, repeats in self.parts:
-            if not totals.wanted[position]:
+        for part in self.parts:
+            if not totals.wanted[part.parent]:
                 continue
-            source = parents[position]
-            part = contribution if destination is None else contribution[destination]
-            part = fit(part, (self.count if destination is None else len(destination), source.shape[1]))
-            if rows is None:
-                totals.add(position, part)
+            width = parents[part.parent].shape[1]
+            if part.destination is None:
+                gradient = fit(contribution, (self.count, width))
             else:
-                totals.add_rows(position, rows, part, repeats)
+                gradient = fit(contribution[part.destination], (len(part.destination), width))
+            if part.rows is None:
+                totals.add(part.parent, gradient)
+            else:
+                totals.add_rows(part.parent, part.rows, gradient, part.repeats)
 
 
 class Repeats:
@@ -308,7 +319,7 @@ class Layer(BatchedOp):
         self.weights, self.inputs, self.bias = weights, inputs, bias
         self.neurons, self.n, self.tuples = shape
         # The inputs' gradient is a product as large as the forward one: left out when only arguments are read.
-        self.inputs_wanted = any(wanted[position] for position, _, _, _ in inputs.parts)
+        self.inputs_wanted = any(wanted[part.parent] for part in inputs.parts)
 
     def read(self, parents: Sequence[np.ndarray]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         inputs = self.inputs.read(parents)

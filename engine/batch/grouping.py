@@ -32,6 +32,7 @@ from engine.batch.batched_ops import (
     Gather,
     Layer,
     Node,
+    Part,
     Repeats,
     Rows,
     Selection,
@@ -271,8 +272,14 @@ class _Lowering:
             numbers = np.array(rows, dtype=np.intp)
             selection = _selection(numbers, node.size)
             repeated = isinstance(selection, np.ndarray) and len(np.unique(numbers)) < len(numbers)
-            into = None if len(by_node) == 1 else np.array(destination, dtype=np.intp)
-            parts.append((parents.position(node), selection, into, Repeats(numbers) if repeated else None))
+            parts.append(
+                Part(
+                    parents.position(node),
+                    selection,
+                    None if len(by_node) == 1 else np.array(destination, dtype=np.intp),
+                    Repeats(numbers) if repeated else None,
+                )
+            )
         return Rows(len(units), parts)
 
 
