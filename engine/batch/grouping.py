@@ -1,32 +1,44 @@
 """Grouping fn's scalar nodes into batched ones: the recording lowered to a `Program` over arrays.
 
-Scalar nodes are grouped by depth (the longest path from a leaf) and kind; a group becomes one node of
-the batched graph (engine/batch/batched_ops.py), with a row per member:
+`lower` goes in steps:
 
-- `linear` nodes whose weights and bias are shared leaves (an nn layer's neurons) and that read the same
-  inputs form a layer, one matrix product; the same neurons applied to several tuples of inputs (a layer
-  used at every position of a sequence) form one layer too, the tuples side by side;
-- other `linear` nodes with the same number of inputs (attention's q.k, weights times values) form one
-  contraction;
-- `take` nodes with the same number of entries form one gather per sample;
-- `logsumexp` nodes with the same number of inputs form one reduction over their stacked inputs;
-- any other nodes of the same operation and number of inputs form one elementwise group.
+1. `Lowering(arguments)`: a source node per argument of fn, a row per Value it received;
+2. `groups`: the scalar nodes with an operation, by depth (the longest path from a leaf), then by operation,
+   by whether they depend on fn's arguments, and by their operation's grouping key;
+3. each group lowered by its operation's rule in `GROUPING_RULES` into one or more nodes of the batched graph
+   (engine/batch/batched_ops.py), a row per member; every Op not in the table, a user's `engine.defop`
+   too, is lowered elementwise;
+4. `Lowering.gather_outputs`: fn's outputs moved into one node, the last;
+5. `Lowering.program`: the Program the replay runs.
 
-Each group reads its operands from the rows of the nodes that made them, of fn's arguments (a matrix
-argument feeds a layer directly) or of blocks of the shared leaves. The shared leaves are numbered in
-the order blocks first read them, so a block of leaves not read before (a layer's weights) is a run of
-that numbering: a view of the array of their values, read without a copy.
+The rules:
+
+- linear: the nodes whose weights and bias are shared leaves (an nn layer's neurons) and that read the
+  same inputs form a layer, one matrix product; the same neurons applied to several tuples of inputs (a
+  layer used at every position of a sequence) form one layer too, the tuples side by side; the other
+  linear nodes (attention's q.k, weights times values) form one contraction;
+- logsumexp: one reduction over the members' stacked inputs;
+- take: one gather per sample;
+- elementwise (every other operation): the operation's numpy forward on each input position's rows.
+
+Each of them groups nodes with the same number of inputs. A group reads its operands from the rows of the
+nodes that made them, of fn's arguments (a matrix argument feeds a layer directly) or of blocks of the
+shared leaves. The shared leaves are numbered in the order blocks first read them, so a block of leaves not
+read before (a layer's weights) is a run of that numbering: a view of the array of their values, read
+without a copy.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Collection, Hashable, Sequence
 from dataclasses import dataclass
+from typing import NamedTuple
 
 import numpy as np
 
 from engine.batch.batched_ops import (
     COMPUTING,
+    BatchedOp,
     Contraction,
     Elementwise,
     Gather,
@@ -41,7 +53,7 @@ from engine.batch.batched_ops import (
 )
 from engine.batch.recording import Recording
 from engine.core.ops import linear, logsumexp, take_op
-from engine.core.value import Value
+from engine.core.value import Op, Value
 
 
 @dataclass(frozen=True)
@@ -75,10 +87,147 @@ class Program:
 
 def lower(recording: Recording) -> Program:
     """Group the recording's scalar nodes into the batched nodes of a Program (see the module docstring)."""
-    return _Lowering(recording).program
+    lowering = Lowering(recording.arguments)
+    for op, members in groups(recording.order, lowering.argument_leaves()):
+        rule_for(op).lower(lowering, members)
+    lowering.gather_outputs(recording.outputs)
+    return lowering.program()
 
 
-class _Parents:
+# -- which scalar nodes go together ------------------------------------------------------------------------------
+
+
+def groups(order: Sequence[Value], arguments: Collection[Value]) -> list[tuple[Op, list[Value]]]:
+    """The scalar nodes with an operation, in the groups to lower (with their operation), each group after those
+    of its members' parents.
+
+    Grouped by depth (1 + the deepest parent's; leaves are at 0), then by operation, by whether they depend
+    on one of fn's `arguments` (a column per sample) or not (one column), and by their rule's key.
+    """
+    depth: dict[Value, int] = {}
+    batched: dict[Value, bool] = dict.fromkeys(arguments, True)
+    by_depth: dict[int, dict[tuple[Op, bool, Hashable], list[Value]]] = {}
+    for v in order:
+        op = v.op
+        if op is None:
+            continue
+        parents = v.parents
+        level = depth[v] = 1 + max((depth.get(p, 0) for p in parents), default=0)
+        reads_arguments = batched[v] = any(batched.get(p, False) for p in parents)
+        key = (op, reads_arguments, rule_for(op).key(v))
+        by_depth.setdefault(level, {}).setdefault(key, []).append(v)
+    return [(key[0], members) for level in sorted(by_depth) for key, members in by_depth[level].items()]
+
+
+class GroupingRule(NamedTuple):
+    """How the scalar nodes of one operation become batched nodes (JAX's `primitive_batchers`, for groups)."""
+
+    key: Callable[[Value], Hashable]  # what else keeps apart the nodes of one depth and operation
+    lower: Callable[[Lowering, list[Value]], None]  # adds the batched nodes of one group to the lowering
+
+
+def input_count(v: Value) -> int:
+    return len(v.parents)
+
+
+# -- the rules ---------------------------------------------------------------------------------------------------
+
+
+def lower_elementwise(lowering: Lowering, members: list[Value]) -> None:
+    """The operation's numpy forward and rule on each input position's rows: one node."""
+    op = members[0].op
+    assert op is not None
+    parents = Parents()
+    operands = [lowering.rows([v.parents[p] for v in members], parents) for p in range(len(members[0].parents))]
+    lowering.add(Elementwise(op, operands, len(members), parents.wanted()), parents, members)
+
+
+def lower_linear(lowering: Lowering, members: list[Value]) -> None:
+    """Layers of the neurons (weights and bias shared leaves), one contraction of the others."""
+    n = len(members[0].parents) // 2
+    if n == 0:  # linear(b): nothing to multiply
+        lower_elementwise(lowering, members)
+        return
+    neurons = [v for v in members if all(lowering.is_shared(p) for p in (*v.parents[:n], v.parents[-1]))]
+    if neurons:
+        _layers(lowering, neurons, n)
+    if len(neurons) < len(members):
+        chosen = set(neurons)
+        _contraction(lowering, [v for v in members if v not in chosen], n)
+
+
+def _layers(lowering: Lowering, neurons: list[Value], n: int) -> None:
+    """Neurons that read the same inputs form a layer; layers of the same neurons on other inputs join it."""
+    by_inputs: dict[tuple[Value, ...], list[Value]] = {}
+    for v in neurons:
+        by_inputs.setdefault(v.parents[n:-1], []).append(v)
+    by_neurons: dict[tuple[tuple[Value, ...], ...], list[tuple[tuple[Value, ...], list[Value]]]] = {}
+    for xs, readers in by_inputs.items():
+        key = tuple(v.parents[:n] for v in readers)
+        by_neurons.setdefault(key, []).append((xs, readers))
+    for applications in by_neurons.values():
+        first = applications[0][1]
+        members = [readers[g] for g in range(len(first)) for _, readers in applications]
+        parents = Parents()
+        weights = lowering.rows([w for v in first for w in v.parents[:n]], parents)
+        inputs = lowering.rows([xs[i] for i in range(n) for xs, _ in applications], parents)
+        bias = lowering.rows([v.parents[-1] for v in members], parents)
+        shape = (len(first), n, len(applications))
+        lowering.add(Layer(weights, inputs, bias, shape, parents.wanted()), parents, members)
+
+
+def _contraction(lowering: Lowering, members: list[Value], n: int) -> None:
+    parents = Parents()
+    weights = lowering.rows([v.parents[i] for v in members for i in range(n)], parents)
+    inputs = lowering.rows([v.parents[n + i] for v in members for i in range(n)], parents)
+    bias = lowering.rows([v.parents[-1] for v in members], parents)
+    lowering.add(Contraction(weights, inputs, bias, (len(members), n), parents.wanted()), parents, members)
+
+
+def lower_logsumexp(lowering: Lowering, members: list[Value]) -> None:
+    """One reduction over the members' inputs stacked position by position."""
+    count = len(members[0].parents)
+    parents = Parents()
+    inputs = lowering.rows([v.parents[p] for p in range(count) for v in members], parents)
+    lowering.add(Stacked(inputs, (count, len(members)), parents.wanted()), parents, members)
+
+
+def lower_take(lowering: Lowering, members: list[Value]) -> None:
+    """One gather per sample: from the node that holds every entry, or from a Gather of them first."""
+    count = len(members[0].parents) - 1
+    entries = [e for v in members for e in v.parents[1:]]
+    places = lowering.locate(entries)
+    if len({node for node, _ in places}) == 1:
+        source = places[0][0]
+        table = np.array([row for _, row in places], dtype=np.intp)
+    else:
+        gathered = Parents()
+        rows = lowering.rows(entries, gathered)
+        source = lowering.add(Gather(rows, gathered.wanted()), gathered, ())
+        table = np.arange(len(entries), dtype=np.intp)
+    parents = Parents()
+    position = parents.position(source)
+    index = lowering.rows([v.parents[0] for v in members], parents)
+    lowering.add(TakeRows(index, position, table.reshape(len(members), count), parents.wanted()), parents, members)
+
+
+ELEMENTWISE = GroupingRule(input_count, lower_elementwise)
+GROUPING_RULES: dict[Op, GroupingRule] = {
+    linear: GroupingRule(input_count, lower_linear),
+    logsumexp: GroupingRule(input_count, lower_logsumexp),
+    take_op: GroupingRule(input_count, lower_take),
+}
+
+
+def rule_for(op: Op) -> GroupingRule:
+    """The grouping rule of `op`: its entry in GROUPING_RULES, else elementwise."""
+    return GROUPING_RULES.get(op, ELEMENTWISE)
+
+
+# -- the lowering's state: where values live, and the nodes made so far ------------------------------------------
+
+
+class Parents:
     """The distinct parents of one batched node, in order of first use, and whether each wants a gradient."""
 
     def __init__(self) -> None:
@@ -96,12 +245,15 @@ class _Parents:
         return [node.kind != "argument" for node in self.nodes]
 
 
-class _Lowering:
-    def __init__(self, recording: Recording) -> None:
-        # Where each scalar node's values live: (batched node, row). Shared leaves live in blocks, made as read.
+class Lowering:
+    """The batched graph as it is built: where each scalar node's values live (a row of a batched node), the
+    blocks of shared leaves made so far and the computed nodes. Grouping rules read operands with `rows` and
+    add their nodes with `add`."""
+
+    def __init__(self, arguments: Sequence[Value | list[Value]]) -> None:
         self.place: dict[Value, tuple[Node, int]] = {}
         self.arguments: list[Node] = []
-        for received in recording.arguments:
+        for received in arguments:
             leaves = received if isinstance(received, list) else [received]
             node = Node(None, (), len(leaves), batched=True, kind="argument")
             self.arguments.append(node)
@@ -114,114 +266,16 @@ class _Lowering:
         self.block_selection: list[tuple[Node, Selection]] = []
         self.computed: list[Node] = []
 
-        by_level = self._levels(recording.order)
-        for level in sorted(by_level):
-            kinds: dict[tuple, list[Value]] = {}
-            for v in by_level[level]:
-                kinds.setdefault(self._kind(v), []).append(v)
-            for kind, members in kinds.items():
-                if kind[0] == "neuron":
-                    self._layers(members, kind[1])
-                else:
-                    self._group(kind[0], members)
-        parents = _Parents()
-        rows = self._rows(recording.outputs, parents)
-        self._add(Gather(rows, parents.wanted()), parents, (), "outputs")
-        self.program = Program(self.arguments, self.shared, self.block_selection, self.computed)
+    def argument_leaves(self) -> list[Value]:
+        """The Values fn received (placed in the argument nodes)."""
+        return list(self.place)
 
-    # -- which scalar nodes go together --------------------------------------------------------------------------
-
-    def _levels(self, order: Sequence[Value]) -> dict[int, list[Value]]:
-        """The scalar nodes with an operation by depth (1 + the deepest parent's; leaves are at 0)."""
-        level: dict[Value, int] = {}
-        self.batched: dict[Value, bool] = {leaf: True for leaf in self.place}
-        by_level: dict[int, list[Value]] = {}
-        for v in order:
-            if v.op is None:
-                continue
-            parents = v.parents
-            depth = 1 + max(level.get(p, 0) for p in parents)
-            level[v] = depth
-            self.batched[v] = any(self.batched.get(p, False) for p in parents)
-            by_level.setdefault(depth, []).append(v)
-        return by_level
-
-    def _is_shared(self, v: Value) -> bool:
+    def is_shared(self, v: Value) -> bool:
+        """Whether v is a shared leaf: a leaf fn reads but does not receive (a parameter, a constant)."""
         return v.op is None and v not in self.place
 
-    def _kind(self, v: Value) -> tuple:
-        """What a scalar node is grouped by (besides its depth): its operation, number of inputs, batchedness."""
-        parents = v.parents
-        batched = self.batched[v]
-        if v.op is linear and len(parents) >= 3:
-            n = len(parents) // 2
-            is_neuron = all(self._is_shared(p) for p in (*parents[:n], parents[-1]))
-            return ("neuron" if is_neuron else "linear", n, batched)
-        if v.op is take_op:
-            return ("take", len(parents), batched)
-        return (v.op, len(parents), batched)
-
-    # -- the groups ----------------------------------------------------------------------------------------------
-
-    def _layers(self, neurons: list[Value], n: int) -> None:
-        """Neurons that read the same inputs form a layer; layers of the same neurons on other inputs join it."""
-        by_inputs: dict[tuple[Value, ...], list[Value]] = {}
-        for v in neurons:
-            by_inputs.setdefault(v.parents[n:-1], []).append(v)
-        by_neurons: dict[tuple, list[tuple[tuple[Value, ...], list[Value]]]] = {}
-        for xs, readers in by_inputs.items():
-            key = tuple(v.parents[:n] for v in readers)
-            by_neurons.setdefault(key, []).append((xs, readers))
-        for applications in by_neurons.values():
-            first = applications[0][1]
-            members = [readers[g] for g in range(len(first)) for _, readers in applications]
-            parents = _Parents()
-            weights = self._rows([w for v in first for w in v.parents[:n]], parents)
-            inputs = self._rows([xs[i] for i in range(n) for xs, _ in applications], parents)
-            bias = self._rows([v.parents[-1] for v in members], parents)
-            shape = (len(first), n, len(applications))
-            self._add(Layer(weights, inputs, bias, shape, parents.wanted()), parents, members)
-
-    def _group(self, kind: object, members: list[Value]) -> None:
-        parents = _Parents()
-        first = members[0]
-        if kind == "linear":
-            n = len(first.parents) // 2
-            weights = self._rows([v.parents[i] for v in members for i in range(n)], parents)
-            inputs = self._rows([v.parents[n + i] for v in members for i in range(n)], parents)
-            bias = self._rows([v.parents[-1] for v in members], parents)
-            op: object = Contraction(weights, inputs, bias, (len(members), n), parents.wanted())
-        elif kind == "take":
-            op = self._take(members, parents)
-        elif kind is logsumexp:
-            count = len(first.parents)
-            inputs = self._rows([v.parents[p] for p in range(count) for v in members], parents)
-            op = Stacked(inputs, (count, len(members)), parents.wanted())
-        else:
-            assert first.op is not None
-            operands = [self._rows([v.parents[p] for v in members], parents) for p in range(len(first.parents))]
-            op = Elementwise(first.op, operands, len(members), parents.wanted())
-        self._add(op, parents, members)
-
-    def _take(self, members: list[Value], parents: _Parents) -> TakeRows:
-        """One gather per sample: from the node that holds every entry, or from a Gather of them first."""
-        count = len(members[0].parents) - 1
-        entries = [e for v in members for e in v.parents[1:]]
-        places = self._locate(entries)
-        holders = {node for node, _ in places}
-        if len(holders) == 1:
-            source = places[0][0]
-            table = np.array([row for _, row in places], dtype=np.intp)
-        else:
-            gathered = _Parents()
-            rows = self._rows(entries, gathered)
-            source = self._add(Gather(rows, gathered.wanted()), gathered, ())
-            table = np.arange(len(entries), dtype=np.intp)
-        position = parents.position(source)
-        index = self._rows([v.parents[0] for v in members], parents)
-        return TakeRows(index, position, table.reshape(len(members), count), parents.wanted())
-
-    def _add(self, op: object, parents: _Parents, members: Sequence[Value], kind: str = "") -> Node:
+    def add(self, op: BatchedOp, parents: Parents, members: Sequence[Value], kind: str = "") -> Node:
+        """A new computed node; `members` (its rows' scalar nodes) are read from it from now on."""
         batched = any(node.batched for node in parents.nodes)
         size = len(members) if members else op.rows.count  # type: ignore[attr-defined]
         node = Node(op, parents.nodes, size, batched, kind)
@@ -231,37 +285,28 @@ class _Lowering:
         self.computed.append(node)
         return node
 
+    def gather_outputs(self, outputs: Sequence[Value]) -> None:
+        parents = Parents()
+        rows = self.rows(outputs, parents)
+        self.add(Gather(rows, parents.wanted()), parents, (), "outputs")
+
+    def program(self) -> Program:
+        return Program(self.arguments, self.shared, self.block_selection, self.computed)
+
     # -- where operands are read from ----------------------------------------------------------------------------
 
-    def _locate(self, units: Sequence[Value]) -> list[tuple[Node, int]]:
+    def locate(self, units: Sequence[Value]) -> list[tuple[Node, int]]:
         """(node, row) holding each unit; shared leaves are read from one block made for these units."""
-        shared = list(dict.fromkeys(u for u in units if self._is_shared(u)))
+        shared = list(dict.fromkeys(u for u in units if self.is_shared(u)))
         if not shared:
             return [self.place[u] for u in units]
         block = self._block(tuple(shared))
         rows = self.block_rows[block]
-        return [(block, rows[u]) if self._is_shared(u) else self.place[u] for u in units]
+        return [(block, rows[u]) if self.is_shared(u) else self.place[u] for u in units]
 
-    def _block(self, leaves: tuple[Value, ...]) -> Node:
-        """The source node holding these shared leaves (one for every call that reads the same ones)."""
-        block = self.blocks.get(leaves)
-        if block is not None:
-            return block
-        for leaf in leaves:
-            if leaf not in self.numbered:
-                self.numbered[leaf] = len(self.shared)
-                self.shared.append(leaf)
-        numbers = np.array([self.numbered[leaf] for leaf in leaves], dtype=np.intp)
-        block = Node(None, (), len(leaves), batched=False, kind="shared")
-        self.blocks[leaves] = block
-        self.block_rows[block] = {leaf: row for row, leaf in enumerate(leaves)}
-        run = _selection(numbers, -1)  # never "all": more leaves may be numbered after this block
-        self.block_selection.append((block, run if run is not None else numbers))
-        return block
-
-    def _rows(self, units: Sequence[Value], parents: _Parents) -> Rows:
+    def rows(self, units: Sequence[Value], parents: Parents) -> Rows:
         """The operand holding `units` in order, as parts read from the nodes that hold them."""
-        places = self._locate(units)
+        places = self.locate(units)
         by_node: dict[Node, tuple[list[int], list[int]]] = {}
         for i, (node, row) in enumerate(places):
             destination, rows = by_node.setdefault(node, ([], []))
@@ -281,6 +326,23 @@ class _Lowering:
                 )
             )
         return Rows(len(units), parts)
+
+    def _block(self, leaves: tuple[Value, ...]) -> Node:
+        """The source node holding these shared leaves (one for every call that reads the same ones)."""
+        block = self.blocks.get(leaves)
+        if block is not None:
+            return block
+        for leaf in leaves:
+            if leaf not in self.numbered:
+                self.numbered[leaf] = len(self.shared)
+                self.shared.append(leaf)
+        numbers = np.array([self.numbered[leaf] for leaf in leaves], dtype=np.intp)
+        block = Node(None, (), len(leaves), batched=False, kind="shared")
+        self.blocks[leaves] = block
+        self.block_rows[block] = {leaf: row for row, leaf in enumerate(leaves)}
+        run = _selection(numbers, -1)  # never "all": more leaves may be numbered after this block
+        self.block_selection.append((block, run if run is not None else numbers))
+        return block
 
 
 def _selection(rows: np.ndarray, size: int) -> Selection:
