@@ -215,10 +215,8 @@ class Buffers(threading.local):
     """What an operation keeps from its forward pass to its rule and from call to call, one set per thread.
 
     `operands`: what the forward pass read (gathered rows), for the rule to use instead of gathering again.
-    `arrays`: arrays the operation writes its results into. Freed and allocated afresh at every call, arrays of
-    more than 128 kB come back from the system as new pages the kernel must fault in again (glibc returns
-    them); written into the same arrays, a replay touches the same pages. A call's arrays are dead when the
-    next call on the thread starts: the API hands out copies.
+    `arrays`: arrays the operation writes its results into, the same at every call. A call's arrays are dead
+    when the next call on the thread starts: the API hands out copies.
     """
 
     def __init__(self) -> None:
@@ -226,6 +224,8 @@ class Buffers(threading.local):
         self.arrays: dict[str, np.ndarray] = {}
 
     def get(self, name: str, shape: tuple[int, ...]) -> np.ndarray:
+        """The array `name` of this shape: the last call's, when it had this shape."""
+        # Speed: a reused array keeps its pages; a new large one is faulted in again (benchmarks/README.md).
         array = self.arrays.get(name)
         if array is None or array.shape != shape:
             array = self.arrays[name] = np.empty(shape)
