@@ -615,7 +615,7 @@ def causal_attention(x: list[Value], weights: list[list[Value]], positions: int,
     return outputs
 
 
-def test_causal_attention_is_one_contraction_per_product() -> None:
+def test_causal_attention_is_one_contraction_per_product_and_one_stacked_softmax() -> None:
     rng = np.random.default_rng(12)
     positions, dim = 5, 3
     weights = [[Value(float(w)) for w in row] for row in rng.normal(size=(3 * dim, dim))]
@@ -629,8 +629,8 @@ def test_causal_attention_is_one_contraction_per_product() -> None:
     assert program is not None
     kinds = [node.kind for node in program.computed]
     # q.k of every position and key, and the weighted sums of every position: one contraction each, whatever the
-    # number of keys
-    assert kinds.count("linear") == 2
+    # number of keys; the softmax normalisers of every position one reduction
+    assert kinds.count("linear") == 2 and kinds.count("logsumexp") == 2
 
 
 def test_a_value_that_padding_meets_changes_nothing_it_does_not_reach() -> None:

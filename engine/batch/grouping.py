@@ -20,7 +20,7 @@ The rules:
   that share vectors form blocks, each computed as every pair of its vectors, and blocks of one shape one
   contraction, fewer terms padded with zeros (causal attention: one contraction for every position's
   scores, one for every position's weighted sums);
-- logsumexp: one reduction over the members' stacked inputs, of nodes with the same number of inputs;
+- logsumexp: one reduction over the members' stacked inputs, fewer inputs padded with -inf;
 - take: one gather per sample, of nodes with the same number of entries;
 - elementwise (every other operation): the operation's numpy forward on each input position's rows, of
   nodes with the same number of inputs.
@@ -33,6 +33,7 @@ of the array of their values, read without a copy.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable, Collection, Hashable, Sequence
 from dataclasses import dataclass
 from typing import NamedTuple
@@ -317,10 +318,22 @@ class _Components:
 
 
 def lower_logsumexp(lowering: Lowering, members: list[Value]) -> None:
-    """One reduction over the members' inputs stacked position by position."""
-    count = len(members[0].parents)
+    """One reduction over the members' inputs stacked position by position, fewer inputs padded with -inf (which
+    adds e^-inf = 0); by number of inputs when padding would more than double the stack."""
+    counts = [len(v.parents) for v in members]
+    if max(counts) * len(members) > 2 * sum(counts):
+        by_count: dict[int, list[Value]] = {}
+        for v, count in zip(members, counts):
+            by_count.setdefault(count, []).append(v)
+        for same in by_count.values():
+            _stacked(lowering, same, len(same[0].parents))
+    else:
+        _stacked(lowering, members, max(counts))
+
+
+def _stacked(lowering: Lowering, members: list[Value], count: int) -> None:
     parents = Parents()
-    inputs = lowering.rows([v.parents[p] for p in range(count) for v in members], parents)
+    inputs = lowering.rows([_entry(v.parents, p) for p in range(count) for v in members], parents, -math.inf)
     lowering.add(Stacked(inputs, (count, len(members)), parents.wanted()), parents, members)
 
 
@@ -351,7 +364,7 @@ def any_count(v: Value) -> None:
 ELEMENTWISE = GroupingRule(input_count, lower_elementwise)
 GROUPING_RULES: dict[Op, GroupingRule] = {
     linear: GroupingRule(any_count, lower_linear),
-    logsumexp: GroupingRule(input_count, lower_logsumexp),
+    logsumexp: GroupingRule(any_count, lower_logsumexp),
     take_op: GroupingRule(input_count, lower_take),
 }
 
