@@ -80,3 +80,33 @@ def test_a_nan_that_arises_inside_fn_is_not_the_datas_it_is_detect_anomalys() ->
     assert np.isnan(per_sample(np.ones(3))).all()
     with engine.detect_anomaly(), pytest.raises(FloatingPointError, match="gave inf in the forward pass"):
         per_sample(np.ones(3))
+
+
+@pytest.mark.parametrize(
+    "loss", [nn.mse_loss, nn.hinge_loss, nn.binary_cross_entropy, nn.binary_cross_entropy_with_logits]
+)
+def test_a_loss_refuses_nan_among_its_targets_naming_the_sample(loss: Any) -> None:
+    predictions = [Value(0.5), Value(0.25), Value(0.75)]
+    for targets in ([1.0, math.nan, 1.0], [Value(1.0), Value(1.0), Value(math.nan)]):
+        sample = [i for i, t in enumerate(targets) if math.isnan(t.data if isinstance(t, Value) else t)][0]
+        with pytest.raises(ValueError, match=rf"{loss.__name__}: targets contain NaN at sample {sample} \(Input"):
+            loss(predictions, targets)
+
+
+def test_cross_entropy_refuses_a_nan_target_index_or_class_probability() -> None:
+    logits = [Value(1.0), Value(2.0), Value(0.5)]
+    with pytest.raises(ValueError, match=r"cross_entropy: target is NaN \(Input contains NaN\)"):
+        nn.cross_entropy(logits, Value(math.nan))
+    with pytest.raises(ValueError, match=r"cross_entropy: target contains NaN at class 1 \(Input contains NaN\)"):
+        nn.cross_entropy(logits, [Value(0.5), Value(math.nan), Value(0.5)])
+    with pytest.raises(ValueError, match=r"got nan for class 2"):  # numbers: refused as probabilities must be finite
+        nn.cross_entropy(logits, [0.5, 0.5, math.nan])
+
+
+def test_a_losss_infinite_or_computed_nan_target_is_not_refused() -> None:
+    assert nn.mse_loss([0.0], [math.inf]).data == math.inf
+    inf = Value(math.inf)
+    computed = inf - inf  # a NaN an operation made: detect_anomaly's to find, not the data check's
+    assert math.isnan(nn.mse_loss([Value(1.0)], [computed]).data)
+    with engine.detect_anomaly(), pytest.raises(FloatingPointError):
+        nn.mse_loss([Value(1.0)], [inf - inf])
