@@ -679,3 +679,21 @@ def test_a_value_that_padding_meets_changes_nothing_it_does_not_reach() -> None:
     _, expected_grads = scalar_gradients(first_gradient_inf, list(X.T), later)
     assert np.isfinite(expected_grads).all()
     assert_close(grads, expected_grads)
+
+
+def test_a_layer_whose_neurons_come_in_another_order_at_each_position_is_one_product() -> None:
+    rng = np.random.default_rng(15)
+    weights = [[Value(float(x)) for x in row] for row in rng.normal(size=(4, 2))]
+
+    def fn(*x: Value) -> Value:
+        outs = []
+        for t in range(3):
+            rows = weights if t % 2 else weights[::-1]  # the same neurons, recorded in another order
+            outs += [engine.linear(*row, *x[2 * t : 2 * t + 2], 0.0).tanh() * (t + 1) for row in rows]
+        return engine.logsumexp(*outs)
+
+    per_sample = assert_matches_the_scalar_path(fn, list(rng.normal(size=(6, 5))), [w for row in weights for w in row])
+    program = per_sample.program
+    assert program is not None
+    layers = [node for node in program.computed if node.kind == "linear layer"]
+    assert len(layers) == 1 and (layers[0].op.neurons, layers[0].op.tuples) == (4, 3)

@@ -167,24 +167,32 @@ def lower_linear(lowering: Lowering, members: list[Value]) -> None:
 
 
 def _layers(lowering: Lowering, neurons: list[Value]) -> None:
-    """Neurons that read the same inputs form a layer; layers of the same neurons on other inputs join it."""
-    by_inputs: dict[tuple[Value, ...], list[Value]] = {}
+    """Neurons that read the same inputs form a layer; layers of the same neurons on other inputs join it (the
+    neurons in the order the first reads them, whatever order the others come in)."""
+    by_inputs: dict[tuple[Value, ...], dict[tuple[Value, ...], Value]] = {}
+    again: list[Value] = []  # a neuron the same as one of its layer (the same weights on the same inputs)
     for v in neurons:
-        by_inputs.setdefault(v.parents[len(v.parents) // 2 : -1], []).append(v)
-    by_neurons: dict[tuple[tuple[Value, ...], ...], list[tuple[tuple[Value, ...], list[Value]]]] = {}
+        n = len(v.parents) // 2
+        readers = by_inputs.setdefault(v.parents[n:-1], {})
+        if v.parents[:n] in readers:
+            again.append(v)
+        else:
+            readers[v.parents[:n]] = v
+    by_neurons: dict[frozenset[tuple[Value, ...]], list[tuple[tuple[Value, ...], dict[tuple[Value, ...], Value]]]] = {}
     for xs, readers in by_inputs.items():
-        key = tuple(v.parents[: len(xs)] for v in readers)
-        by_neurons.setdefault(key, []).append((xs, readers))
+        by_neurons.setdefault(frozenset(readers), []).append((xs, readers))
     for applications in by_neurons.values():
-        first = applications[0][1]
-        n = len(applications[0][0])
-        members = [readers[g] for g in range(len(first)) for _, readers in applications]
+        order = list(applications[0][1])  # the weight vectors of the layer's neurons
+        n = len(order[0])
+        members = [readers[w] for w in order for _, readers in applications]
         parents = Parents()
-        weights = lowering.rows([w for v in first for w in v.parents[:n]], parents)
+        weights = lowering.rows([w for vector in order for w in vector], parents)
         inputs = lowering.rows([xs[i] for i in range(n) for xs, _ in applications], parents)
         bias = lowering.rows([v.parents[-1] for v in members], parents)
-        shape = (len(first), n, len(applications))
+        shape = (len(order), n, len(applications))
         lowering.add(Layer(weights, inputs, bias, shape, parents.wanted()), parents, members)
+    if again:
+        _layers(lowering, again)
 
 
 class _Block(NamedTuple):
