@@ -197,24 +197,44 @@ class RowGradients:
         if isinstance(other, RowGradients):
             return RowGradients(self.shape, self.parts + other.parts)
         total = np.array(np.broadcast_to(other, self.shape), dtype=float)  # a new array: `other` stays as it was
-        self._add_into(total)
+        self._add_into(total, self.parts)
         return total
 
     __radd__ = __add__
 
     def __array__(self, dtype: Any = None, copy: Any = None) -> np.ndarray:
         if self._array is None:
-            self._array = np.zeros(self.shape)
-            self._add_into(self._array)
+            self._array = self.into(np.empty(self.shape))
         array = self._array if dtype is None else self._array.astype(dtype, copy=False)
         return array.copy() if copy else array
 
-    def _add_into(self, total: np.ndarray) -> None:
-        for rows, part, repeats in self.parts:
+    def into(self, total: np.ndarray) -> np.ndarray:
+        """The gradient written into `total` (of this shape; what it held is overwritten), which is returned."""
+        rows, part, repeats = self.parts[0]
+        if repeats is not None:
+            total.fill(0.0)
+            self._add_into(total, self.parts)
+            return total
+        if not _covers(rows, self.shape[0]):
+            total.fill(0.0)
+        total[rows] = part  # rows read once each: the first part is written, not added
+        self._add_into(total, self.parts[1:])
+        return total
+
+    @staticmethod
+    def _add_into(total: np.ndarray, parts: list[RowPart]) -> None:
+        for rows, part, repeats in parts:
             if repeats is None:
                 total[rows] += part
             else:
                 repeats.add_into(total, part)
+
+
+def _covers(rows: Selection, count: int) -> bool:
+    """Whether `rows` (read once each) are all `count` rows."""
+    if isinstance(rows, slice):
+        return rows.indices(count)[:2] == (0, count) and rows.step in (None, 1)
+    return rows is None or len(rows) == count
 
 
 class Buffers(threading.local):
@@ -267,7 +287,9 @@ class BatchedOp:
     def rule(self, g: Any, out: np.ndarray, *parents: np.ndarray) -> list[Any]:
         operands = self.buffers.operands if self.buffers.operands is not None else self.read(parents)
         totals = Totals(self.wanted, parents)
-        g = np.asarray(g)  # a RowGradients becomes its array here
+        if isinstance(g, RowGradients):  # its parts become one array here
+            g = g.into(self.buffers.get("gradient", g.shape))
+        g = np.asarray(g)
         self.differentiate(g if g.shape == out.shape else np.broadcast_to(g, out.shape), out, operands, parents, totals)
         return totals.result()
 
