@@ -186,9 +186,10 @@ def test_logsumexp_stacked_is_the_logsumexp_rows_forward_and_rule_node_by_node_a
     xs = rng.normal(size=(k, M, width)) * 3
     xs[:, 0] += 800.0  # a node whose inputs would overflow e^x without the shift
     xs[1, 1] = -np.inf  # an input that adds nothing
-    out = logsumexp_stacked(xs)
+    out, softmax = logsumexp_stacked(xs)
     g = rng.normal(size=(M, width))
-    d_xs = logsumexp_stacked_rule(g, out, xs)
+    d_xs = logsumexp_stacked_rule(g, out, xs, softmax)
+    np.testing.assert_allclose(logsumexp_stacked_rule(g, out, xs), d_xs, rtol=1e-13)  # the rule computing it itself
     for m in range(M):
         for s in range(width):
             inputs = [float(x) for x in xs[:, m, s]]

@@ -241,12 +241,14 @@ class Buffers(threading.local):
     """What an operation keeps from its forward pass to its rule and from call to call, one set per thread.
 
     `operands`: what the forward pass read (gathered rows), for the rule to use instead of gathering again.
+    `softmax`: what a logsumexp's forward pass computed of its derivative, for the rule.
     `arrays`: arrays the operation writes its results into, the same at every call. A call's arrays are dead
     when the next call on the thread starts: the API hands out copies.
     """
 
     def __init__(self) -> None:
         self.operands: Any = None
+        self.softmax: Any = None
         self.arrays: dict[str, np.ndarray] = {}
 
     def get(self, name: str, shape: tuple[int, ...]) -> np.ndarray:
@@ -457,12 +459,18 @@ class Stacked(BatchedOp):
         return inputs.reshape(self.count, self.members, inputs.shape[1])
 
     def compute(self, xs: np.ndarray) -> np.ndarray:
-        return logsumexp_stacked(xs)
+        out, self.buffers.softmax = logsumexp_stacked(xs, self.buffers.get("softmax", xs.shape))
+        return out
 
     def differentiate(
         self, g: np.ndarray, out: np.ndarray, xs: Any, parents: Sequence[np.ndarray], totals: Totals
     ) -> None:
-        d_inputs = logsumexp_stacked_rule(g, out, xs)
+        softmax = (
+            self.buffers.softmax
+            if self.buffers.softmax is not None and self.buffers.softmax.shape == xs.shape
+            else None
+        )
+        d_inputs = logsumexp_stacked_rule(g, out, xs, softmax)
         self.inputs.scatter(d_inputs.reshape(self.count * self.members, -1), parents, totals)
 
 

@@ -20,21 +20,25 @@ from engine.core.ops import checked_index
 
 # `logsumexp` for M nodes of k inputs each (a softmax's normaliser, a cross-entropy's): the k inputs stacked on a
 # first axis, one numpy call per step instead of k.
-def logsumexp_stacked(xs: Any) -> Any:
-    """`_logsumexp` along the first axis: xs (k, M, N) -> (M, N), the largest input subtracted before exponentiating."""
+def logsumexp_stacked(xs: Any, into: Any = None) -> tuple[Any, Any]:
+    """`_logsumexp` along the first axis: xs (k, M, N) -> (M, N), the largest input subtracted before exponentiating;
+    and, on the way, the softmax e^(x_i - out) (like xs; written into `into` if given) that the rule multiplies."""
     top = xs.max(axis=0)
     shift = np.where(np.isfinite(top), top, 0.0)
-    e = xs - shift
+    e = np.subtract(xs, shift, out=into)
     np.exp(e, out=e)  # in place: one array of the stacked inputs' size, not two
-    return shift + np.log(e.sum(axis=0))
+    total = e.sum(axis=0)
+    e /= total
+    return shift + np.log(total), e
 
 
-def logsumexp_stacked_rule(g: Any, out: Any, xs: Any) -> Any:
-    """The row's rule for `logsumexp_stacked`: input i gets g e^(x_i - out), the softmax, for every i at once."""
-    d = xs - out
-    np.exp(d, out=d)
-    d *= g
-    return d
+def logsumexp_stacked_rule(g: Any, out: Any, xs: Any, softmax: Any = None) -> Any:
+    """The row's rule for `logsumexp_stacked`: input i gets g e^(x_i - out), the softmax, for every i at once (the
+    one `logsumexp_stacked` gave, or computed here)."""
+    if softmax is None:
+        softmax = xs - out
+        np.exp(softmax, out=softmax)
+    return softmax * g
 
 
 # `take` for M take nodes whose entries are rows of one array (an embedding's lookups, a class's logit): one gather
