@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import math
 import threading
-from collections.abc import Sequence
+from collections.abc import Hashable, Sequence
 from typing import Any, NamedTuple
 
 import numpy as np
@@ -85,13 +85,16 @@ class Rows:
         self.fill = fill
         self.single = len(parts) == 1 and fill is None
 
-    def read(self, parents: Sequence[np.ndarray]) -> np.ndarray:
+    def read(self, parents: Sequence[np.ndarray], buffers: Buffers | None = None) -> np.ndarray:
+        """The operand's array; gathered from several parts into an array of `buffers`, when given."""
         if self.single:
             part = self.parts[0]
             source = parents[part.parent]
             return source if part.rows is None else source[part.rows]
-        width = max(parents[part.parent].shape[1] for part in self.parts)
-        out = np.empty((self.count, width)) if self.fill is None else np.full((self.count, width), self.fill)
+        shape = (self.count, max(parents[part.parent].shape[1] for part in self.parts))
+        out = buffers.get(self, shape) if buffers is not None else np.empty(shape)
+        if self.fill is not None:
+            out.fill(self.fill)
         for part in self.parts:
             source = parents[part.parent]
             out[part.destination] = source if part.rows is None else source[part.rows]
@@ -249,9 +252,9 @@ class Buffers(threading.local):
     def __init__(self) -> None:
         self.operands: Any = None
         self.softmax: Any = None
-        self.arrays: dict[str, np.ndarray] = {}
+        self.arrays: dict[Hashable, np.ndarray] = {}
 
-    def get(self, name: str, shape: tuple[int, ...]) -> np.ndarray:
+    def get(self, name: Hashable, shape: tuple[int, ...]) -> np.ndarray:
         """The array `name` of this shape: the last call's, when it had this shape."""
         # Speed: a reused array keeps its pages; a new large one is faulted in again (benchmarks/README.md).
         array = self.arrays.get(name)
@@ -318,7 +321,7 @@ class Elementwise(BatchedOp):
         self.members = members
 
     def read(self, parents: Sequence[np.ndarray]) -> list[np.ndarray]:
-        return [operand.read(parents) for operand in self.operands]
+        return [operand.read(parents, self.buffers) for operand in self.operands]
 
     def compute(self, xs: list[np.ndarray]) -> np.ndarray:
         out = np.asarray(self.op.array_forward(*xs), dtype=float)
@@ -353,14 +356,14 @@ class Layer(BatchedOp):
         self.inputs_wanted = any(wanted[part.parent] for part in inputs.parts)
 
     def read(self, parents: Sequence[np.ndarray]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        inputs = self.inputs.read(parents)
+        inputs = self.inputs.read(parents, self.buffers)
         width = inputs.shape[1]
-        bias = self.bias.read(parents)
+        bias = self.bias.read(parents, self.buffers)
         if self.tuples > 1:
             spread = (self.neurons, self.tuples, width)
             bias = np.broadcast_to(bias.reshape(self.neurons, self.tuples, 1), spread).reshape(self.neurons, -1)
         return (
-            self.weights.read(parents).reshape(self.neurons, self.n),
+            self.weights.read(parents, self.buffers).reshape(self.neurons, self.n),
             inputs.reshape(self.n, self.tuples * width),
             bias,
         )
@@ -412,17 +415,19 @@ class Contraction(BatchedOp):
 
     def read(self, parents: Sequence[np.ndarray]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         blocks, firsts, seconds, length = self.shape
-        weights, inputs = self.weights.read(parents), self.inputs.read(parents)
+        weights, inputs = self.weights.read(parents, self.buffers), self.inputs.read(parents, self.buffers)
         return (
             weights.reshape(blocks, firsts, length, weights.shape[1]),
             inputs.reshape(blocks, seconds, length, inputs.shape[1]),
-            self.bias.read(parents),
+            self.bias.read(parents, self.buffers),
         )
 
     def compute(self, operands: tuple[np.ndarray, np.ndarray, np.ndarray]) -> np.ndarray:
         if self.pairs is not None and not finite(operands[0], operands[1]):
             return linear_pairs_exact(*operands, self.pairs)
-        return linear_pairs(*operands)
+        weights, inputs, bias = operands
+        width = max(weights.shape[-1], inputs.shape[-1])
+        return linear_pairs(weights, inputs, bias, self.buffers.get("out", (bias.shape[0], width)))
 
     def differentiate(
         self, g: np.ndarray, out: np.ndarray, operands: Any, parents: Sequence[np.ndarray], totals: Totals
@@ -455,7 +460,7 @@ class Stacked(BatchedOp):
         self.count, self.members = shape
 
     def read(self, parents: Sequence[np.ndarray]) -> np.ndarray:
-        inputs = self.inputs.read(parents)
+        inputs = self.inputs.read(parents, self.buffers)
         return inputs.reshape(self.count, self.members, inputs.shape[1])
 
     def compute(self, xs: np.ndarray) -> np.ndarray:
@@ -486,7 +491,7 @@ class TakeRows(BatchedOp):
         self.table = table
 
     def read(self, parents: Sequence[np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
-        return parents[self.source], self.index.read(parents)
+        return parents[self.source], self.index.read(parents, self.buffers)
 
     def compute(self, operands: tuple[np.ndarray, np.ndarray]) -> np.ndarray:
         source, index = operands
@@ -512,7 +517,7 @@ class Gather(BatchedOp):
         self.rows = rows
 
     def read(self, parents: Sequence[np.ndarray]) -> np.ndarray:
-        return self.rows.read(parents)
+        return self.rows.read(parents, self.buffers)
 
     def compute(self, rows: np.ndarray) -> np.ndarray:
         return rows

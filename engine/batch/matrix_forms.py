@@ -113,11 +113,18 @@ class Pairs(NamedTuple):
         return (np.arange(length) < self.terms[:, None])[:, :, None]
 
 
-def linear_pairs(weights: Any, inputs: Any, bias: Any) -> Any:
+def linear_pairs(weights: Any, inputs: Any, bias: Any, out: Any = None) -> Any:
     """`_linear` for every pair of a block: weights (C, A, L, N), inputs (C, B, L, N), bias (C A B, N) -> (C A B, N),
-    row (c A + a) B + b = sum_i weights[c, a, i] inputs[c, b, i] + its bias."""
-    product = np.einsum("cain,cbin->cabn", weights, inputs)
-    return product.reshape(-1, product.shape[-1]) + bias
+    row (c A + a) B + b = sum_i weights[c, a, i] inputs[c, b, i] + its bias. `out`: an array (C A B, the width of
+    weights and inputs) to write it into."""
+    blocks, firsts, seconds = weights.shape[0], weights.shape[1], inputs.shape[1]
+    width = max(weights.shape[-1], inputs.shape[-1])
+    product = out.reshape(blocks, firsts, seconds, width) if out is not None else None
+    product = np.einsum("cain,cbin->cabn", weights, inputs, out=product).reshape(-1, width)
+    if bias.shape[-1] > width:  # a bias of each sample's own, on products the same at every sample
+        return product + bias
+    product += bias
+    return product
 
 
 def linear_pairs_rule(g: Any, out: Any, weights: Any, inputs: Any, bias: Any) -> tuple[Any, Any, Any]:
