@@ -129,13 +129,15 @@ class Repeats:
     __slots__ = ("order", "starts", "distinct")
 
     def __init__(self, rows: np.ndarray) -> None:
-        self.order = np.argsort(rows, kind="stable")
-        ordered = rows[self.order]
+        order = np.argsort(rows, kind="stable")
+        ordered = rows[order]
+        self.order = None if np.array_equal(order, np.arange(len(rows))) else order  # None: rows ascend already
         self.starts = np.flatnonzero(np.r_[True, ordered[1:] != ordered[:-1]])
         self.distinct = ordered[self.starts]
 
     def add_into(self, total: np.ndarray, part: np.ndarray) -> None:
-        total[self.distinct] += np.add.reduceat(part[self.order], self.starts, axis=0)
+        ordered = part if self.order is None else part[self.order]
+        total[self.distinct] += np.add.reduceat(ordered, self.starts, axis=0)
 
 
 class Totals:
