@@ -31,28 +31,42 @@ from engine.core.ops import take_op
 
 
 @pytest.mark.parametrize("bias_width", [1, 6])
-def test_the_linear_layer_form_is_the_linear_rows_rule_summed_over_samples_and_neurons(bias_width: int) -> None:
+@pytest.mark.parametrize("tuples", [None, 3])
+def test_the_linear_layer_form_is_the_linear_rows_rule_summed_over_samples_tuples_and_neurons(
+    bias_width: int, tuples: int | None
+) -> None:
+    """G = 4 neurons of n = 3 inputs over N = 6 samples, for one tuple of inputs (None: inputs (n, N)) or for T of
+    them (inputs (T, n, N)); each node, sample by sample, against the row."""
     rng = np.random.default_rng(5)
-    weights, inputs, bias = rng.normal(size=(4, 3)), rng.normal(size=(3, 6)), rng.normal(size=(4, bias_width))
-    g = rng.normal(size=(4, 6))
+    T = tuples or 1
+    lead = () if tuples is None else (T,)
+    weights, inputs, bias = (
+        rng.normal(size=(4, 3)),
+        rng.normal(size=(*lead, 3, 6)),
+        rng.normal(size=(*lead, 4, bias_width)),
+    )
+    g = rng.normal(size=(*lead, 4, 6))
     out = linear_layer(weights, inputs, bias)
-    d_weights, d_inputs, d_bias = np.zeros((4, 3)), np.zeros((3, 6)), np.zeros((4, bias_width))
-    for j in range(4):
-        for s in range(6):
-            args = [*weights[j], *inputs[:, s], bias[j, s % bias_width]]
-            assert out[j, s] == pytest.approx(engine.linear(*args), rel=1e-14)
-            local = engine.linear.rule(g[j, s], out[j, s], *args)
-            d_weights[j] += local[:3]
-            d_inputs[:, s] += local[3:6]
-            d_bias[j, s % bias_width] += local[6]
-    for actual, expected in zip(linear_layer_rule(g, out, weights, inputs, bias), (d_weights, d_inputs, d_bias)):
-        np.testing.assert_allclose(actual, expected, rtol=1e-13)
-    into = (np.full((4, 3), np.nan), np.full((3, 6), np.nan))  # arrays to write into give the same results
+    d_weights, d_inputs, d_bias = np.zeros((4, 3)), np.zeros((T, 3, 6)), np.zeros((T, 4, bias_width))
+    x, b, gt, ot = (a.reshape(T, *a.shape[-2:]) for a in (inputs, bias, g, out))
+    for t in range(T):
+        for j in range(4):
+            for s in range(6):
+                args = [*weights[j], *x[t, :, s], b[t, j, s % bias_width]]
+                assert ot[t, j, s] == pytest.approx(engine.linear(*args), rel=1e-14)
+                local = engine.linear.rule(gt[t, j, s], ot[t, j, s], *args)
+                d_weights[j] += local[:3]
+                d_inputs[t, :, s] += local[3:6]
+                d_bias[t, j, s % bias_width] += local[6]
+    expected = (d_weights, d_inputs.reshape(inputs.shape), d_bias.reshape(bias.shape))
+    for actual, wanted in zip(linear_layer_rule(g, out, weights, inputs, bias), expected):
+        np.testing.assert_allclose(actual, wanted, rtol=1e-13)
+    into = (np.full((4, 3), np.nan), np.full(inputs.shape, np.nan))  # arrays to write into give the same results
     written = linear_layer_rule(g, out, weights, inputs, bias, into=into)
     assert written[0] is into[0] and written[1] is into[1]
     np.testing.assert_allclose(into[0], d_weights, rtol=1e-13)
-    np.testing.assert_allclose(into[1], d_inputs, rtol=1e-13)
-    buffer = np.full((4, 6), np.nan)
+    np.testing.assert_allclose(into[1], expected[1], rtol=1e-13)
+    buffer = np.full(out.shape, np.nan)
     assert linear_layer(weights, inputs, bias, buffer) is buffer
     np.testing.assert_array_equal(buffer, out)
 
@@ -184,9 +198,9 @@ def test_the_layers_rule_without_the_inputs_gradient_gives_the_same_other_gradie
 @pytest.mark.parametrize("width", [1, 5])
 def test_logsumexp_stacked_is_the_logsumexp_rows_forward_and_rule_node_by_node_and_sample_by_sample(width: int) -> None:
     rng = np.random.default_rng(width)
-    k, M = 4, 3
-    xs = rng.normal(size=(k, M, width)) * 3
-    xs[:, 0] += 800.0  # a node whose inputs would overflow e^x without the shift
+    M, k = 3, 4
+    xs = rng.normal(size=(M, k, width)) * 3
+    xs[0] += 800.0  # a node whose inputs would overflow e^x without the shift
     xs[1, 1] = -np.inf  # an input that adds nothing
     out, softmax = logsumexp_stacked(xs)
     g = rng.normal(size=(M, width))
@@ -194,7 +208,7 @@ def test_logsumexp_stacked_is_the_logsumexp_rows_forward_and_rule_node_by_node_a
     np.testing.assert_allclose(logsumexp_stacked_rule(g, out, xs), d_xs, rtol=1e-13)  # the rule computing it itself
     for m in range(M):
         for s in range(width):
-            inputs = [float(x) for x in xs[:, m, s]]
+            inputs = [float(x) for x in xs[m, :, s]]
             assert out[m, s] == pytest.approx(engine.logsumexp(*inputs), rel=1e-14)
             local = engine.logsumexp.rule(float(g[m, s]), float(out[m, s]), *inputs)
-            np.testing.assert_allclose(d_xs[:, m, s], local, rtol=1e-13)
+            np.testing.assert_allclose(d_xs[m, :, s], local, rtol=1e-13)

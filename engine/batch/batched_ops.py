@@ -342,10 +342,11 @@ class Elementwise(BatchedOp):
 class Layer(BatchedOp):
     """`linear_layer` for G neurons (weights and biases shared leaves) applied to T tuples of n inputs.
 
-    Weights are read as (G, n) and the inputs, input by input and tuple by tuple, as (n, T x width): the T
-    tuples side by side as more samples. Members are ordered neuron by neuron and, within a neuron, tuple
-    by tuple (row g T + t). A neuron's bias may differ from tuple to tuple (a constant 0 made at each call
-    of a layer without bias): biases are read as (G, 1) for one tuple, else spread to (G, T x width).
+    Weights are read as (G, n) and the inputs tuple by tuple as (T, n, width), or (n, width) for one tuple.
+    Members are ordered tuple by tuple and, within a tuple, neuron by neuron (row t G + g), as a layer applied at
+    every position of a sequence reads and gives its values position by position. A neuron's bias may differ
+    from tuple to tuple (a constant 0 made at each call of a layer without bias): biases are read as (T, G, 1),
+    or of each sample's own.
     """
 
     name = "linear layer"
@@ -359,20 +360,15 @@ class Layer(BatchedOp):
 
     def read(self, parents: Sequence[np.ndarray]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         inputs = self.inputs.read(parents, self.buffers)
-        width = inputs.shape[1]
         bias = self.bias.read(parents, self.buffers)
         if self.tuples > 1:
-            spread = (self.neurons, self.tuples, width)
-            bias = np.broadcast_to(bias.reshape(self.neurons, self.tuples, 1), spread).reshape(self.neurons, -1)
-        return (
-            self.weights.read(parents, self.buffers).reshape(self.neurons, self.n),
-            inputs.reshape(self.n, self.tuples * width),
-            bias,
-        )
+            inputs = inputs.reshape(self.tuples, self.n, inputs.shape[1])
+            bias = bias.reshape(self.tuples, self.neurons, bias.shape[1])
+        return self.weights.read(parents, self.buffers).reshape(self.neurons, self.n), inputs, bias
 
     def compute(self, operands: tuple[np.ndarray, np.ndarray, np.ndarray]) -> np.ndarray:
         weights, inputs, bias = operands
-        out = self.buffers.get("out", (self.neurons, inputs.shape[1]))
+        out = self.buffers.get("out", (*inputs.shape[:-2], self.neurons, inputs.shape[-1]))
         return linear_layer(weights, inputs, bias, out).reshape(self.neurons * self.tuples, -1)
 
     def differentiate(
@@ -380,7 +376,7 @@ class Layer(BatchedOp):
     ) -> None:
         weights, inputs, bias = operands
         into = (self.buffers.get("weights", weights.shape), self.buffers.get("inputs", inputs.shape))
-        g = g.reshape(self.neurons, -1)
+        g = g.reshape(*inputs.shape[:-2], self.neurons, g.shape[-1])
         d_weights, d_inputs, d_bias = linear_layer_rule(g, out, weights, inputs, bias, self.inputs_wanted, into)
         self.weights.scatter(d_weights.reshape(-1, 1), parents, totals)
         if d_inputs is not None:
@@ -451,8 +447,8 @@ def finite(*arrays: np.ndarray) -> bool:
 
 
 class Stacked(BatchedOp):
-    """`logsumexp_stacked` for M logsumexp nodes of k inputs each, the inputs read position by position as
-    (k, M, width): one numpy call per step of the row's mathematics instead of one per input."""
+    """`logsumexp_stacked` for M logsumexp nodes of k inputs each, the inputs read node by node as (M, k, width):
+    one numpy call per step of the row's mathematics instead of one per input."""
 
     name = "logsumexp"
 
@@ -463,7 +459,7 @@ class Stacked(BatchedOp):
 
     def read(self, parents: Sequence[np.ndarray]) -> np.ndarray:
         inputs = self.inputs.read(parents, self.buffers)
-        return inputs.reshape(self.count, self.members, inputs.shape[1])
+        return inputs.reshape(self.members, self.count, inputs.shape[1])
 
     def compute(self, xs: np.ndarray) -> np.ndarray:
         out, self.buffers.softmax = logsumexp_stacked(xs, self.buffers.get("softmax", xs.shape))
@@ -478,7 +474,7 @@ class Stacked(BatchedOp):
             else None
         )
         d_inputs = logsumexp_stacked_rule(g, out, xs, softmax)
-        self.inputs.scatter(d_inputs.reshape(self.count * self.members, -1), parents, totals)
+        self.inputs.scatter(d_inputs.reshape(self.members * self.count, -1), parents, totals)
 
 
 class TakeRows(BatchedOp):

@@ -16,7 +16,7 @@ The rules:
 
 - linear: the nodes whose weights and bias are shared leaves (an nn layer's neurons) and that read the
   same inputs form a layer, one matrix product; the same neurons applied to several tuples of inputs (a
-  layer used at every position of a sequence) form one layer too, the tuples side by side. The other linear
+  layer used at every position of a sequence) form one layer too, one product per tuple. The other linear
   nodes (attention's q.k, weights times values) each read a vector of weights and one of inputs: nodes
   that share vectors form blocks, each computed as every pair of its vectors, and blocks of one shape one
   contraction, fewer terms padded with zeros (causal attention: one contraction for every position's
@@ -295,10 +295,10 @@ def _layers(lowering: Lowering, neurons: list[Value]) -> None:
     for applications in by_neurons.values():
         order = list(applications[0][1])  # the weight vectors of the layer's neurons
         n = len(order[0])
-        members = [readers[w] for w in order for _, readers in applications]
+        members = [readers[w] for _, readers in applications for w in order]
         parents = Parents()
         weights = lowering.rows([w for vector in order for w in vector], parents)
-        inputs = lowering.rows([xs[i] for i in range(n) for xs, _ in applications], parents)
+        inputs = lowering.rows([x for xs, _ in applications for x in xs], parents)
         bias = lowering.rows([v.parents[-1] for v in members], parents)
         shape = (len(order), n, len(applications))
         lowering.add(Layer(weights, inputs, bias, shape, parents.wanted()), parents, members)
@@ -437,7 +437,7 @@ class _Components:
 
 
 def lower_logsumexp(lowering: Lowering, members: list[Value]) -> None:
-    """One reduction over the members' inputs stacked position by position, fewer inputs padded with -inf (which
+    """One reduction over the members' inputs stacked node by node, fewer inputs padded with -inf (which
     adds e^-inf = 0); by number of inputs when padding would more than double the stack."""
     counts = [len(v.parents) for v in members]
     if max(counts) * len(members) > 2 * sum(counts):
@@ -453,7 +453,7 @@ def lower_logsumexp(lowering: Lowering, members: list[Value]) -> None:
 def _stacked(lowering: Lowering, members: list[Value], count: int) -> None:
     members = lowering.in_source_order(members)
     parents = Parents()
-    inputs = lowering.rows([_entry(v.parents, p) for p in range(count) for v in members], parents, -math.inf)
+    inputs = lowering.rows([_entry(v.parents, p) for v in members for p in range(count)], parents, -math.inf)
     lowering.add(Stacked(inputs, (count, len(members)), parents.wanted()), parents, members)
 
 

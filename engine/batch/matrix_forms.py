@@ -18,17 +18,18 @@ import numpy as np
 from engine.core.ops import checked_index
 
 
-# `logsumexp` for M nodes of k inputs each (a softmax's normaliser, a cross-entropy's): the k inputs stacked on a
-# first axis, one numpy call per step instead of k.
+# `logsumexp` for M nodes of k inputs each (a softmax's normaliser, a cross-entropy's): each node's k inputs
+# stacked on an axis, one numpy call per step instead of k.
 def logsumexp_stacked(xs: Any, into: Any = None) -> tuple[Any, Any]:
-    """`_logsumexp` along the first axis: xs (k, M, N) -> (M, N), the largest input subtracted before exponentiating;
-    and, on the way, the softmax e^(x_i - out) (like xs; written into `into` if given) that the rule multiplies."""
-    top = xs.max(axis=0)
+    """`_logsumexp` along the second axis: xs (M, k, N) -> (M, N), the largest input subtracted before
+    exponentiating; and, on the way, the softmax e^(x_i - out) (like xs; written into `into` if given) that the
+    rule multiplies."""
+    top = xs.max(axis=1)
     shift = np.where(np.isfinite(top), top, 0.0)
-    e = np.subtract(xs, shift, out=into)
+    e = np.subtract(xs, shift[:, None], out=into)
     np.exp(e, out=e)  # in place: one array of the stacked inputs' size, not two
-    total = e.sum(axis=0)
-    e /= total
+    total = e.sum(axis=1)
+    e /= total[:, None]
     return shift + np.log(total), e
 
 
@@ -36,9 +37,9 @@ def logsumexp_stacked_rule(g: Any, out: Any, xs: Any, softmax: Any = None) -> An
     """The row's rule for `logsumexp_stacked`: input i gets g e^(x_i - out), the softmax, for every i at once (the
     one `logsumexp_stacked` gave, or computed here)."""
     if softmax is None:
-        softmax = xs - out
+        softmax = xs - out[:, None]
         np.exp(softmax, out=softmax)
-    return softmax * g
+    return softmax * g[:, None]
 
 
 # `take` for M take nodes whose entries are rows of one array (an embedding's lookups, a class's logit): one gather
@@ -71,11 +72,12 @@ def take_rows_rule(g: Any, out: Any, source: Any, rows: Any, index: Any) -> tupl
     return d_source, g * 0
 
 
-# `linear` for a layer over a batch (one sample's neurons that read the same inputs), its rule summed over the
-# samples and the neurons.
+# `linear` for a layer over a batch (one sample's neurons that read the same inputs, at one or more tuples of
+# inputs), its rule summed over the samples, the tuples and the neurons.
 def linear_layer(weights: Any, inputs: Any, bias: Any, out: Any = None) -> Any:
-    """`_linear` for G neurons that read the same n inputs: weights (G, n), inputs (n, N), bias (G, 1) -> (G, N).
-    A bias (G, N) gives each sample a bias of its own. `out`: an array (G, N) to write the result into."""
+    """`_linear` for G neurons that read the same n inputs: weights (G, n), inputs (n, N), bias (G, 1) -> (G, N);
+    inputs (T, n, N) for T tuples of inputs, bias (T, G, 1) -> (T, G, N). A bias of width N gives each sample a
+    bias of its own. `out`: an array of the result's shape to write it into."""
     product = np.matmul(weights, inputs, out=out)
     product += bias
     return product
@@ -84,13 +86,16 @@ def linear_layer(weights: Any, inputs: Any, bias: Any, out: Any = None) -> Any:
 def linear_layer_rule(
     g: Any, out: Any, weights: Any, inputs: Any, bias: Any, inputs_wanted: bool = True, into: Any = (None, None)
 ) -> tuple[Any, Any, Any]:
-    """`_linear_rule` for a layer: w_i gets g x_i summed over the samples, x_i gets g w_i summed over the
-    neurons that read it, b gets g summed over the samples (g itself for a bias of each sample's own).
+    """`_linear_rule` for a layer: w_i gets g x_i summed over the samples and tuples, x_i gets g w_i summed over
+    the neurons that read it, b gets g summed over the samples (g itself for a bias of each sample's own).
     `inputs_wanted=False` leaves out x_i's (None): a product as large as the forward one, which nobody
     reads when the inputs are vectorize's arguments. `into`: arrays to write the weights' and the inputs'
     gradients into (or None)."""
-    d_bias = g.sum(axis=1, keepdims=True) if bias.shape[1] == 1 else g
-    d_weights = np.matmul(g, inputs.T, out=into[0])
+    d_bias = g.sum(axis=-1, keepdims=True) if bias.shape[-1] == 1 else g
+    if inputs.ndim == 2:
+        d_weights = np.matmul(g, inputs.T, out=into[0])
+    else:
+        d_weights = np.matmul(g, inputs.swapaxes(-1, -2)).sum(axis=0, out=into[0])
     return d_weights, np.matmul(weights.T, g, out=into[1]) if inputs_wanted else None, d_bias
 
 
