@@ -108,14 +108,18 @@ class Rows:
                 contribution = np.broadcast_to(
                     contribution, (self.count, contribution.shape[-1] if contribution.ndim else 1)
                 )
+        summed = None  # the contribution summed over the samples, for parents of one column (shared leaves)
         for part in self.parts:
             if not totals.wanted[part.parent]:
                 continue
             width = parents[part.parent].shape[1]
+            whole = contribution
+            if width == 1 and not self.single and contribution.shape[-1] > 1:
+                whole = summed = contribution.sum(axis=1, keepdims=True) if summed is None else summed
             if part.destination is None:
-                gradient = fit(contribution, (self.count, width))
+                gradient = fit(whole, (self.count, width))
             else:
-                gradient = fit(contribution[part.destination], (len(part.destination), width))
+                gradient = fit(whole[part.destination], (len(part.destination), width))
             if part.rows is None:
                 totals.add(part.parent, gradient)
             else:
