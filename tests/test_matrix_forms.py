@@ -79,7 +79,7 @@ def test_take_rows_is_the_take_rows_forward_and_rule_node_by_node_and_sample_by_
     source = rng.normal(size=(6, source_width))
     rows = np.array([[0, 3, 3], [5, 1, 2], [2, 2, 4], [1, 0, 5]])  # rows repeat, within and across nodes
     index = rng.integers(0, 3, size=(4, index_width)).astype(float)
-    out = take_rows(source, rows, index)
+    out, chosen = take_rows(source, rows, index)
     width = max(source_width, index_width)
     g = rng.normal(size=(4, width))
     d_source, d_index = np.zeros_like(source), np.zeros((4, width))
@@ -95,6 +95,9 @@ def test_take_rows_is_the_take_rows_forward_and_rule_node_by_node_and_sample_by_
     actual_source, actual_index = take_rows_rule(g, out, source, rows, index)
     np.testing.assert_allclose(actual_source, d_source, rtol=1e-14)
     np.testing.assert_array_equal(np.broadcast_to(actual_index, d_index.shape), d_index)
+    given, left_out = take_rows_rule(g, out, source, rows, index, chosen, index_wanted=False)  # the forward's rows
+    np.testing.assert_array_equal(given, actual_source)
+    assert left_out is None
 
 
 @pytest.mark.parametrize("bad", [3.0, -1.0, 0.5, np.nan, np.inf])

@@ -250,7 +250,8 @@ class Buffers(threading.local):
     """What an operation keeps from its forward pass to its rule and from call to call, one set per thread.
 
     `operands`: what the forward pass read (gathered rows), for the rule to use instead of gathering again.
-    `softmax`: what a logsumexp's forward pass computed of its derivative, for the rule.
+    `softmax`, `chosen`: what a logsumexp's forward pass computed of its derivative, the rows a take's forward
+    pass chose, for the rule.
     `arrays`: arrays the operation writes its results into, the same at every call. A call's arrays are dead
     when the next call on the thread starts: the API hands out copies.
     """
@@ -258,6 +259,7 @@ class Buffers(threading.local):
     def __init__(self) -> None:
         self.operands: Any = None
         self.softmax: Any = None
+        self.chosen: Any = None
         self.arrays: dict[Hashable, np.ndarray] = {}
 
     def get(self, name: Hashable, shape: tuple[int, ...]) -> np.ndarray:
@@ -491,22 +493,27 @@ class TakeRows(BatchedOp):
         self.index = index
         self.source = source  # the position of the parent holding the entries
         self.table = table
+        # The index's gradient (zero) is left out when only arguments hold indices (token ids, labels).
+        self.index_wanted = any(wanted[part.parent] for part in index.parts)
 
     def read(self, parents: Sequence[np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
         return parents[self.source], self.index.read(parents, self.buffers)
 
     def compute(self, operands: tuple[np.ndarray, np.ndarray]) -> np.ndarray:
         source, index = operands
-        return take_rows(source, self.table, index)
+        out, self.buffers.chosen = take_rows(source, self.table, index)
+        return out
 
     def differentiate(
         self, g: np.ndarray, out: np.ndarray, operands: Any, parents: Sequence[np.ndarray], totals: Totals
     ) -> None:
         source, index = operands
-        d_source, d_index = take_rows_rule(g, out, source, self.table, index)
+        chosen = self.buffers.chosen  # set with the operands, by forward
+        d_source, d_index = take_rows_rule(g, out, source, self.table, index, chosen, self.index_wanted)
         if self.wanted[self.source]:
             totals.add(self.source, d_source)
-        self.index.scatter(d_index, parents, totals)
+        if d_index is not None:
+            self.index.scatter(d_index, parents, totals)
 
 
 class Gather(BatchedOp):

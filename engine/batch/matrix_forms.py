@@ -53,23 +53,27 @@ def _chosen_rows(rows: Any, index: Any) -> Any:
     return np.take_along_axis(rows, index.astype(np.intp), axis=1)
 
 
-def take_rows(source: Any, rows: Any, index: Any) -> Any:
+def take_rows(source: Any, rows: Any, index: Any) -> tuple[Any, Any]:
     """`_take` for M nodes: node m's entry k is row rows[m, k] of `source` (R, N), or (R, 1) for entries the same
-    at every sample, and `index` (M, N), or (M, 1), chooses per sample: out[m, s] = source[rows[m, index[m, s]], s]."""
+    at every sample, and `index` (M, N), or (M, 1), chooses per sample: out[m, s] = source[rows[m, index[m, s]], s].
+    Returns out and the rows chosen, rows[m, index[m, s]], for the rule."""
     chosen = _chosen_rows(rows, index)
     columns = np.arange(source.shape[1]) if source.shape[1] > 1 else 0
-    return source[chosen, columns]
+    return source[chosen, columns], chosen
 
 
-def take_rows_rule(g: Any, out: Any, source: Any, rows: Any, index: Any) -> tuple[Any, Any]:
+def take_rows_rule(
+    g: Any, out: Any, source: Any, rows: Any, index: Any, chosen: Any = None, index_wanted: bool = True
+) -> tuple[Any, Any]:
     """`_take_rule` for `take_rows`: each sample's g goes to the row it chose, added up where rows are chosen
-    more than once (and over the samples for a source of one column); the index gets none (g * 0)."""
+    more than once (and over the samples for a source of one column); the index gets none (g * 0, or None with
+    `index_wanted=False`). `chosen`: the rows `take_rows` chose (found again when not given)."""
     g = np.broadcast_to(g, out.shape)
-    chosen = np.broadcast_to(_chosen_rows(rows, index), out.shape)
+    chosen = np.broadcast_to(_chosen_rows(rows, index) if chosen is None else chosen, out.shape)
     width = source.shape[1]
     flat = chosen if width == 1 else chosen * width + np.arange(width)
     d_source = np.bincount(flat.ravel(), weights=g.ravel(), minlength=source.size).reshape(source.shape)
-    return d_source, g * 0
+    return d_source, g * 0 if index_wanted else None
 
 
 # `linear` for a layer over a batch (one sample's neurons that read the same inputs, at one or more tuples of
