@@ -250,8 +250,8 @@ class Buffers(threading.local):
     """What an operation keeps from its forward pass to its rule and from call to call, one set per thread.
 
     `operands`: what the forward pass read (gathered rows), for the rule to use instead of gathering again.
-    `softmax`, `chosen`: what a logsumexp's forward pass computed of its derivative, the rows a take's forward
-    pass chose, for the rule.
+    `softmax`, `chosen`, `exact`: what a logsumexp's forward pass computed of its derivative, the rows a take's
+    forward pass chose, whether a contraction's forward pass met a value that is not finite, for the rule.
     `arrays`: arrays the operation writes its results into, the same at every call. A call's arrays are dead
     when the next call on the thread starts: the API hands out copies.
     """
@@ -260,6 +260,7 @@ class Buffers(threading.local):
         self.operands: Any = None
         self.softmax: Any = None
         self.chosen: Any = None
+        self.exact: bool | None = None
         self.arrays: dict[Hashable, np.ndarray] = {}
 
     def get(self, name: Hashable, shape: tuple[int, ...]) -> np.ndarray:
@@ -396,7 +397,7 @@ class Contraction(BatchedOp):
     Read as C blocks of A weight vectors (C, A, L, width) and B input vectors (C, B, L, width), the rows are the
     dot products of every pair of a block, (c A + a) B + b. When `pairs` is given, not every row is a node: a
     node's shorter vector is padded with zeros to L terms, and a pair no node reads is computed and never read.
-    Where a padding 0 may meet an inf or a nan (any operand, or in backward g, not finite), the nodes are
+    Where a padding 0 may meet an inf or a nan (a row of the result not finite, or in backward g), the nodes are
     computed from their own terms only (`linear_pairs_exact`), as on the scalar path.
     """
 
@@ -427,17 +428,22 @@ class Contraction(BatchedOp):
         )
 
     def compute(self, operands: tuple[np.ndarray, np.ndarray, np.ndarray]) -> np.ndarray:
-        if self.pairs is not None and not finite(operands[0], operands[1]):
-            return linear_pairs_exact(*operands, self.pairs)
         weights, inputs, bias = operands
         width = max(weights.shape[-1], inputs.shape[-1])
-        return linear_pairs(weights, inputs, bias, self.buffers.get("out", (bias.shape[0], width)))
+        out = linear_pairs(weights, inputs, bias, self.buffers.get("out", (bias.shape[0], width)))
+        # Each vector is some node's, and beyond a node's terms one of its vectors holds padding zeros: a value
+        # that is not finite in either (a term, or times a padding 0) leaves some row not finite.
+        self.buffers.exact = self.pairs is not None and not finite(out)
+        if self.pairs is not None and self.buffers.exact:
+            return linear_pairs_exact(*operands, self.pairs)
+        return out
 
     def differentiate(
         self, g: np.ndarray, out: np.ndarray, operands: Any, parents: Sequence[np.ndarray], totals: Totals
     ) -> None:
         weights, inputs, bias = operands
-        if self.pairs is not None and not finite(weights, inputs, g):
+        exact = self.buffers.exact  # the forward pass's verdict on these operands
+        if self.pairs is not None and (exact or (exact is None and not finite(weights, inputs)) or not finite(g)):
             d_weights, d_inputs, d_bias = linear_pairs_exact_rule(g, out, weights, inputs, bias, self.pairs)
         else:
             d_weights, d_inputs, d_bias = linear_pairs_rule(g, out, weights, inputs, bias)
