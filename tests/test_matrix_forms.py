@@ -209,6 +209,9 @@ def test_logsumexp_stacked_is_the_logsumexp_rows_forward_and_rule_node_by_node_a
     g = rng.normal(size=(M, width))
     d_xs = logsumexp_stacked_rule(g, out, xs, softmax)
     np.testing.assert_allclose(logsumexp_stacked_rule(g, out, xs), d_xs, rtol=1e-13)  # the rule computing it itself
+    into = np.full(xs.shape, np.nan)  # an array to write into gives the same
+    assert logsumexp_stacked_rule(g, out, xs, softmax, into) is into
+    np.testing.assert_array_equal(into, d_xs)
     for m in range(M):
         for s in range(width):
             inputs = [float(x) for x in xs[m, :, s]]

@@ -480,12 +480,9 @@ class Stacked(BatchedOp):
     def differentiate(
         self, g: np.ndarray, out: np.ndarray, xs: Any, parents: Sequence[np.ndarray], totals: Totals
     ) -> None:
-        softmax = (
-            self.buffers.softmax
-            if self.buffers.softmax is not None and self.buffers.softmax.shape == xs.shape
-            else None
-        )
-        d_inputs = logsumexp_stacked_rule(g, out, xs, softmax)
+        softmax = self.buffers.softmax  # set with the operands, by the forward pass
+        into = self.buffers.get("inputs", xs.shape) if g.shape[-1] == xs.shape[-1] else None
+        d_inputs = logsumexp_stacked_rule(g, out, xs, softmax, into)
         self.inputs.scatter(d_inputs.reshape(self.members * self.count, -1), parents, totals)
 
 

@@ -33,13 +33,13 @@ def logsumexp_stacked(xs: Any, into: Any = None) -> tuple[Any, Any]:
     return shift + np.log(total), e
 
 
-def logsumexp_stacked_rule(g: Any, out: Any, xs: Any, softmax: Any = None) -> Any:
+def logsumexp_stacked_rule(g: Any, out: Any, xs: Any, softmax: Any = None, into: Any = None) -> Any:
     """The row's rule for `logsumexp_stacked`: input i gets g e^(x_i - out), the softmax, for every i at once (the
-    one `logsumexp_stacked` gave, or computed here)."""
+    one `logsumexp_stacked` gave, or computed here). `into`: an array like xs to write the gradients into."""
     if softmax is None:
         softmax = xs - out[:, None]
         np.exp(softmax, out=softmax)
-    return softmax * g[:, None]
+    return np.multiply(softmax, g[:, None], out=into)
 
 
 # `take` for M take nodes whose entries are rows of one array (an embedding's lookups, a class's logit): one gather
