@@ -748,3 +748,25 @@ def test_a_layer_whose_neurons_come_in_another_order_at_each_position_is_one_pro
     assert program is not None
     layers = [node for node in program.computed if node.kind == "linear layer"]
     assert len(layers) == 1 and (layers[0].op.neurons, layers[0].op.tuples) == (4, 3)
+
+
+def test_a_pair_no_position_reads_that_overflows_is_no_anomaly() -> None:
+    """Padded to every pair of positions, position 0's query meets position 1's key, a product no node computes:
+    here it overflows while every score that is one stays finite. It is no anomaly, and changes nothing."""
+
+    def fn(q0: Value, k0: Value, q1: Value, k1: Value) -> Value:
+        queries, keys = [q0, q1], [k0, k1]
+        total = Value(0.0)
+        for t in range(2):
+            weights = nn.softmax([engine.linear(queries[t], keys[s], 0.0) for s in range(t + 1)])
+            total = total + engine.linear(*weights, *keys[: t + 1], 0.0)
+        return total
+
+    columns = [
+        np.array([1e200, 2e200]),
+        np.array([1e-200, 3e-200]),
+        np.array([1e-200, 1e-200]),
+        np.array([1e200, 1e200]),
+    ]
+    with engine.detect_anomaly():
+        assert_close(engine.vectorize(fn)(*columns), scalar_outputs(fn, columns))

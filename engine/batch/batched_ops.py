@@ -288,7 +288,6 @@ class BatchedOp:
     thread) and hands each parent what its rows got. fn's arguments want no gradient (`wanted`)."""
 
     name = ""
-    real: np.ndarray | None = None  # the rows that are nodes, when some are not (a Contraction's): None for all
 
     def __init__(self, wanted: list[bool]) -> None:
         self.wanted = wanted
@@ -398,7 +397,8 @@ class Contraction(BatchedOp):
     dot products of every pair of a block, (c A + a) B + b. When `pairs` is given, not every row is a node: a
     node's shorter vector is padded with zeros to L terms, and a pair no node reads is computed and never read.
     Where a padding 0 may meet an inf or a nan (a row of the result not finite, or in backward g), the nodes are
-    computed from their own terms only (`linear_pairs_exact`), as on the scalar path.
+    computed from their own terms only (`linear_pairs_exact`), as on the scalar path, and the other rows are 0:
+    so a row that is no node is never what detect_anomaly finds.
     """
 
     name = "linear"
@@ -416,7 +416,6 @@ class Contraction(BatchedOp):
         self.weights, self.inputs, self.bias = weights, inputs, bias
         self.shape = shape  # (blocks C, weight vectors A, input vectors B, terms L)
         self.pairs = pairs
-        self.real = pairs.rows if pairs is not None else None
 
     def read(self, parents: Sequence[np.ndarray]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         blocks, firsts, seconds, length = self.shape
