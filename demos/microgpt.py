@@ -23,9 +23,10 @@ The same model runs two ways on the same parameters:
   `python benchmarks/bench.py --only microgpt-scalar-fused microgpt-scalar-elementary` (benchmarks/README.md).
 
 What keeps the batched graph small (engine.vectorize groups alike scalar nodes into one numpy call):
-every dot product (an attention score q.k, a weighted sum of values, each neuron of a layer) is one
-fused `engine.linear` node, the token embedding is an `engine.take` by token id, and each position
-attends to the positions up to itself, so every name gives the same graph.
+the token embedding is an `engine.take` by token id, and each position attends to the positions up to
+itself, so every name gives the same graph. Every dot product (an attention score q.k, a weighted sum of
+values, each neuron of a layer) is one fused `engine.linear` node; written as microgpt.py writes it, a
+Python sum of products, vectorize would make it one such node too.
 
 The data is demos/names.txt (makemore's names.txt; where it comes from and its licence are on its first
 line). The demo trains on a fixed 90% of the names, compares the held-out loss with a bigram model

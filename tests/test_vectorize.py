@@ -597,3 +597,176 @@ def test_softmax_normalisers_at_the_same_depth_are_one_stacked_reduction() -> No
     program = per_sample.program
     assert program is not None
     assert sum(node.kind == "logsumexp" for node in program.computed) == 1  # three nodes of three inputs, one group
+
+
+def causal_attention(x: list[Value], weights: list[list[Value]], positions: int, dim: int) -> list[Value]:
+    """One head of causal self-attention over `positions` vectors of `dim` (x holds them one after another),
+    dot products as `engine.linear`, the softmax as nn.softmax: each position's output vector."""
+    rows = [x[t * dim : (t + 1) * dim] for t in range(positions)]
+
+    def project(k: int, row: list[Value]) -> list[Value]:
+        return [engine.linear(*w, *row, 0.0) for w in weights[k * dim : (k + 1) * dim]]
+
+    queries, keys, values = ([project(k, row) for row in rows] for k in range(3))
+    outputs = []
+    for t in range(positions):
+        probabilities = nn.softmax([engine.linear(*queries[t], *keys[s], 0.0) for s in range(t + 1)])
+        outputs += [engine.linear(*probabilities, *[values[s][j] for s in range(t + 1)], 0.0) for j in range(dim)]
+    return outputs
+
+
+def test_causal_attention_is_one_contraction_per_product_and_one_stacked_softmax() -> None:
+    rng = np.random.default_rng(12)
+    positions, dim = 5, 3
+    weights = [[Value(float(w)) for w in row] for row in rng.normal(size=(3 * dim, dim))]
+    leaves = [w for row in weights for w in row]
+
+    def fn(*x: Value) -> Value:
+        return engine.logsumexp(*causal_attention(list(x), weights, positions, dim))
+
+    per_sample = assert_matches_the_scalar_path(fn, list(rng.normal(size=(positions * dim, 7))), leaves)
+    program = per_sample.program
+    assert program is not None
+    kinds = [node.kind for node in program.computed]
+    # q.k of every position and key, and the weighted sums of every position: one contraction each, whatever the
+    # number of keys; the softmax normalisers of every position one reduction
+    assert kinds.count("linear") == 2 and kinds.count("logsumexp") == 2
+
+
+def test_a_value_that_padding_meets_changes_nothing_it_does_not_reach() -> None:
+    """Position t reads the values of positions 0..t only; padded to every position, its weighted sum must not
+    turn nan where a later position's value is inf (0 * inf), in either pass."""
+    rng = np.random.default_rng(13)
+    positions, dim = 4, 2
+    weights = [[Value(float(w)) for w in row] for row in rng.normal(size=(3 * dim, dim))]
+    leaves = [w for row in weights for w in row]
+
+    def fn(*x: Value) -> list[Value]:
+        return causal_attention(list(x), weights, positions, dim)
+
+    X = rng.normal(size=(3, positions * dim))
+    X[1, -dim:] = [np.inf, 1.0]  # the last position's value and key are inf for sample 1
+    per_sample = engine.vectorize(fn)
+    outputs = per_sample(*X.T)
+    expected = scalar_outputs(fn, list(X.T))
+    assert np.isfinite(outputs[1, : dim * (positions - 1)]).all()
+    np.testing.assert_array_equal(np.isnan(outputs), np.isnan(expected))
+    finite = np.isfinite(expected)
+    assert_close(outputs[finite], expected[finite])
+
+    def first_position(*x: Value) -> Value:
+        return sum(fn(*x)[:dim], Value(0.0))
+
+    total, grads = vectorized_gradients(engine.vectorize(first_position), list(X.T), leaves)
+    expected_total, expected_grads = scalar_gradients(first_position, list(X.T), leaves)
+    assert total == pytest.approx(expected_total, rel=RTOL)
+    assert_close(grads, expected_grads)
+
+    values = [[Value(float(v)) for v in row] for row in rng.normal(size=(positions, dim))]
+
+    def first_gradient_inf(*x: Value) -> Value:
+        """Attention over values that are parameters; the first position's weighted sums get an inf gradient,
+        which padding must not hand the later positions' values (as 0 * inf)."""
+        outputs = []
+        for t in range(positions):
+            p = nn.softmax([x[t] * x[s] for s in range(t + 1)])
+            outputs += [engine.linear(*p, *[values[s][j] for s in range(t + 1)], 0.0) for j in range(dim)]
+        return outputs[0] * 1e200 * 1e200 + sum(outputs[dim:], Value(0.0))
+
+    later = [v for row in values[1:] for v in row]
+    X = rng.normal(size=(3, positions))
+    _, grads = vectorized_gradients(engine.vectorize(first_gradient_inf), list(X.T), later)
+    _, expected_grads = scalar_gradients(first_gradient_inf, list(X.T), later)
+    assert np.isfinite(expected_grads).all()
+    assert_close(grads, expected_grads)
+
+
+def elementary_attention(weights: list[list[Value]], positions: int, dim: int) -> Callable[..., Value]:
+    """fn of positions x dim Values written as microgpt.py writes it: dot products as Python sums of products,
+    a residual connection, a softmax from exp, sum and /, weighted sums of the values at every prefix."""
+
+    def fn(*x: Value) -> Value:
+        rows = [list(x[t * dim : (t + 1) * dim]) for t in range(positions)]
+        hidden = [[sum(w * xi for w, xi in zip(row, r)) for row in weights] for r in rows]  # a layer, as sums
+        residual = [[h + xi for h, xi in zip(hs, r)] for hs, r in zip(hidden, rows)]
+        outputs = []
+        for t in range(positions):
+            exps = [sum(q * k for q, k in zip(residual[t], residual[s])).tanh().exp() for s in range(t + 1)]
+            total = sum(exps)
+            outputs += [sum(e / total * residual[s][j] for s, e in enumerate(exps)) for j in range(dim)]
+        return sum(o * o for o in outputs)
+
+    return fn
+
+
+def test_sums_of_products_group_as_linear_nodes_at_every_position() -> None:
+    """A Python sum is a chain of `+` that puts each node after it one depth deeper, so nodes alike at different
+    positions would not group; collapsed into linear nodes, they do: the program has as many nodes for 6
+    positions as for 3, a layer written as sums of products is one product, the residual an add after it."""
+    rng = np.random.default_rng(14)
+    dim = 3
+    weights = [[Value(float(w)) for w in row] for row in rng.normal(size=(dim, dim))]
+    leaves = [w for row in weights for w in row]
+    sizes = []
+    for positions in (3, 6):
+        fn = elementary_attention(weights, positions, dim)
+        per_sample = assert_matches_the_scalar_path(fn, list(rng.normal(size=(positions * dim, 5))), leaves)
+        program = per_sample.program
+        assert program is not None
+        kinds = [node.kind for node in program.computed]
+        assert kinds.count("linear layer") == 1  # the residual stays out of it, an add after (the `+` nodes)
+        assert any(node.kind == "+" and node.size == positions * dim for node in program.computed)
+        sizes.append(len(program.computed))
+    assert sizes[0] == sizes[1] < 20
+
+
+def test_a_product_or_sum_that_fn_returns_stays_a_node_of_its_own() -> None:
+    w = Value(0.7, label="w")
+
+    def fn(a: Value, b: Value) -> list[Value]:
+        product = a * w  # read by one `+` only, but returned too: it cannot dissolve into the sum
+        partial = product + b
+        return [product, partial, partial + a * b + 1.0]
+
+    columns = [np.linspace(-1, 1, 4), np.linspace(2, 0, 4)]
+    assert_close(engine.vectorize(fn)(*columns), scalar_outputs(fn, columns))
+
+
+def test_a_layer_whose_neurons_come_in_another_order_at_each_position_is_one_product() -> None:
+    rng = np.random.default_rng(15)
+    weights = [[Value(float(x)) for x in row] for row in rng.normal(size=(4, 2))]
+
+    def fn(*x: Value) -> Value:
+        outs = []
+        for t in range(3):
+            rows = weights if t % 2 else weights[::-1]  # the same neurons, recorded in another order
+            outs += [engine.linear(*row, *x[2 * t : 2 * t + 2], 0.0).tanh() * (t + 1) for row in rows]
+        return engine.logsumexp(*outs)
+
+    per_sample = assert_matches_the_scalar_path(fn, list(rng.normal(size=(6, 5))), [w for row in weights for w in row])
+    program = per_sample.program
+    assert program is not None
+    layers = [node for node in program.computed if node.kind == "linear layer"]
+    assert len(layers) == 1 and (layers[0].op.neurons, layers[0].op.tuples) == (4, 3)
+
+
+def test_a_pair_no_position_reads_that_overflows_is_no_anomaly() -> None:
+    """Padded to every pair of positions, position 0's query meets position 1's key, a product no node computes:
+    here it overflows while every score that is one stays finite. It is no anomaly, and changes nothing."""
+
+    def fn(q0: Value, k0: Value, q1: Value, k1: Value) -> Value:
+        queries, keys = [q0, q1], [k0, k1]
+        total = Value(0.0)
+        for t in range(2):
+            weights = nn.softmax([engine.linear(queries[t], keys[s], 0.0) for s in range(t + 1)])
+            total = total + engine.linear(*weights, *keys[: t + 1], 0.0)
+        return total
+
+    columns = [
+        np.array([1e200, 2e200]),
+        np.array([1e-200, 3e-200]),
+        np.array([1e-200, 1e-200]),
+        np.array([1e200, 1e200]),
+    ]
+    with engine.detect_anomaly():
+        assert_close(engine.vectorize(fn)(*columns), scalar_outputs(fn, columns))

@@ -74,7 +74,7 @@ def test_a_matrix_argument_feeds_a_layer_directly() -> None:
     assert program is not None
     first = next(node for node in program.computed if node.kind == "linear layer")
     assert program.arguments[0] in first.parents  # the 784 columns are read as they are, not gathered
-    assert first.op.inputs.parts[0][1] is None and not first.op.inputs_wanted  # no copy, no gradient for X
+    assert first.op.inputs.parts[0].rows is None and not first.op.inputs_wanted  # no copy, no gradient for X
 
 
 def test_integer_arguments_stay_exact() -> None:
@@ -151,3 +151,20 @@ def test_a_matrix_argument_and_separate_columns_compute_the_same() -> None:
     from_columns = engine.vectorize(lambda a, b, c, d: model([a, b, c, d]))(*X.T)
     assert_close(from_matrix, from_columns)
     assert_close(from_matrix, model_outputs(model, X))
+
+
+def test_arguments_that_fns_rest_parameter_receives_are_named_after_it_and_their_lengths_compared() -> None:
+    def fn(arg2: Value, *rest: Value) -> Value:  # a parameter named as a made-up name would be
+        return arg2 * rest[0]
+
+    per_sample = engine.vectorize(fn)
+    for call in (per_sample, per_sample.backward):
+        with pytest.raises(ValueError, match=r"same number of samples, got arg2: 3, rest\[0\]: 5$"):
+            call(np.ones(3), np.ones(5))
+    assert per_sample.program is None  # nothing was recorded
+    assert per_sample(np.arange(3.0), np.full(3, 2.0)).tolist() == [0.0, 2.0, 4.0]
+    with pytest.raises(ValueError, match=r"got arg2: 3, rest\[0\]: 2"):
+        per_sample(np.ones(3), np.ones(2))
+    recording = per_sample.recording
+    assert recording is not None
+    assert [leaf.label for leaf, _, _ in recording.argument_leaves()] == ["arg2", "rest[0]"]

@@ -6,6 +6,7 @@ Modules, bottom-up (each imports only those above it in this list, and the core)
 - recording: fn run once on the first sample, comparisons refused: the scalar graph to replay;
 - matrix_forms: the table's rows `linear`, `logsumexp` and `take` restated for matrices (a layer is one product);
 - batched_ops: the nodes of the batched graph and what each computes on arrays, forward and backward;
+- sums: chains of `+` over `*` (Python sums of products) rewritten as linear nodes, before grouping;
 - grouping: the recording's scalar nodes grouped into batched nodes (a `Program`);
 - replay: a Program run over a batch, forward and backward; it raises, never decides;
 - reference: the plain replay, one numpy call per scalar node, that the tests hold the grouped one to

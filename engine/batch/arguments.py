@@ -6,6 +6,9 @@ Each argument of `fn` is given for the whole batch in one of three forms, which 
 - a 1-d array (N,) (or a list of N numbers): one Value, a number per sample;
 - a 2-d array (N, k) (or N lists of k numbers): a list of k Values, a row per sample.
 
+Numbers may be infinite (a -inf mask is data) but not NaN: a NaN in the data is refused, naming the argument,
+the sample and the column, before anything is computed.
+
 The first call fixes the forms (one Value or a list of k); later calls must give the same. Inside, an
 argument is an array (width, N): a row per Value `fn` receives, a column per sample, so a matrix
 argument is read through a transposed view, without a copy.
@@ -48,15 +51,39 @@ class Batch:
 
 def parameter_names(fn: Callable[..., Any]) -> list[str]:
     """fn's positional parameter names, for messages and labels (x1, x2, y); [] when they cannot be read."""
-    try:
-        parameters = inspect.signature(fn).parameters.values()
-    except (TypeError, ValueError):
-        return []
+    parameters = _parameters(fn)
     return [p.name for p in parameters if p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD)]
 
 
+def rest_name(fn: Callable[..., Any]) -> str | None:
+    """The name of fn's `*rest` parameter, which receives the arguments after the named ones; None without one."""
+    return next((p.name for p in _parameters(fn) if p.kind is p.VAR_POSITIONAL), None)
+
+
+def _parameters(fn: Callable[..., Any]) -> list[inspect.Parameter]:
+    try:
+        return list(inspect.signature(fn).parameters.values())
+    except (TypeError, ValueError):
+        return []
+
+
+def argument_names(names: Sequence[str], rest: str | None, count: int) -> list[str]:
+    """A distinct name for each of `count` arguments of a call: fn's positional parameter `names`, then
+    `rest[0]`, `rest[1]`, ... for those its `*rest` parameter receives, else `arg<i>` (i counted from 1)."""
+    named = list(names[:count])
+    if rest is not None:
+        return named + [f"{rest}[{k}]" for k in range(count - len(named))]
+    return named + [argument_name(named, i) for i in range(len(named), count)]
+
+
 def argument_name(names: Sequence[str], i: int) -> str:
-    return names[i] if i < len(names) else f"arg{i + 1}"
+    """Argument i's name: names[i], or `arg<i+1>` beyond them (primed until no name in `names` is the same)."""
+    if i < len(names):
+        return names[i]
+    name = f"arg{i + 1}"
+    while name in names:
+        name += "'"
+    return name
 
 
 def check_argument_count(fn: Callable[..., Any], count: int, names: Sequence[str], who: str) -> None:
@@ -80,6 +107,7 @@ def check_argument_count(fn: Callable[..., Any], count: int, names: Sequence[str
 def batch_of(columns: Sequence[Any], names: Sequence[str], recorded: Sequence[Form] | None, who: str) -> Batch:
     """The arguments checked and laid out as a Batch; TypeError or ValueError naming the argument otherwise.
 
+    `names` holds a name for each argument (`argument_names`).
     `recorded` holds the forms of the recording, when there is one: a call must then give each argument
     in the same form (one Value, or a list of the same width).
     """
@@ -88,7 +116,7 @@ def batch_of(columns: Sequence[Any], names: Sequence[str], recorded: Sequence[Fo
         raise TypeError(f"{who} was recorded with {len(recorded)} argument(s) ({listed}); got {len(columns)}")
     arrays: list[np.ndarray] = []
     forms: list[Form] = []
-    lengths: dict[str, tuple[int, tuple[int, ...]]] = {}
+    lengths: list[tuple[str, tuple[int, ...]]] = []  # (name, shape) of every argument given as an array
     for i, column in enumerate(columns):
         name = argument_name(names, i)
         array = _as_array(column, name, who)
@@ -96,15 +124,15 @@ def batch_of(columns: Sequence[Any], names: Sequence[str], recorded: Sequence[Fo
         if recorded is not None and form != recorded[i]:
             raise ValueError(f"{who}: argument {name} {_recorded_as(recorded[i])}; got {_given_as(array)}")
         if array.ndim > 0:
-            lengths[name] = (len(array), array.shape)
+            lengths.append((name, array.shape))
         arrays.append(array)
         forms.append(form)
-    if len({n for n, _ in lengths.values()}) > 1:
+    if len({shape[0] for _, shape in lengths}) > 1:
         shown = ", ".join(
-            f"{name}: {n}" + (f" (rows of {shape})" if len(shape) == 2 else "") for name, (n, shape) in lengths.items()
+            f"{name}: {shape[0]}" + (f" (rows of {shape})" if len(shape) == 2 else "") for name, shape in lengths
         )
         raise ValueError(f"{who}: arguments must hold the same number of samples, got {shown}")
-    n = next(iter(lengths.values()))[0] if lengths else 1
+    n = lengths[0][1][0] if lengths else 1
     rows = [_as_rows(array, n) for array in arrays]
     return Batch(rows, forms, n)
 
@@ -135,6 +163,8 @@ def _as_array(column: Any, name: str, who: str) -> np.ndarray:
         raise ValueError(f"{who}: argument {name} is empty; need at least one sample")
     if array.ndim == 2 and array.shape[1] == 0:
         raise ValueError(f"{who}: argument {name} has no columns, shape {array.shape}; need k >= 1 values per sample")
+    if array.dtype.kind == "f" and array.size and np.isnan(array.min()):  # min is nan when any entry is
+        raise ValueError(f"{who}: {_nan_found(array, name)}")
     if array.dtype.kind in "iu" and array.size:
         low, high = int(array.min()), int(array.max())
         if low < -EXACT_INTEGERS or high > EXACT_INTEGERS:
@@ -143,6 +173,22 @@ def _as_array(column: Any, name: str, who: str) -> np.ndarray:
                 "which floats cannot hold exactly"
             )
     return array
+
+
+def _nan_found(array: np.ndarray, name: str) -> str:
+    """Where the first NaN of an argument is, and why it is refused."""
+    if array.ndim == 0:
+        where = f"argument {name} is NaN"
+    else:
+        place = np.argwhere(np.isnan(array))[0]
+        where = f"argument {name} contains NaN at sample {place[0]}" + (
+            f", column {place[1]}" if array.ndim == 2 else ""
+        )
+    return (
+        f"{where} (Input contains NaN). NaN in the data would make the loss and every gradient NaN: drop or fill "
+        "in the missing values first. Infinities are allowed (a -inf mask is); engine.detect_anomaly() finds a "
+        "NaN that arises inside fn"
+    )
 
 
 def _as_rows(array: np.ndarray, n: int) -> np.ndarray:

@@ -12,17 +12,21 @@ and blocks of the shared leaves (parameters and constants), which the replay fil
 
 from __future__ import annotations
 
+import math
 import threading
-from collections.abc import Sequence
-from typing import Any
+from collections.abc import Hashable, Sequence
+from typing import Any, NamedTuple
 
 import numpy as np
 
 from engine.batch.matrix_forms import (
+    Pairs,
     linear_layer,
     linear_layer_rule,
-    linear_stacked,
-    linear_stacked_rule,
+    linear_pairs,
+    linear_pairs_exact,
+    linear_pairs_exact_rule,
+    linear_pairs_rule,
     logsumexp_stacked,
     logsumexp_stacked_rule,
     take_rows,
@@ -56,30 +60,44 @@ class Node:
         return f"<{self.kind} of {self.size}>"
 
 
+class Part(NamedTuple):
+    """Some rows of an operand, read from one parent."""
+
+    parent: int  # the parent's position among the node's parents
+    rows: Selection  # the parent's rows it reads
+    destination: np.ndarray | None  # the operand's rows they fill, in order; None: all of them
+    repeats: Repeats | None  # how `rows` repeat, when a row is read more than once
+
+
 class Rows:
-    """An operand: `count` rows gathered from the parents, in parts (parent position, its rows, where they go).
+    """An operand: `count` rows gathered from the parents, in parts; rows no part fills hold `fill` (padding).
 
     A part reading all of a parent's rows in order is the parent's array itself, a run of them a view;
-    other rows are copied. Backward, `scatter` adds a gradient of the operand's shape to the rows it came from.
+    other rows are copied. Backward, `scatter` adds a gradient of the operand's shape to the rows it came from
+    (padding rows come from nowhere: their gradient goes nowhere).
     """
 
-    __slots__ = ("count", "parts", "single")
+    __slots__ = ("count", "parts", "fill", "single")
 
-    def __init__(self, count: int, parts: list[tuple[int, Selection, np.ndarray | None, Repeats | None]]) -> None:
+    def __init__(self, count: int, parts: list[Part], fill: float | None = None) -> None:
         self.count = count
-        self.parts = parts  # (parent position, rows of the parent, rows of the operand (None: all), repeats)
-        self.single = len(parts) == 1
+        self.parts = parts
+        self.fill = fill
+        self.single = len(parts) == 1 and fill is None
 
-    def read(self, parents: Sequence[np.ndarray]) -> np.ndarray:
+    def read(self, parents: Sequence[np.ndarray], buffers: Buffers | None = None) -> np.ndarray:
+        """The operand's array; gathered from several parts into an array of `buffers`, when given."""
         if self.single:
-            position, rows, _, _ = self.parts[0]
-            source = parents[position]
-            return source if rows is None else source[rows]
-        width = max(parents[position].shape[1] for position, _, _, _ in self.parts)
-        out = np.empty((self.count, width))
-        for position, rows, destination, _ in self.parts:
-            source = parents[position]
-            out[destination] = source if rows is None else source[rows]
+            part = self.parts[0]
+            source = parents[part.parent]
+            return source if part.rows is None else source[part.rows]
+        shape = (self.count, max(parents[part.parent].shape[1] for part in self.parts))
+        out = buffers.get(self, shape) if buffers is not None else np.empty(shape)
+        if self.fill is not None:
+            out.fill(self.fill)
+        for part in self.parts:
+            source = parents[part.parent]
+            out[part.destination] = source if part.rows is None else source[part.rows]
         return out
 
     def scatter(self, contribution: Any, parents: Sequence[np.ndarray], totals: Totals) -> None:
@@ -90,16 +108,22 @@ class Rows:
                 contribution = np.broadcast_to(
                     contribution, (self.count, contribution.shape[-1] if contribution.ndim else 1)
                 )
-        for position, rows, destination, repeats in self.parts:
-            if not totals.wanted[position]:
+        summed = None  # the contribution summed over the samples, for parents of one column (shared leaves)
+        for part in self.parts:
+            if not totals.wanted[part.parent]:
                 continue
-            source = parents[position]
-            part = contribution if destination is None else contribution[destination]
-            part = fit(part, (self.count if destination is None else len(destination), source.shape[1]))
-            if rows is None:
-                totals.add(position, part)
+            width = parents[part.parent].shape[1]
+            whole = contribution
+            if width == 1 and not self.single and contribution.shape[-1] > 1:
+                whole = summed = contribution.sum(axis=1, keepdims=True) if summed is None else summed
+            if part.destination is None:
+                gradient = fit(whole, (self.count, width))
             else:
-                totals.add_rows(position, rows, part, repeats)
+                gradient = fit(whole[part.destination], (len(part.destination), width))
+            if part.rows is None:
+                totals.add(part.parent, gradient)
+            else:
+                totals.add_rows(part.parent, part.rows, gradient, part.repeats)
 
 
 class Repeats:
@@ -109,13 +133,15 @@ class Repeats:
     __slots__ = ("order", "starts", "distinct")
 
     def __init__(self, rows: np.ndarray) -> None:
-        self.order = np.argsort(rows, kind="stable")
-        ordered = rows[self.order]
+        order = np.argsort(rows, kind="stable")
+        ordered = rows[order]
+        self.order = None if np.array_equal(order, np.arange(len(rows))) else order  # None: rows ascend already
         self.starts = np.flatnonzero(np.r_[True, ordered[1:] != ordered[:-1]])
         self.distinct = ordered[self.starts]
 
     def add_into(self, total: np.ndarray, part: np.ndarray) -> None:
-        total[self.distinct] += np.add.reduceat(part[self.order], self.starts, axis=0)
+        ordered = part if self.order is None else part[self.order]
+        total[self.distinct] += np.add.reduceat(ordered, self.starts, axis=0)
 
 
 class Totals:
@@ -180,41 +206,66 @@ class RowGradients:
         if isinstance(other, RowGradients):
             return RowGradients(self.shape, self.parts + other.parts)
         total = np.array(np.broadcast_to(other, self.shape), dtype=float)  # a new array: `other` stays as it was
-        self._add_into(total)
+        self._add_into(total, self.parts)
         return total
 
     __radd__ = __add__
 
     def __array__(self, dtype: Any = None, copy: Any = None) -> np.ndarray:
         if self._array is None:
-            self._array = np.zeros(self.shape)
-            self._add_into(self._array)
+            self._array = self.into(np.empty(self.shape))
         array = self._array if dtype is None else self._array.astype(dtype, copy=False)
         return array.copy() if copy else array
 
-    def _add_into(self, total: np.ndarray) -> None:
-        for rows, part, repeats in self.parts:
+    def into(self, total: np.ndarray) -> np.ndarray:
+        """The gradient written into `total` (of this shape; what it held is overwritten), which is returned."""
+        rows, part, repeats = self.parts[0]
+        if repeats is not None:
+            total.fill(0.0)
+            self._add_into(total, self.parts)
+            return total
+        if not _covers(rows, self.shape[0]):
+            total.fill(0.0)
+        total[rows] = part  # rows read once each: the first part is written, not added
+        self._add_into(total, self.parts[1:])
+        return total
+
+    @staticmethod
+    def _add_into(total: np.ndarray, parts: list[RowPart]) -> None:
+        for rows, part, repeats in parts:
             if repeats is None:
                 total[rows] += part
             else:
                 repeats.add_into(total, part)
 
 
+def _covers(rows: Selection, count: int) -> bool:
+    """Whether `rows` (read once each) are all `count` rows."""
+    if isinstance(rows, slice):
+        return rows.indices(count)[:2] == (0, count) and rows.step in (None, 1)
+    return rows is None or len(rows) == count
+
+
 class Buffers(threading.local):
     """What an operation keeps from its forward pass to its rule and from call to call, one set per thread.
 
     `operands`: what the forward pass read (gathered rows), for the rule to use instead of gathering again.
-    `arrays`: arrays the operation writes its results into. Freed and allocated afresh at every call, arrays of
-    more than 128 kB come back from the system as new pages the kernel must fault in again (glibc returns
-    them); written into the same arrays, a replay touches the same pages. A call's arrays are dead when the
-    next call on the thread starts: the API hands out copies.
+    `softmax`, `chosen`, `exact`: what a logsumexp's forward pass computed of its derivative, the rows a take's
+    forward pass chose, whether a contraction's forward pass met a value that is not finite, for the rule.
+    `arrays`: arrays the operation writes its results into, the same at every call. A call's arrays are dead
+    when the next call on the thread starts: the API hands out copies.
     """
 
     def __init__(self) -> None:
         self.operands: Any = None
-        self.arrays: dict[str, np.ndarray] = {}
+        self.softmax: Any = None
+        self.chosen: Any = None
+        self.exact: bool | None = None
+        self.arrays: dict[Hashable, np.ndarray] = {}
 
-    def get(self, name: str, shape: tuple[int, ...]) -> np.ndarray:
+    def get(self, name: Hashable, shape: tuple[int, ...]) -> np.ndarray:
+        """The array `name` of this shape: the last call's, when it had this shape."""
+        # Speed: a reused array keeps its pages; a new large one is faulted in again (benchmarks/README.md).
         array = self.arrays.get(name)
         if array is None or array.shape != shape:
             array = self.arrays[name] = np.empty(shape)
@@ -249,7 +300,9 @@ class BatchedOp:
     def rule(self, g: Any, out: np.ndarray, *parents: np.ndarray) -> list[Any]:
         operands = self.buffers.operands if self.buffers.operands is not None else self.read(parents)
         totals = Totals(self.wanted, parents)
-        g = np.asarray(g)  # a RowGradients becomes its array here
+        if isinstance(g, RowGradients):  # its parts become one array here
+            g = g.into(self.buffers.get("gradient", g.shape))
+        g = np.asarray(g)
         self.differentiate(g if g.shape == out.shape else np.broadcast_to(g, out.shape), out, operands, parents, totals)
         return totals.result()
 
@@ -276,7 +329,7 @@ class Elementwise(BatchedOp):
         self.members = members
 
     def read(self, parents: Sequence[np.ndarray]) -> list[np.ndarray]:
-        return [operand.read(parents) for operand in self.operands]
+        return [operand.read(parents, self.buffers) for operand in self.operands]
 
     def compute(self, xs: list[np.ndarray]) -> np.ndarray:
         out = np.asarray(self.op.array_forward(*xs), dtype=float)
@@ -295,10 +348,11 @@ class Elementwise(BatchedOp):
 class Layer(BatchedOp):
     """`linear_layer` for G neurons (weights and biases shared leaves) applied to T tuples of n inputs.
 
-    Weights are read as (G, n) and the inputs, input by input and tuple by tuple, as (n, T x width): the T
-    tuples side by side as more samples. Members are ordered neuron by neuron and, within a neuron, tuple
-    by tuple (row g T + t). A neuron's bias may differ from tuple to tuple (a constant 0 made at each call
-    of a layer without bias): biases are read as (G, 1) for one tuple, else spread to (G, T x width).
+    Weights are read as (G, n) and the inputs tuple by tuple as (T, n, width), or (n, width) for one tuple.
+    Members are ordered tuple by tuple and, within a tuple, neuron by neuron (row t G + g), as a layer applied at
+    every position of a sequence reads and gives its values position by position. A neuron's bias may differ
+    from tuple to tuple (a constant 0 made at each call of a layer without bias): biases are read as (T, G, 1),
+    or of each sample's own.
     """
 
     name = "linear layer"
@@ -308,24 +362,19 @@ class Layer(BatchedOp):
         self.weights, self.inputs, self.bias = weights, inputs, bias
         self.neurons, self.n, self.tuples = shape
         # The inputs' gradient is a product as large as the forward one: left out when only arguments are read.
-        self.inputs_wanted = any(wanted[position] for position, _, _, _ in inputs.parts)
+        self.inputs_wanted = any(wanted[part.parent] for part in inputs.parts)
 
     def read(self, parents: Sequence[np.ndarray]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        inputs = self.inputs.read(parents)
-        width = inputs.shape[1]
-        bias = self.bias.read(parents)
+        inputs = self.inputs.read(parents, self.buffers)
+        bias = self.bias.read(parents, self.buffers)
         if self.tuples > 1:
-            spread = (self.neurons, self.tuples, width)
-            bias = np.broadcast_to(bias.reshape(self.neurons, self.tuples, 1), spread).reshape(self.neurons, -1)
-        return (
-            self.weights.read(parents).reshape(self.neurons, self.n),
-            inputs.reshape(self.n, self.tuples * width),
-            bias,
-        )
+            inputs = inputs.reshape(self.tuples, self.n, inputs.shape[1])
+            bias = bias.reshape(self.tuples, self.neurons, bias.shape[1])
+        return self.weights.read(parents, self.buffers).reshape(self.neurons, self.n), inputs, bias
 
     def compute(self, operands: tuple[np.ndarray, np.ndarray, np.ndarray]) -> np.ndarray:
         weights, inputs, bias = operands
-        out = self.buffers.get("out", (self.neurons, inputs.shape[1]))
+        out = self.buffers.get("out", (*inputs.shape[:-2], self.neurons, inputs.shape[-1]))
         return linear_layer(weights, inputs, bias, out).reshape(self.neurons * self.tuples, -1)
 
     def differentiate(
@@ -333,7 +382,7 @@ class Layer(BatchedOp):
     ) -> None:
         weights, inputs, bias = operands
         into = (self.buffers.get("weights", weights.shape), self.buffers.get("inputs", inputs.shape))
-        g = g.reshape(self.neurons, -1)
+        g = g.reshape(*inputs.shape[:-2], self.neurons, g.shape[-1])
         d_weights, d_inputs, d_bias = linear_layer_rule(g, out, weights, inputs, bias, self.inputs_wanted, into)
         self.weights.scatter(d_weights.reshape(-1, 1), parents, totals)
         if d_inputs is not None:
@@ -342,38 +391,75 @@ class Layer(BatchedOp):
 
 
 class Contraction(BatchedOp):
-    """`linear_stacked` for M linear nodes that each read their own n weights and n inputs (not a layer)."""
+    """`linear_pairs` for linear nodes that each read a vector of weights and a vector of inputs (not a layer).
+
+    Read as C blocks of A weight vectors (C, A, L, width) and B input vectors (C, B, L, width), the rows are the
+    dot products of every pair of a block, (c A + a) B + b. When `pairs` is given, not every row is a node: a
+    node's shorter vector is padded with zeros to L terms, and a pair no node reads is computed and never read.
+    Where a padding 0 may meet an inf or a nan (a row of the result not finite, or in backward g), the nodes are
+    computed from their own terms only (`linear_pairs_exact`), as on the scalar path, and the other rows are 0:
+    so a row that is no node is never what detect_anomaly finds.
+    """
 
     name = "linear"
 
-    def __init__(self, weights: Rows, inputs: Rows, bias: Rows, shape: tuple[int, int], wanted: list[bool]) -> None:
+    def __init__(
+        self,
+        weights: Rows,
+        inputs: Rows,
+        bias: Rows,
+        shape: tuple[int, int, int, int],
+        pairs: Pairs | None,
+        wanted: list[bool],
+    ) -> None:
         super().__init__(wanted)
         self.weights, self.inputs, self.bias = weights, inputs, bias
-        self.members, self.n = shape
+        self.shape = shape  # (blocks C, weight vectors A, input vectors B, terms L)
+        self.pairs = pairs
 
     def read(self, parents: Sequence[np.ndarray]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        weights, inputs = self.weights.read(parents), self.inputs.read(parents)
+        blocks, firsts, seconds, length = self.shape
+        weights, inputs = self.weights.read(parents, self.buffers), self.inputs.read(parents, self.buffers)
         return (
-            weights.reshape(self.members, self.n, weights.shape[1]),
-            inputs.reshape(self.members, self.n, inputs.shape[1]),
-            self.bias.read(parents),
+            weights.reshape(blocks, firsts, length, weights.shape[1]),
+            inputs.reshape(blocks, seconds, length, inputs.shape[1]),
+            self.bias.read(parents, self.buffers),
         )
 
     def compute(self, operands: tuple[np.ndarray, np.ndarray, np.ndarray]) -> np.ndarray:
-        return linear_stacked(*operands)
+        weights, inputs, bias = operands
+        width = max(weights.shape[-1], inputs.shape[-1])
+        out = linear_pairs(weights, inputs, bias, self.buffers.get("out", (bias.shape[0], width)))
+        # Each vector is some node's, and beyond a node's terms one of its vectors holds padding zeros: a value
+        # that is not finite in either (a term, or times a padding 0) leaves some row not finite.
+        self.buffers.exact = self.pairs is not None and not finite(out)
+        if self.pairs is not None and self.buffers.exact:
+            return linear_pairs_exact(*operands, self.pairs)
+        return out
 
     def differentiate(
         self, g: np.ndarray, out: np.ndarray, operands: Any, parents: Sequence[np.ndarray], totals: Totals
     ) -> None:
-        d_weights, d_inputs, d_bias = linear_stacked_rule(g, out, *operands)
-        self.weights.scatter(d_weights.reshape(self.members * self.n, -1), parents, totals)
-        self.inputs.scatter(d_inputs.reshape(self.members * self.n, -1), parents, totals)
+        weights, inputs, bias = operands
+        exact = self.buffers.exact  # the forward pass's verdict on these operands
+        if self.pairs is not None and (exact or (exact is None and not finite(weights, inputs)) or not finite(g)):
+            d_weights, d_inputs, d_bias = linear_pairs_exact_rule(g, out, weights, inputs, bias, self.pairs)
+        else:
+            d_weights, d_inputs, d_bias = linear_pairs_rule(g, out, weights, inputs, bias)
+        self.weights.scatter(d_weights.reshape(self.weights.count, -1), parents, totals)
+        self.inputs.scatter(d_inputs.reshape(self.inputs.count, -1), parents, totals)
         self.bias.scatter(d_bias, parents, totals)
 
 
+def finite(*arrays: np.ndarray) -> bool:
+    """Whether every entry of the arrays is finite (a sum too large for a float says no: then so is the answer)."""
+    with np.errstate(over="ignore", invalid="ignore"):
+        return all(math.isfinite(float(np.sum(a))) for a in arrays)
+
+
 class Stacked(BatchedOp):
-    """`logsumexp_stacked` for M logsumexp nodes of k inputs each, the inputs read position by position as
-    (k, M, width): one numpy call per step of the row's mathematics instead of one per input."""
+    """`logsumexp_stacked` for M logsumexp nodes of k inputs each, the inputs read node by node as (M, k, width):
+    one numpy call per step of the row's mathematics instead of one per input."""
 
     name = "logsumexp"
 
@@ -383,17 +469,20 @@ class Stacked(BatchedOp):
         self.count, self.members = shape
 
     def read(self, parents: Sequence[np.ndarray]) -> np.ndarray:
-        inputs = self.inputs.read(parents)
-        return inputs.reshape(self.count, self.members, inputs.shape[1])
+        inputs = self.inputs.read(parents, self.buffers)
+        return inputs.reshape(self.members, self.count, inputs.shape[1])
 
     def compute(self, xs: np.ndarray) -> np.ndarray:
-        return logsumexp_stacked(xs)
+        out, self.buffers.softmax = logsumexp_stacked(xs, self.buffers.get("softmax", xs.shape))
+        return out
 
     def differentiate(
         self, g: np.ndarray, out: np.ndarray, xs: Any, parents: Sequence[np.ndarray], totals: Totals
     ) -> None:
-        d_inputs = logsumexp_stacked_rule(g, out, xs)
-        self.inputs.scatter(d_inputs.reshape(self.count * self.members, -1), parents, totals)
+        softmax = self.buffers.softmax  # set with the operands, by the forward pass
+        into = self.buffers.get("inputs", xs.shape) if g.shape[-1] == xs.shape[-1] else None
+        d_inputs = logsumexp_stacked_rule(g, out, xs, softmax, into)
+        self.inputs.scatter(d_inputs.reshape(self.members * self.count, -1), parents, totals)
 
 
 class TakeRows(BatchedOp):
@@ -406,22 +495,27 @@ class TakeRows(BatchedOp):
         self.index = index
         self.source = source  # the position of the parent holding the entries
         self.table = table
+        # The index's gradient (zero) is left out when only arguments hold indices (token ids, labels).
+        self.index_wanted = any(wanted[part.parent] for part in index.parts)
 
     def read(self, parents: Sequence[np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
-        return parents[self.source], self.index.read(parents)
+        return parents[self.source], self.index.read(parents, self.buffers)
 
     def compute(self, operands: tuple[np.ndarray, np.ndarray]) -> np.ndarray:
         source, index = operands
-        return take_rows(source, self.table, index)
+        out, self.buffers.chosen = take_rows(source, self.table, index)
+        return out
 
     def differentiate(
         self, g: np.ndarray, out: np.ndarray, operands: Any, parents: Sequence[np.ndarray], totals: Totals
     ) -> None:
         source, index = operands
-        d_source, d_index = take_rows_rule(g, out, source, self.table, index)
+        chosen = self.buffers.chosen  # set with the operands, by forward
+        d_source, d_index = take_rows_rule(g, out, source, self.table, index, chosen, self.index_wanted)
         if self.wanted[self.source]:
             totals.add(self.source, d_source)
-        self.index.scatter(d_index, parents, totals)
+        if d_index is not None:
+            self.index.scatter(d_index, parents, totals)
 
 
 class Gather(BatchedOp):
@@ -434,7 +528,7 @@ class Gather(BatchedOp):
         self.rows = rows
 
     def read(self, parents: Sequence[np.ndarray]) -> np.ndarray:
-        return self.rows.read(parents)
+        return self.rows.read(parents, self.buffers)
 
     def compute(self, rows: np.ndarray) -> np.ndarray:
         return rows

@@ -24,7 +24,14 @@ from typing import Any
 import numpy as np
 
 from engine.batch import replay
-from engine.batch.arguments import Batch, argument_name, batch_of, check_argument_count, parameter_names
+from engine.batch.arguments import (
+    Batch,
+    argument_names,
+    batch_of,
+    check_argument_count,
+    parameter_names,
+    rest_name,
+)
 from engine.batch.batched_ops import Node
 from engine.batch.grouping import Program, lower
 from engine.batch.recording import Recording, raise_at_sample, record
@@ -71,6 +78,7 @@ class Vectorized:
             raise TypeError(f"engine.vectorize expects a function of Values, got {type(fn).__name__}: {fn!r:.60}")
         self.fn = fn
         self.names = parameter_names(fn)
+        self._rest = rest_name(fn)
         self._recording: Recording | None = None
         self._program: Program | None = None
         self._recording_lock = threading.Lock()
@@ -129,19 +137,21 @@ class Vectorized:
 
     # -- arguments and recording ---------------------------------------------------------------------------------
 
+    def _argument_names(self, count: int) -> list[str]:
+        return argument_names(self.names, self._rest, count)
+
     def _batch(self, arguments: Sequence[Any]) -> Batch:
         recording = self._recording
         if recording is None:
             check_argument_count(self.fn, len(arguments), self.names, repr(self))
-            return batch_of(arguments, self.names, None, repr(self))
+            return batch_of(arguments, self._argument_names(len(arguments)), None, repr(self))
         forms = [len(a) if isinstance(a, list) else None for a in recording.arguments]
-        return batch_of(arguments, self.names, forms, repr(self))
+        return batch_of(arguments, self._argument_names(len(forms)), forms, repr(self))
 
     def _recorded(self, batch: Batch) -> Program:
         with self._recording_lock:
             if self._program is None:
-                names = [argument_name(self.names, i) for i in range(len(batch.rows))]
-                recording = record(self.fn, batch, names, repr(self))
+                recording = record(self.fn, batch, self._argument_names(len(batch.rows)), repr(self))
                 self._program = lower(recording)
                 self._recording = recording
             return self._program
@@ -208,7 +218,7 @@ class Vectorized:
         """
         assert self._recording is not None
         shared = self._recording.shared
-        names = [argument_name(self.names, i) for i in range(len(batch.rows))]
+        names = self._argument_names(len(batch.rows))
         for i in range(batch.n):
             arguments = batch.sample(i, names)
             try:
