@@ -20,6 +20,7 @@ would otherwise be a device-side assert.
 
 from __future__ import annotations
 
+import itertools
 import math
 import operator
 import os
@@ -465,7 +466,8 @@ class Exported(torch.nn.Module):
         return "\n".join(line for line in lines if line.strip()) + "\n"
 
     def forward(self, *arguments: Any) -> torch.Tensor:
-        floating = (t for t in (*self.program.parameters(), *self.program.buffers()) if t.is_floating_point())
+        state = itertools.chain(self.program.parameters(), self.program.buffers())
+        floating = (t for t in state if t.is_floating_point())
         reference = next(floating, torch.zeros((), dtype=torch.float64))  # the dtype and device of the module
         return self.program(*self.arguments.tensors(arguments, reference.dtype, reference.device))
 
