@@ -1000,10 +1000,10 @@ def test_a_class_of_ones_own_whose_arrays_disagree_is_refused(tmp_path: Path) ->
         nn.load(bad, Polynomial)
 
 
-def test_the_readmes_example_of_a_module_of_ones_own_runs(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    readme = (REPO / "README.md").read_text()
-    section = readme[readme.index("### Saving and loading your own Module") :]
-    section = section[: section.index("\n## ")]
+def test_the_docs_example_of_a_module_of_ones_own_runs(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    page = (REPO / "docs" / "checkpoints-and-pytorch.md").read_text(encoding="utf-8")
+    section = page[page.index("## Saving and loading your own Module") :]
+    section = section.split("\n## ")[0]
     blocks = re.findall(r"```python\n(.*?)```", section, flags=re.DOTALL)
     assert len(blocks) == 2
     monkeypatch.chdir(tmp_path)

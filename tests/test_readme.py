@@ -1,12 +1,13 @@
-"""Every ```python block of README.md runs, and prints what the README shows beside it.
+"""Every ```python block of README.md and of the pages beside it runs, and prints what the page shows.
 
-The convention, for the blocks there today and any added later:
+The pages are README.md, every page of docs/ and benchmarks/README.md. The convention, for the blocks there
+today and any added later:
 
 - Each ```python block is a whole program: it runs on its own, in a fresh namespace (so it imports what
   it uses), with the working directory an empty temporary folder (files it writes land there) and the
   repository's root importable (`demos`).
 - To show what a block prints, put a ```text block right after it, with nothing between the two but blank
-  lines and at most one line of prose (the README writes "prints"). The block's standard output must equal
+  lines and at most one line of prose (the pages write "prints"). The block's standard output must equal
   that text exactly, so print rounded numbers (`f"{x:.5f}"`) where full floats would be noise.
 - A block without such a ```text block must run without an error; what it prints is not compared. A
   `# comment` beside a line explains it and is not compared either.
@@ -27,10 +28,12 @@ from conftest import missing_tool
 
 REPO = Path(__file__).resolve().parents[1]
 README = REPO / "README.md"
+# The pages whose ```python blocks run: the README, every page of docs/ and the benchmarks' README.
+PAGES = [README, *sorted((REPO / "docs").glob("*.md")), REPO / "benchmarks" / "README.md"]
 # A fenced block: its language (the first word after the backticks) and its text, up to the closing fence.
 FENCE = re.compile(r"^```(\w*)[^\n]*\n(.*?)^```[ \t]*$", re.MULTILINE | re.DOTALL)
 HEADING = re.compile(r"^#{1,6} +(.+)$", re.MULTILINE)
-# Optional tools a README block may need, by top-level module, and how they are installed.
+# Optional tools a block may need, by top-level module, and how they are installed.
 OPTIONAL_MODULES = {
     "torch": "PyTorch is not installed (make setup installs torch==2.13.0)",
     "sklearn": "scikit-learn is not installed (the demos extra; make setup installs it)",
@@ -41,8 +44,9 @@ NO_DOT = "Graphviz's `dot` program is not installed (make test and make demo ins
 
 @dataclass(frozen=True)
 class Example:
-    """A ```python block of the README: where it is, its code, and the text shown as its output (or None)."""
+    """A ```python block of a page: where it is, its code, and the text shown as its output (or None)."""
 
+    page: str
     line: int
     section: str
     code: str
@@ -50,10 +54,10 @@ class Example:
 
     @property
     def name(self) -> str:
-        return f"line {self.line} ({self.section})"
+        return f"{self.page}, the block at line {self.line} ({self.section})"
 
 
-def examples(markdown: str) -> list[Example]:
+def examples(markdown: str, page: str = "README.md") -> list[Example]:
     """The ```python blocks of `markdown`, each with the ```text block that shows its output, if there is one."""
     fences = list(FENCE.finditer(markdown))
     headings = [(match.start(), match.group(1).strip()) for match in HEADING.finditer(markdown)]
@@ -68,11 +72,16 @@ def examples(markdown: str) -> list[Example]:
                 shown = fences[i + 1].group(2)
         section = next((title for start, title in reversed(headings) if start < fence.start()), "top")
         line = markdown.count("\n", 0, fence.start()) + 1
-        found.append(Example(line, section, fence.group(2), shown))
+        found.append(Example(page, line, section, fence.group(2), shown))
     return found
 
 
-EXAMPLES = examples(README.read_text(encoding="utf-8"))
+def page_name(path: Path) -> str:
+    """A page's path from the repository's root, as links and test ids write it: `docs/api.md`."""
+    return path.relative_to(REPO).as_posix()
+
+
+EXAMPLES = [example for page in PAGES for example in examples(page.read_text(encoding="utf-8"), page_name(page))]
 
 
 def causes(error: BaseException) -> Iterator[BaseException]:
@@ -97,31 +106,36 @@ def missing_tool_behind(error: BaseException) -> str | None:
     return None
 
 
-@pytest.mark.parametrize("example", EXAMPLES, ids=[f"line{example.line}" for example in EXAMPLES])
-def test_a_readme_example_runs_and_prints_what_the_readme_shows(
+@pytest.mark.parametrize("example", EXAMPLES, ids=[f"{example.page}:{example.line}" for example in EXAMPLES])
+def test_an_example_runs_and_prints_what_its_page_shows(
     example: Example, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
     monkeypatch.chdir(tmp_path)
     monkeypatch.syspath_prepend(str(REPO))
-    # Blank lines before the code give it the README's line numbers: a traceback says <README.md>:123.
-    code = compile("\n" * example.line + example.code, "<README.md>", "exec")
+    # Blank lines before the code give it the page's line numbers: a traceback says <docs/api.md>:123.
+    code = compile("\n" * example.line + example.code, f"<{example.page}>", "exec")
     try:
         exec(code, {"__name__": "__main__"})
     except Exception as error:
         tool = missing_tool_behind(error)
         if tool is None:
             raise
-        missing_tool(f"README.md, the block at {example.name}: {tool}")
+        missing_tool(f"{example.name}: {tool}")
     printed = capsys.readouterr().out
     if example.shown is not None:
-        assert printed == example.shown, f"the block at {example.name} prints other text than the README shows"
+        assert printed == example.shown, f"{example.name} prints other text than the page shows"
 
 
 def test_the_readme_shows_what_its_examples_print() -> None:
     assert len(EXAMPLES) >= 10
-    shown = [example for example in EXAMPLES if example.shown is not None]
+    shown = [example for example in EXAMPLES if example.shown is not None and example.page == "README.md"]
     assert len(shown) >= 3  # the first example, nn.micrograd's and explain's transcript at least
     assert any("print(explain(loss))" in example.code for example in shown)
+
+
+def test_the_pages_of_docs_and_the_benchmarks_readme_are_run_too() -> None:
+    assert {page_name(page) for page in PAGES} >= {"README.md", "docs/seed-errata.md", "benchmarks/README.md"}
+    assert examples("```python\nprint(1)\n```\n", "docs/x.md")[0].name == "docs/x.md, the block at line 1 (top)"
 
 
 def test_a_text_block_is_an_output_only_right_after_a_python_block() -> None:
