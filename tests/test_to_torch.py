@@ -405,3 +405,24 @@ def test_without_torch_the_error_names_the_pinned_version(monkeypatch: pytest.Mo
     loss = engine.vectorize(lambda x: model(x))
     with pytest.raises(ImportError, match=r"needs PyTorch.*make setup.*torch==2\.13\.0"):
         loss.to_torch(np.ones((2, 2)), parameters=model.parameters())
+
+
+def test_a_state_dict_holds_the_parameters_and_constants_and_loads_into_a_new_export() -> None:
+    """What a training script saves (`tm.state_dict()`) loads into the module exported afresh in another run."""
+    model = nn.MLP(3, [4, 2], seed=0)
+    loss = engine.vectorize(lambda x, label: nn.cross_entropy(model(x), label))
+    X, labels = np.random.default_rng(2).normal(size=(6, 3)), np.array([0, 1, 1, 0, 1, 0])
+    tm = loss.to_torch(X, labels, parameters=model.parameters())
+    state = tm.state_dict()
+    assert sum(v.numel() for k, v in state.items() if v.is_floating_point()) == sum(
+        p.numel() for p in tm.parameters()
+    ) + sum(b.numel() for b in tm.buffers() if b.is_floating_point())
+    assert all(v.is_floating_point() for v in state.values())  # the program's column and take tables are not state
+    with torch.no_grad():
+        for p in tm.parameters():
+            p.mul_(-1.0)
+    fresh = loss.to_torch(X, labels, parameters=model.parameters())
+    fresh.load_state_dict(tm.state_dict())
+    torch.testing.assert_close(fresh(X, labels), tm(X, labels), rtol=0, atol=0)
+    loss.load_torch(fresh)
+    assert values(model).tolist() == [-v for v in values(nn.MLP(3, [4, 2], seed=0))]

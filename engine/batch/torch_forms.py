@@ -88,7 +88,8 @@ class Columns(torch.nn.Module):
 
     def __init__(self, positions: np.ndarray) -> None:
         super().__init__()
-        self.register_buffer("positions", torch.as_tensor(positions, dtype=torch.long))
+        # Structure, not state: moved with the module (.to), left out of its state_dict.
+        self.register_buffer("positions", torch.as_tensor(positions, dtype=torch.long), persistent=False)
 
     def extra_repr(self) -> str:
         return f"{len(self.positions)} columns"
@@ -169,8 +170,9 @@ class Take(torch.nn.Module):
 
     def __init__(self, table: np.ndarray, from_state: bool, check: bool) -> None:
         super().__init__()
-        self.register_buffer("table", torch.as_tensor(table, dtype=torch.long))
-        self.register_buffer("first_entry", torch.arange(table.shape[0]) * table.shape[1])  # of each member, flat
+        self.register_buffer("table", torch.as_tensor(table, dtype=torch.long), persistent=False)  # as Columns'
+        first_entry = torch.arange(table.shape[0]) * table.shape[1]  # of each member, in the flat table
+        self.register_buffer("first_entry", first_entry, persistent=False)
         self.from_state = from_state
         self.check = check
 
