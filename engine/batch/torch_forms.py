@@ -26,6 +26,10 @@ from engine.core.ops import checked_index
 from engine.core.value import Op
 
 
+def _count(n: int, thing: str, things: str = "") -> str:
+    return f"{n} {thing if n == 1 else things or thing + 's'}"
+
+
 class Softplus(torch.nn.Module):
     """log(1 + e^x) as logaddexp(x, 0), which never overflows and has no threshold (PyTorch's softplus has one)."""
 
@@ -92,7 +96,7 @@ class Columns(torch.nn.Module):
         self.register_buffer("positions", torch.as_tensor(positions, dtype=torch.long), persistent=False)
 
     def extra_repr(self) -> str:
-        return f"{len(self.positions)} columns"
+        return _count(len(self.positions), "column")
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return x.index_select(-1, self.positions)
@@ -111,7 +115,7 @@ class Layer(torch.nn.Module):
 
     def extra_repr(self) -> str:
         applied = f", applied to {self.tuples} tuples of inputs" if self.tuples > 1 else ""
-        return f"{self.inputs} inputs -> {self.neurons} outputs{applied}"
+        return f"{_count(self.inputs, 'input')} -> {_count(self.neurons, 'output')}{applied}"
 
     def forward(self, x: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor) -> torch.Tensor:
         weight = weight.reshape(self.neurons, self.inputs)
@@ -134,7 +138,7 @@ class Contraction(torch.nn.Module):
         self.members, self.terms = members, terms
 
     def extra_repr(self) -> str:
-        return f"{self.members} dot products of {self.terms} terms"
+        return f"{_count(self.members, 'dot product')} of {_count(self.terms, 'term')}"
 
     def forward(self, weights: torch.Tensor, inputs: torch.Tensor, bias: torch.Tensor) -> torch.Tensor:
         shape = (-1, self.members, self.terms)
@@ -149,7 +153,7 @@ class LogSumExp(torch.nn.Module):
         self.count, self.members = count, members
 
     def extra_repr(self) -> str:
-        return f"{self.members} logsumexps of {self.count} inputs"
+        return f"{_count(self.members, 'logsumexp')} of {_count(self.count, 'input')}"
 
     def forward(self, inputs: torch.Tensor) -> torch.Tensor:
         return torch.logsumexp(inputs.reshape(-1, self.count, self.members), dim=1)
@@ -178,7 +182,9 @@ class Take(torch.nn.Module):
 
     def extra_repr(self) -> str:
         members, count = self.table.shape
-        return f"{members} takes of {count} entries" + (", index checked" if self.check else "")
+        return f"{_count(members, 'take')} of {_count(count, 'entry', 'entries')}" + (
+            ", index checked" if self.check else ""
+        )
 
     def forward(self, source: torch.Tensor, index: torch.Tensor) -> torch.Tensor:
         members, count = self.table.shape
