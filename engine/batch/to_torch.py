@@ -20,6 +20,7 @@ would otherwise be a device-side assert.
 
 from __future__ import annotations
 
+import dataclasses
 import itertools
 import math
 import operator
@@ -565,7 +566,7 @@ def export(
     builder = _Builder(program, recording, names, set(chosen))
     name = re.sub(r"\W", "_", getattr(fn, "__name__", "") or "program")
     graph_module = torch.fx.GraphModule(builder.root, builder.graph, class_name=name)
-    trainable = [t for t in builder.tensors.tensors if t.trainable]
+    trainable = [dataclasses.replace(t, node=None) for t in builder.tensors.tensors if t.trainable]
     return Exported(graph_module, Arguments(builder.arguments, who), Source(fn, who, trainable))
 
 
