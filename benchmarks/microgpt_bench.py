@@ -1,21 +1,25 @@
-"""microgpt in `make bench`: forward and backward over a batch of names, in real tokens per second.
+"""microgpt's workloads: demos.microgpt's GPT over a batch of names, forward and backward, every way we compare.
 
-Three ways to compute demos.microgpt's model over the same 32 names (drawn with a fixed seed from its
-training names), on the same parameters:
+Every way runs the same model on the same parameters (demos.microgpt's `MicroGPT()`, its initial weights) over
+the same names, drawn with a fixed seed from the demo's training names; each step zeroes the gradients (as the
+demo's training loop does, with its optimizer's `zero_grad`; PyTorch sets them to None), then computes every
+name's loss and the gradient of their mean; no optimizer step. `step(way, names)` builds one:
 
-- vectorize: one `engine.vectorize(model.document_loss).backward` call on the names padded to the
-  block size (16 positions), as the demo trains;
-- elementary: the scalar path computed the way microgpt.py computes it, one name at a time, every
-  dot product a chain of `*` and `+` (Python's `sum`), the softmax as exp, sum and division;
-- fused: the demo's scalar path (`demos.microgpt.scalar_loss`), one name at a time, every dot
-  product one fused `engine.linear` node.
+- vectorize: `engine.vectorize(model.document_loss).backward(...)` on the names padded to the block size (16
+  positions), as the demo trains (every dot product one fused `engine.linear`);
+- vectorize-elementary: the elementary GPT (gpt_workload.padded_document_loss: every dot product a Python
+  `sum` of products, microgpt.py's rmsnorm and softmax) through `engine.vectorize`, on the same weights;
+- torch-float64, torch-float32: gpt_torch.py, the model batched in PyTorch with a causal mask;
+- hand-numpy: hand_numpy_gpt.py, the batched step with every gradient derived by hand;
+- scalar-elementary, scalar-fused: the scalar path one name at a time, as microgpt.py computes (elementary `*`
+  and `+`) and as the demo's `scalar_loss` does (fused `linear`).
 
-Each step zeroes the gradients, then computes every name's loss and its gradient. All three process
-the same real (unpadded) tokens, so the ratio of their times is the ratio of tokens per second.
-bench.py runs each in a worker of its own (`step`) and compares them in alternating pairs.
+All of them process the same real (unpadded) tokens, so a ratio of times is a ratio of tokens per second.
+tests/test_benchmarks_gpt.py and tests/test_benchmarks_microgpt.py check that they compute the same losses and
+gradients. bench.py times them against each other in workers of their own; gpt_speed.py times the batched ones
+in one process.
 
-`python benchmarks/microgpt_bench.py` prints where the time of a vectorize step goes: the size of the
-recording in scalar nodes, the batched nodes it became, and the replay's time per kind of batched node.
+`python benchmarks/microgpt_bench.py` prints where the time of a vectorize step goes (`profile`).
 """
 
 from __future__ import annotations
@@ -34,6 +38,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # demos/ lives 
 
 from demos.microgpt import (  # noqa: E402
     BATCH_SIZE,
+    BETAS,
+    LEARNING_RATE,
+    Batch,
     MicroGPT,
     batched_loss,
     encode,
@@ -44,7 +51,7 @@ from demos.microgpt import (  # noqa: E402
 )
 
 NAMES_SEED = 1
-ENGINES = ("vectorize", "elementary", "fused")
+Step = Callable[[], None]
 
 
 def bench_names(count: int = BATCH_SIZE, seed: int = NAMES_SEED) -> list[str]:
@@ -53,13 +60,12 @@ def bench_names(count: int = BATCH_SIZE, seed: int = NAMES_SEED) -> list[str]:
     return [names[i] for i in np.random.default_rng(seed).choice(len(names), count, replace=False)]
 
 
-# --- the scalar path the way microgpt.py computes it --------------------------------------------------------------
+# --- the model as microgpt.py writes it (gpt_workload.py), on the demo model's parameters -------------------------
 
 
-def elementary_name_loss(model: MicroGPT, name: str) -> Any:
-    """The same model as `model.document_loss` on one name, in elementary operations (gpt_workload.py) on the
-    same parameters."""
-    weights = {
+def elementary_weights(model: MicroGPT) -> dict[str, list[list[Any]]]:
+    """The demo model's weight matrices (its own Values, not copies) under gpt_workload.py's names."""
+    return {
         "token": model.token_embedding.weight,
         "position": model.position_embedding.weight,
         "query": model.query.weight,
@@ -70,55 +76,134 @@ def elementary_name_loss(model: MicroGPT, name: str) -> Any:
         "mlp_output": model.mlp_output.weight,
         "lm_head": model.lm_head.weight,
     }
-    return gpt_workload.document_loss(weights, encode(name)[: model.block_size + 1], model.heads)
 
 
-# --- what a worker times, and what bench.py reports -----------------------------------------------------------
+def elementary_name_loss(model: MicroGPT, name: str) -> Any:
+    """The same model as `model.document_loss` on one name, in elementary operations, on the same parameters."""
+    return gpt_workload.document_loss(elementary_weights(model), encode(name)[: model.block_size + 1], model.heads)
 
 
-def step(engine: str) -> tuple[Callable[[], None], dict]:
-    """One step of `engine` (vectorize, elementary or fused) over the benchmark's names, and facts about it.
+def elementary_document_loss(model: MicroGPT) -> Callable[..., Any]:
+    """fn(tokens, targets, weights) of one padded name in elementary operations: the elementary GPT to vectorize."""
+    return gpt_workload.padded_document_loss(elementary_weights(model), model.heads)
 
-    For vectorize the facts include `profile`, the lines `profile()` gives (measured before the timing).
-    """
-    model = MicroGPT()
-    names = bench_names()
-    parameters = model.parameters()
 
-    def zero_grad() -> None:
-        for p in parameters:
-            p.grad = 0.0
+# --- one step of each way ------------------------------------------------------------------------------------------
 
-    batch = padded_batch(names, model.block_size)
-    info: dict[str, Any] = {"names": len(names), "real_tokens": batch.real_tokens}
-    if engine == "vectorize":
-        loss = batched_loss(model)
-        info["profile"] = profile()
+
+def _optimizer_zero_grad(model: MicroGPT) -> Step:
+    """How the demo's training loop clears the gradients: its optimizer's `zero_grad` (a list it keeps)."""
+    import nn
+
+    return nn.Adam(model.parameters(), lr=LEARNING_RATE, betas=BETAS).zero_grad
+
+
+Build = Callable[[MicroGPT, list[str], Batch], Step]  # (model, the names, the names padded) -> one step
+
+
+def _vectorized(fn: Callable[[MicroGPT], Callable[..., Any]]) -> Build:
+    def build(model: MicroGPT, names: list[str], batch: Batch) -> Step:
+        import engine
+
+        loss, zero_grad = engine.vectorize(fn(model)), _optimizer_zero_grad(model)
 
         def vectorized() -> None:
             zero_grad()
             loss.backward(batch.tokens, batch.targets, batch.weights)
 
-        return vectorized, info
-    if engine not in ENGINES:
-        raise ValueError(f"unknown engine {engine!r} for microgpt: expected one of {', '.join(ENGINES)}")
-    name_loss = elementary_name_loss if engine == "elementary" else scalar_loss
+        return vectorized
 
-    def one_name_at_a_time() -> None:
-        zero_grad()
-        for name in names:
-            name_loss(model, name).backward()
+    return build
 
-    return one_name_at_a_time, info
+
+def _torch(dtype_name: str) -> Build:
+    def build(model: MicroGPT, names: list[str], batch: Batch) -> Step:
+        import gpt_torch
+        import torch
+
+        torch.set_num_threads(1)
+        dtype = getattr(torch, dtype_name)
+        module = gpt_torch.TorchGPT(model.state_dict(), model.heads, dtype)
+        tensors = gpt_torch.batch_tensors(batch.tokens, batch.targets, batch.weights, dtype)
+        return lambda: gpt_torch.step(module, *tensors) and None
+
+    return build
+
+
+def _hand_numpy(model: MicroGPT, names: list[str], batch: Batch) -> Step:
+    import hand_numpy_gpt
+
+    weights = hand_numpy_gpt.weights_of(model)
+    return lambda: hand_numpy_gpt.step(weights, batch.tokens, batch.targets, batch.weights, model.heads) and None
+
+
+def _scalar_path(name_loss: Callable[[MicroGPT, str], Any]) -> Build:
+    def build(model: MicroGPT, names: list[str], batch: Batch) -> Step:
+        zero_grad = _optimizer_zero_grad(model)
+
+        def one_name_at_a_time() -> None:
+            zero_grad()
+            for name in names:
+                name_loss(model, name).backward()
+
+        return one_name_at_a_time
+
+    return build
+
+
+WAYS: dict[str, Build] = {
+    "vectorize": _vectorized(lambda model: model.document_loss),
+    "vectorize-elementary": _vectorized(elementary_document_loss),
+    "torch-float64": _torch("float64"),
+    "torch-float32": _torch("float32"),
+    "hand-numpy": _hand_numpy,
+    "scalar-elementary": _scalar_path(elementary_name_loss),
+    "scalar-fused": _scalar_path(scalar_loss),
+}
+
+
+def step(way: str, count: int = BATCH_SIZE) -> tuple[Step, dict[str, Any]]:
+    """One step of `way` over the benchmark's `count` names, and facts about it (names, real tokens)."""
+    if way not in WAYS:
+        raise ValueError(f"unknown way {way!r} to compute microgpt: expected one of {', '.join(WAYS)}")
+    model = MicroGPT()
+    names = bench_names(count)
+    batch = padded_batch(names, model.block_size)
+    return WAYS[way](model, names, batch), {"names": len(names), "real_tokens": batch.real_tokens}
+
+
+def per_name_losses(count: int = BATCH_SIZE) -> dict[str, np.ndarray]:
+    """Each batched way's loss of every name of the benchmark's `count` names, on the demo's initial weights."""
+    import gpt_torch
+    import hand_numpy_gpt
+    import torch
+
+    import engine
+
+    model = MicroGPT()
+    batch = padded_batch(bench_names(count), model.block_size)
+    arrays = (batch.tokens, batch.targets, batch.weights)
+    losses = {
+        "vectorize": engine.vectorize(model.document_loss)(*arrays),
+        "vectorize-elementary": engine.vectorize(elementary_document_loss(model))(*arrays),
+        "hand-numpy": hand_numpy_gpt.step(hand_numpy_gpt.weights_of(model), *arrays, model.heads)[0],
+    }
+    for dtype in (torch.float64, torch.float32):
+        module = gpt_torch.TorchGPT(model.state_dict(), model.heads, dtype)
+        with torch.no_grad():
+            losses[f"torch-{str(dtype).split('.')[1]}"] = (
+                module(*gpt_torch.batch_tensors(*arrays, dtype)).double().numpy()
+            )
+    return losses
 
 
 PEERS = (  # (scalar path, at least this many times the real tokens per second through vectorize; None: reported)
-    ("elementary", 100.0),
-    ("fused", None),
+    ("scalar-elementary", 100.0),
+    ("scalar-fused", None),
 )
 TITLES = {
-    "elementary": "scalar path as microgpt.py computes (elementary * and +, one name at a time)",
-    "fused": "scalar path with fused linear (one name at a time)",
+    "scalar-elementary": "scalar path as microgpt.py computes (elementary * and +, one name at a time)",
+    "scalar-fused": "scalar path with fused linear (one name at a time)",
 }
 MAX_PAIRS = 7  # a sample of the elementary path lasts seconds; its ratio is far from the goal
 
@@ -143,7 +228,7 @@ def report_goals(compare: Callable[..., Any], report: Callable[..., None], extra
             None if goal is None else ratio >= goal,
         )
         if peer == PEERS[0][0]:
-            extra.extend(info["profile"])
+            extra.extend(profile())
 
 
 # --- where a vectorize step's time goes --------------------------------------------------------------------------

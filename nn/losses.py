@@ -6,6 +6,11 @@ of Values and numbers, or a single Value or number for one sample.
 Multi-class: `softmax` turns one sample's logits into probabilities and
 `cross_entropy` is the loss of one sample's logits against its class (an index,
 or a list of class probabilities such as a one-hot list).
+
+Targets and labels are data: a NaN among them (a number, or a Value no operation
+made) is refused with a ValueError naming the sample, as scikit-learn's "Input
+contains NaN"; infinities are allowed. A NaN that arises inside a model is
+`engine.detect_anomaly()`'s to find.
 """
 
 from __future__ import annotations
@@ -42,7 +47,24 @@ def _pairs(predictions: Scalars, targets: Scalars, who: str) -> tuple[list[Value
         raise ValueError(f"{who}: {len(preds)} predictions but {len(targs)} targets; expected equal lengths")
     if not preds:
         raise ValueError(f"{who}: expected at least one prediction, got none")
+    for i, y in enumerate(targs):
+        if _is_nan_data(y):
+            raise ValueError(_nan_in_data(who, f"targets contain NaN at sample {i}"))
     return preds, targs
+
+
+def _is_nan_data(y: Value) -> bool:
+    """Whether y is data (a leaf: a number given, or a Value that no operation made) holding NaN. A NaN that arises
+    inside a computation is engine.detect_anomaly()'s to find."""
+    return y.op is None and math.isnan(y.data)
+
+
+def _nan_in_data(who: str, where: str) -> str:
+    return (
+        f"{who}: {where} (Input contains NaN). NaN in the data would make the loss and every gradient NaN: drop "
+        "or fill in the missing values first (infinities are allowed; engine.detect_anomaly() finds a NaN that "
+        "arises inside a computation)"
+    )
 
 
 def _mean(terms: list[Value]) -> Value:
@@ -132,6 +154,8 @@ def cross_entropy(logits: Scalars, target: Target) -> Value:
     if not zs:
         raise ValueError("cross_entropy: expected at least one logit, got none")
     if isinstance(target, Value):
+        if _is_nan_data(target):
+            raise ValueError(_nan_in_data("cross_entropy", "target is NaN"))
         try:
             chosen = take(zs, target)
         except ValueError as error:
@@ -172,6 +196,8 @@ def _class_probabilities(target: object, n_classes: int) -> list[Value | float]:
     weights: list[Value | float] = []
     for k, entry in enumerate(entries):
         if isinstance(entry, Value):
+            if _is_nan_data(entry):
+                raise ValueError(_nan_in_data("cross_entropy", f"target contains NaN at class {k}"))
             weights.append(entry)
             continue
         p = as_float(entry, "cross_entropy: each target probability")

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import sys
 from pathlib import Path
+from types import ModuleType
 
 import numpy as np
 import pytest
@@ -42,9 +43,22 @@ def test_the_elementary_path_is_the_demos_model(name: str) -> None:
 def test_the_benchmark_batch_is_fixed_and_each_step_runs() -> None:
     names = microgpt_bench.bench_names()
     assert names == microgpt_bench.bench_names() and len(names) == microgpt.BATCH_SIZE == len(set(names))
-    for engine in microgpt_bench.ENGINES[::2]:  # vectorize and fused (elementary takes seconds)
-        step, info = microgpt_bench.step(engine)
+    assert len(microgpt_bench.bench_names(256)) == 256
+    for way in ("vectorize", "hand-numpy", "scalar-fused"):  # the elementary ways take seconds; torch is optional
+        step, info = microgpt_bench.step(way)
         step()
         assert info["real_tokens"] == microgpt.padded_batch(names).real_tokens
-    with pytest.raises(ValueError, match="unknown engine 'numpy' for microgpt"):
+    with pytest.raises(ValueError, match="unknown way 'numpy' to compute microgpt: expected one of vectorize, "):
         microgpt_bench.step("numpy")
+
+
+def test_every_way_gives_the_same_losses(torch: ModuleType) -> None:
+    """What gpt_speed.py checks before it times: each batched way's per-name losses on the benchmark's names."""
+    losses = microgpt_bench.per_name_losses(8)
+    assert set(losses) == {way for way in microgpt_bench.WAYS if not way.startswith("scalar")}
+    reference = losses["vectorize"]
+    names = microgpt_bench.bench_names(8)
+    assert reference == pytest.approx([microgpt.scalar_loss(microgpt.MicroGPT(), n).data for n in names], rel=1e-12)
+    for way, tolerance in [("vectorize-elementary", 1e-12), ("hand-numpy", 1e-12), ("torch-float64", 1e-10),
+                           ("torch-float32", 1e-5)]:  # fmt: skip
+        np.testing.assert_allclose(losses[way], reference, rtol=tolerance, atol=0, err_msg=way)

@@ -1,8 +1,9 @@
 """The matrix forms of engine/batch/matrix_forms.py against the rows of the table they restate, node by node.
 
 engine.vectorize runs a group of scalar nodes through a matrix form of their row: `linear_layer` (a layer's
-neurons), `linear_stacked` (linear nodes with weights of their own), `logsumexp_stacked` (inputs stacked on an
-axis), `take_rows` (one gather per sample). Each is checked here against the row's own float forward and rule,
+neurons), `linear_pairs` (linear nodes with weights of their own, every pair of a block's vectors; and
+`linear_pairs_exact`, each pair from its own terms only), `logsumexp_stacked` (inputs stacked on an axis),
+`take_rows` (one gather per sample). Each is checked here against the row's own float forward and rule,
 evaluated one node and one sample at a time: a form that disagreed with its row would make vectorize differ
 from the scalar path.
 """
@@ -14,10 +15,13 @@ import pytest
 
 import engine
 from engine.batch.matrix_forms import (
+    Pairs,
     linear_layer,
     linear_layer_rule,
-    linear_stacked,
-    linear_stacked_rule,
+    linear_pairs,
+    linear_pairs_exact,
+    linear_pairs_exact_rule,
+    linear_pairs_rule,
     logsumexp_stacked,
     logsumexp_stacked_rule,
     take_rows,
@@ -90,26 +94,73 @@ def test_take_rows_refuses_an_index_as_the_row_does(bad: float) -> None:
 
 
 @pytest.mark.parametrize("widths", [(4, 4, 4), (1, 4, 4), (4, 1, 1), (1, 1, 1)])
-def test_linear_stacked_is_the_linear_rows_forward_and_rule_node_by_node_and_sample_by_sample(
+def test_linear_pairs_is_the_linear_rows_forward_and_rule_pair_by_pair_and_sample_by_sample(
     widths: tuple[int, int, int],
 ) -> None:
     rng = np.random.default_rng(sum(widths))
-    M, n = 3, 5
-    weights, inputs, bias = (rng.normal(size=(M, n, widths[0])), rng.normal(size=(M, n, widths[1])),
-                             rng.normal(size=(M, widths[2])))  # fmt: skip
-    out = linear_stacked(weights, inputs, bias)
+    C, A, B, L = 2, 3, 2, 4
+    weights, inputs, bias = (rng.normal(size=(C, A, L, widths[0])), rng.normal(size=(C, B, L, widths[1])),
+                             rng.normal(size=(C * A * B, widths[2])))  # fmt: skip
+    out = linear_pairs(weights, inputs, bias)
     N = out.shape[1]
-    g = rng.normal(size=(M, N))
-    d_weights, d_inputs, d_bias = linear_stacked_rule(g, out, weights, inputs, bias)
-    for m in range(M):
+    g = rng.normal(size=(C * A * B, N))
+    d_weights, d_inputs, d_bias = linear_pairs_rule(g, out, weights, inputs, bias)
+    expected_weights, expected_inputs = np.zeros((C, A, L, N)), np.zeros((C, B, L, N))
+    for c in range(C):
+        for a in range(A):
+            for b in range(B):
+                row = (c * A + a) * B + b
+                for s in range(N):
+                    args = [*weights[c, a, :, s % widths[0]], *inputs[c, b, :, s % widths[1]], bias[row, s % widths[2]]]
+                    args = [float(x) for x in args]
+                    assert out[row, s] == pytest.approx(engine.linear(*args), rel=1e-14)
+                    local = engine.linear.rule(float(g[row, s]), float(out[row, s]), *args)
+                    expected_weights[c, a, :, s] += local[:L]
+                    expected_inputs[c, b, :, s] += local[L : 2 * L]
+                    assert np.broadcast_to(d_bias, g.shape)[row, s] == local[-1]
+    np.testing.assert_allclose(np.broadcast_to(d_weights, expected_weights.shape), expected_weights, rtol=1e-13)
+    np.testing.assert_allclose(np.broadcast_to(d_inputs, expected_inputs.shape), expected_inputs, rtol=1e-13)
+
+
+def test_linear_pairs_exact_computes_each_pair_from_its_own_terms_only() -> None:
+    """Pairs of fewer terms than the vectors hold: beyond a pair's terms one vector holds a padding 0 and the
+    other anything, an inf or a nan too; the exact forms never multiply them, as the row never sees them."""
+    rng = np.random.default_rng(11)
+    C, A, B, L, N = 2, 3, 2, 4, 5
+    weights, inputs, bias = (
+        rng.normal(size=(C, A, L, N)),
+        rng.normal(size=(C, B, L, N)),
+        rng.normal(size=(C * A * B, 1)),
+    )
+    pairs = Pairs(*(np.array(column) for column in zip(
+        # row, block, weight vector, input vector, terms: the other rows are no node
+        (0, 0, 0, 0, 2), (3, 0, 1, 1, 4), (5, 0, 2, 1, 3), (6, 1, 0, 0, 1), (8, 1, 1, 0, 2), (11, 1, 2, 1, 4),
+    )))  # fmt: skip
+    for _, c, a, _, n in zip(*pairs):
+        weights[c, a, n:] = 0.0  # a weight vector shorter than L, padded (each is one pair's here)
+    inputs[0, 0, 2:, 0] = np.inf  # what a longer input vector holds beyond the terms of every pair that reads it
+    inputs[1, 0, 2:, 1] = np.nan
+    out = linear_pairs_exact(weights, inputs, bias, pairs)
+    g = rng.normal(size=out.shape)
+    d_weights, d_inputs, d_bias = linear_pairs_exact_rule(g, out, weights, inputs, bias, pairs)
+    expected_weights, expected_inputs = np.zeros_like(weights), np.zeros_like(inputs)
+    for row, c, a, b, n in zip(*pairs):
         for s in range(N):
-            args = [*weights[m, :, s % widths[0]], *inputs[m, :, s % widths[1]], bias[m, s % widths[2]]]
-            args = [float(a) for a in args]
-            assert out[m, s] == pytest.approx(engine.linear(*args), rel=1e-14)
-            local = engine.linear.rule(float(g[m, s]), float(out[m, s]), *args)
-            np.testing.assert_allclose(np.broadcast_to(d_weights, (M, n, N))[m, :, s], local[:n], rtol=1e-14)
-            np.testing.assert_allclose(np.broadcast_to(d_inputs, (M, n, N))[m, :, s], local[n : 2 * n], rtol=1e-14)
-            assert np.broadcast_to(d_bias, (M, N))[m, s] == local[-1]
+            args = [float(x) for x in (*weights[c, a, :n, s], *inputs[c, b, :n, s], bias[row, 0])]
+            assert out[row, s] == pytest.approx(engine.linear(*args), rel=1e-14)
+            local = engine.linear.rule(float(g[row, s]), float(out[row, s]), *args)
+            expected_weights[c, a, :n, s] += local[:n]
+            expected_inputs[c, b, :n, s] += local[n : 2 * n]
+    assert np.isfinite(out[pairs.rows]).all()
+    np.testing.assert_allclose(d_weights, expected_weights, rtol=1e-13)
+    np.testing.assert_allclose(d_inputs, expected_inputs, rtol=1e-13)
+    np.testing.assert_array_equal(d_bias, g)
+    finite = inputs.copy()
+    finite[~np.isfinite(finite)] = 7.0
+    dense = linear_pairs(weights, finite, bias)  # with every value finite, padding adds 0: the dense form agrees
+    np.testing.assert_allclose(
+        dense[pairs.rows], linear_pairs_exact(weights, finite, bias, pairs)[pairs.rows], rtol=1e-14
+    )
 
 
 def test_the_layers_rule_without_the_inputs_gradient_gives_the_same_other_gradients() -> None:

@@ -597,3 +597,85 @@ def test_softmax_normalisers_at_the_same_depth_are_one_stacked_reduction() -> No
     program = per_sample.program
     assert program is not None
     assert sum(node.kind == "logsumexp" for node in program.computed) == 1  # three nodes of three inputs, one group
+
+
+def causal_attention(x: list[Value], weights: list[list[Value]], positions: int, dim: int) -> list[Value]:
+    """One head of causal self-attention over `positions` vectors of `dim` (x holds them one after another),
+    dot products as `engine.linear`, the softmax as nn.softmax: each position's output vector."""
+    rows = [x[t * dim : (t + 1) * dim] for t in range(positions)]
+
+    def project(k: int, row: list[Value]) -> list[Value]:
+        return [engine.linear(*w, *row, 0.0) for w in weights[k * dim : (k + 1) * dim]]
+
+    queries, keys, values = ([project(k, row) for row in rows] for k in range(3))
+    outputs = []
+    for t in range(positions):
+        probabilities = nn.softmax([engine.linear(*queries[t], *keys[s], 0.0) for s in range(t + 1)])
+        outputs += [engine.linear(*probabilities, *[values[s][j] for s in range(t + 1)], 0.0) for j in range(dim)]
+    return outputs
+
+
+def test_causal_attention_is_one_contraction_per_product_and_one_stacked_softmax() -> None:
+    rng = np.random.default_rng(12)
+    positions, dim = 5, 3
+    weights = [[Value(float(w)) for w in row] for row in rng.normal(size=(3 * dim, dim))]
+    leaves = [w for row in weights for w in row]
+
+    def fn(*x: Value) -> Value:
+        return engine.logsumexp(*causal_attention(list(x), weights, positions, dim))
+
+    per_sample = assert_matches_the_scalar_path(fn, list(rng.normal(size=(positions * dim, 7))), leaves)
+    program = per_sample.program
+    assert program is not None
+    kinds = [node.kind for node in program.computed]
+    # q.k of every position and key, and the weighted sums of every position: one contraction each, whatever the
+    # number of keys; the softmax normalisers of every position one reduction
+    assert kinds.count("linear") == 2 and kinds.count("logsumexp") == 2
+
+
+def test_a_value_that_padding_meets_changes_nothing_it_does_not_reach() -> None:
+    """Position t reads the values of positions 0..t only; padded to every position, its weighted sum must not
+    turn nan where a later position's value is inf (0 * inf), in either pass."""
+    rng = np.random.default_rng(13)
+    positions, dim = 4, 2
+    weights = [[Value(float(w)) for w in row] for row in rng.normal(size=(3 * dim, dim))]
+    leaves = [w for row in weights for w in row]
+
+    def fn(*x: Value) -> list[Value]:
+        return causal_attention(list(x), weights, positions, dim)
+
+    X = rng.normal(size=(3, positions * dim))
+    X[1, -dim:] = [np.inf, 1.0]  # the last position's value and key are inf for sample 1
+    per_sample = engine.vectorize(fn)
+    outputs = per_sample(*X.T)
+    expected = scalar_outputs(fn, list(X.T))
+    assert np.isfinite(outputs[1, : dim * (positions - 1)]).all()
+    np.testing.assert_array_equal(np.isnan(outputs), np.isnan(expected))
+    finite = np.isfinite(expected)
+    assert_close(outputs[finite], expected[finite])
+
+    def first_position(*x: Value) -> Value:
+        return sum(fn(*x)[:dim], Value(0.0))
+
+    total, grads = vectorized_gradients(engine.vectorize(first_position), list(X.T), leaves)
+    expected_total, expected_grads = scalar_gradients(first_position, list(X.T), leaves)
+    assert total == pytest.approx(expected_total, rel=RTOL)
+    assert_close(grads, expected_grads)
+
+    values = [[Value(float(v)) for v in row] for row in rng.normal(size=(positions, dim))]
+
+    def first_gradient_inf(*x: Value) -> Value:
+        """Attention over values that are parameters; the first position's weighted sums get an inf gradient,
+        which padding must not hand the later positions' values (as 0 * inf)."""
+        outputs = []
+        for t in range(positions):
+            p = nn.softmax([x[t] * x[s] for s in range(t + 1)])
+            outputs += [engine.linear(*p, *[values[s][j] for s in range(t + 1)], 0.0) for j in range(dim)]
+        return outputs[0] * 1e200 * 1e200 + sum(outputs[dim:], Value(0.0))
+
+    later = [v for row in values[1:] for v in row]
+    X = rng.normal(size=(3, positions))
+    _, grads = vectorized_gradients(engine.vectorize(first_gradient_inf), list(X.T), later)
+    _, expected_grads = scalar_gradients(first_gradient_inf, list(X.T), later)
+    assert np.isfinite(expected_grads).all()
+    assert_close(grads, expected_grads)

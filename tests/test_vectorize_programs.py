@@ -3,9 +3,10 @@
 engine/batch/reference.py replays a recording one numpy call per scalar node, nothing grouped; the grouped
 replay (engine/batch/grouping.py and replay.py) must give the same forward values and the same gradient
 for every leaf, on random graphs of the table's operations: elementwise groups, layers applied to one or
-several tuples of inputs, contractions with per-sample weights, takes with per-sample indices, one node read
-as several operands of another (its gradients add up), matrix, column and number arguments, random batch
-sizes. The reference itself is held against the scalar path.
+several tuples of inputs, contractions with per-sample weights, causal attention (contractions and softmaxes
+of every length, padded), dot products of the beginnings of two vectors, takes with per-sample indices, one
+node read as several operands of another (its gradients add up), matrix, column and number arguments,
+random batch sizes. The reference itself is held against the scalar path.
 """
 
 from __future__ import annotations
@@ -26,7 +27,7 @@ from engine.batch.arguments import batch_of
 
 UNARY = ["neg", "exp", "log", "sqrt", "sign", "abs", "sin", "cos", "tanh", "sigmoid", "relu", "softplus", "power"]
 BINARY = ["add", "sub", "mul", "div", "pow", "where", "logsumexp"]
-STRUCTURED = ["layer", "contraction", "take", "take_computed", "reuse"]
+STRUCTURED = ["layer", "contraction", "take", "take_computed", "reuse", "attention", "prefixes"]
 LABELS = 3  # label arguments hold classes 0, 1, 2; takes choose among at least this many entries
 
 
@@ -145,6 +146,25 @@ def build(plan: Plan) -> tuple[Callable[..., Value], list[Value], list[Any]]:
                 ws = [pool[(step.picks[0] + i) % len(pool)] for i in range(terms)]
                 xs = [pool[(step.picks[1] + 2 * i) % len(pool)] for i in range(terms)]
                 result = engine.linear(*ws, *xs, picked[2]).tanh()
+            elif step.kind == "attention":  # position t's scores, softmax and weighted sums read positions 0..t
+                positions, dim = step.size[0] + 1, step.size[1]
+                vectors = [[pool[(step.picks[0] + t * dim + i) % len(pool)] for i in range(dim)]
+                           for t in range(positions)]  # fmt: skip
+                outs = []
+                for t in range(positions):
+                    scores = [engine.linear(*vectors[t], *vectors[s], picked[2]).tanh() for s in range(t + 1)]
+                    total = engine.logsumexp(*scores)
+                    p = [(z - total).exp() for z in scores]
+                    outs += [engine.linear(*p, *(vectors[s][j] for s in range(t + 1)), step.constant)
+                             for j in range(dim)]  # fmt: skip
+                result = engine.logsumexp(*outs)
+            elif step.kind == "prefixes":  # sum_{i<k} x_i y_i for every k: both vectors are beginnings of longer ones
+                count = sum(step.size)
+                xs = [pool[(step.picks[0] + i) % len(pool)] for i in range(count)]
+                ys = [pool[(step.picks[1] + 2 * i) % len(pool)] for i in range(count)]
+                result = engine.logsumexp(
+                    *(engine.linear(*xs[:k], *ys[:k], step.constant) for k in range(1, count + 1))
+                )
             elif step.kind == "reuse":  # y is every operand of the linear node: three gradients into one parent
                 y = picked[0] * picked[1]
                 result = engine.linear(y, y, y)

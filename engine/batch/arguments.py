@@ -6,6 +6,9 @@ Each argument of `fn` is given for the whole batch in one of three forms, which 
 - a 1-d array (N,) (or a list of N numbers): one Value, a number per sample;
 - a 2-d array (N, k) (or N lists of k numbers): a list of k Values, a row per sample.
 
+Numbers may be infinite (a -inf mask is data) but not NaN: a NaN in the data is refused, naming the argument,
+the sample and the column, before anything is computed.
+
 The first call fixes the forms (one Value or a list of k); later calls must give the same. Inside, an
 argument is an array (width, N): a row per Value `fn` receives, a column per sample, so a matrix
 argument is read through a transposed view, without a copy.
@@ -160,6 +163,8 @@ def _as_array(column: Any, name: str, who: str) -> np.ndarray:
         raise ValueError(f"{who}: argument {name} is empty; need at least one sample")
     if array.ndim == 2 and array.shape[1] == 0:
         raise ValueError(f"{who}: argument {name} has no columns, shape {array.shape}; need k >= 1 values per sample")
+    if array.dtype.kind == "f" and array.size and np.isnan(array.min()):  # min is nan when any entry is
+        raise ValueError(f"{who}: {_nan_found(array, name)}")
     if array.dtype.kind in "iu" and array.size:
         low, high = int(array.min()), int(array.max())
         if low < -EXACT_INTEGERS or high > EXACT_INTEGERS:
@@ -168,6 +173,22 @@ def _as_array(column: Any, name: str, who: str) -> np.ndarray:
                 "which floats cannot hold exactly"
             )
     return array
+
+
+def _nan_found(array: np.ndarray, name: str) -> str:
+    """Where the first NaN of an argument is, and why it is refused."""
+    if array.ndim == 0:
+        where = f"argument {name} is NaN"
+    else:
+        place = np.argwhere(np.isnan(array))[0]
+        where = f"argument {name} contains NaN at sample {place[0]}" + (
+            f", column {place[1]}" if array.ndim == 2 else ""
+        )
+    return (
+        f"{where} (Input contains NaN). NaN in the data would make the loss and every gradient NaN: drop or fill "
+        "in the missing values first. Infinities are allowed (a -inf mask is); engine.detect_anomaly() finds a "
+        "NaN that arises inside fn"
+    )
 
 
 def _as_rows(array: np.ndarray, n: int) -> np.ndarray:

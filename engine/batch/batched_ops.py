@@ -12,6 +12,7 @@ and blocks of the shared leaves (parameters and constants), which the replay fil
 
 from __future__ import annotations
 
+import math
 import threading
 from collections.abc import Sequence
 from typing import Any, NamedTuple
@@ -19,10 +20,13 @@ from typing import Any, NamedTuple
 import numpy as np
 
 from engine.batch.matrix_forms import (
+    Pairs,
     linear_layer,
     linear_layer_rule,
-    linear_stacked,
-    linear_stacked_rule,
+    linear_pairs,
+    linear_pairs_exact,
+    linear_pairs_exact_rule,
+    linear_pairs_rule,
     logsumexp_stacked,
     logsumexp_stacked_rule,
     take_rows,
@@ -66,18 +70,20 @@ class Part(NamedTuple):
 
 
 class Rows:
-    """An operand: `count` rows gathered from the parents, in parts.
+    """An operand: `count` rows gathered from the parents, in parts; rows no part fills hold `fill` (padding).
 
     A part reading all of a parent's rows in order is the parent's array itself, a run of them a view;
-    other rows are copied. Backward, `scatter` adds a gradient of the operand's shape to the rows it came from.
+    other rows are copied. Backward, `scatter` adds a gradient of the operand's shape to the rows it came from
+    (padding rows come from nowhere: their gradient goes nowhere).
     """
 
-    __slots__ = ("count", "parts", "single")
+    __slots__ = ("count", "parts", "fill", "single")
 
-    def __init__(self, count: int, parts: list[Part]) -> None:
+    def __init__(self, count: int, parts: list[Part], fill: float | None = None) -> None:
         self.count = count
         self.parts = parts
-        self.single = len(parts) == 1
+        self.fill = fill
+        self.single = len(parts) == 1 and fill is None
 
     def read(self, parents: Sequence[np.ndarray]) -> np.ndarray:
         if self.single:
@@ -85,7 +91,7 @@ class Rows:
             source = parents[part.parent]
             return source if part.rows is None else source[part.rows]
         width = max(parents[part.parent].shape[1] for part in self.parts)
-        out = np.empty((self.count, width))
+        out = np.empty((self.count, width)) if self.fill is None else np.full((self.count, width), self.fill)
         for part in self.parts:
             source = parents[part.parent]
             out[part.destination] = source if part.rows is None else source[part.rows]
@@ -248,6 +254,7 @@ class BatchedOp:
     thread) and hands each parent what its rows got. fn's arguments want no gradient (`wanted`)."""
 
     name = ""
+    real: np.ndarray | None = None  # the rows that are nodes, when some are not (a Contraction's): None for all
 
     def __init__(self, wanted: list[bool]) -> None:
         self.wanted = wanted
@@ -353,33 +360,63 @@ class Layer(BatchedOp):
 
 
 class Contraction(BatchedOp):
-    """`linear_stacked` for M linear nodes that each read their own n weights and n inputs (not a layer)."""
+    """`linear_pairs` for linear nodes that each read a vector of weights and a vector of inputs (not a layer).
+
+    Read as C blocks of A weight vectors (C, A, L, width) and B input vectors (C, B, L, width), the rows are the
+    dot products of every pair of a block, (c A + a) B + b. When `pairs` is given, not every row is a node: a
+    node's shorter vector is padded with zeros to L terms, and a pair no node reads is computed and never read.
+    Where a padding 0 may meet an inf or a nan (any operand, or in backward g, not finite), the nodes are
+    computed from their own terms only (`linear_pairs_exact`), as on the scalar path.
+    """
 
     name = "linear"
 
-    def __init__(self, weights: Rows, inputs: Rows, bias: Rows, shape: tuple[int, int], wanted: list[bool]) -> None:
+    def __init__(
+        self,
+        weights: Rows,
+        inputs: Rows,
+        bias: Rows,
+        shape: tuple[int, int, int, int],
+        pairs: Pairs | None,
+        wanted: list[bool],
+    ) -> None:
         super().__init__(wanted)
         self.weights, self.inputs, self.bias = weights, inputs, bias
-        self.members, self.n = shape
+        self.shape = shape  # (blocks C, weight vectors A, input vectors B, terms L)
+        self.pairs = pairs
+        self.real = pairs.rows if pairs is not None else None
 
     def read(self, parents: Sequence[np.ndarray]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        blocks, firsts, seconds, length = self.shape
         weights, inputs = self.weights.read(parents), self.inputs.read(parents)
         return (
-            weights.reshape(self.members, self.n, weights.shape[1]),
-            inputs.reshape(self.members, self.n, inputs.shape[1]),
+            weights.reshape(blocks, firsts, length, weights.shape[1]),
+            inputs.reshape(blocks, seconds, length, inputs.shape[1]),
             self.bias.read(parents),
         )
 
     def compute(self, operands: tuple[np.ndarray, np.ndarray, np.ndarray]) -> np.ndarray:
-        return linear_stacked(*operands)
+        if self.pairs is not None and not finite(operands[0], operands[1]):
+            return linear_pairs_exact(*operands, self.pairs)
+        return linear_pairs(*operands)
 
     def differentiate(
         self, g: np.ndarray, out: np.ndarray, operands: Any, parents: Sequence[np.ndarray], totals: Totals
     ) -> None:
-        d_weights, d_inputs, d_bias = linear_stacked_rule(g, out, *operands)
-        self.weights.scatter(d_weights.reshape(self.members * self.n, -1), parents, totals)
-        self.inputs.scatter(d_inputs.reshape(self.members * self.n, -1), parents, totals)
+        weights, inputs, bias = operands
+        if self.pairs is not None and not finite(weights, inputs, g):
+            d_weights, d_inputs, d_bias = linear_pairs_exact_rule(g, out, weights, inputs, bias, self.pairs)
+        else:
+            d_weights, d_inputs, d_bias = linear_pairs_rule(g, out, weights, inputs, bias)
+        self.weights.scatter(d_weights.reshape(self.weights.count, -1), parents, totals)
+        self.inputs.scatter(d_inputs.reshape(self.inputs.count, -1), parents, totals)
         self.bias.scatter(d_bias, parents, totals)
+
+
+def finite(*arrays: np.ndarray) -> bool:
+    """Whether every entry of the arrays is finite (a sum too large for a float says no: then so is the answer)."""
+    with np.errstate(over="ignore", invalid="ignore"):
+        return all(math.isfinite(float(np.sum(a))) for a in arrays)
 
 
 class Stacked(BatchedOp):

@@ -15,21 +15,25 @@ The rules:
 
 - linear: the nodes whose weights and bias are shared leaves (an nn layer's neurons) and that read the
   same inputs form a layer, one matrix product; the same neurons applied to several tuples of inputs (a
-  layer used at every position of a sequence) form one layer too, the tuples side by side; the other
-  linear nodes (attention's q.k, weights times values) form one contraction;
-- logsumexp: one reduction over the members' stacked inputs;
-- take: one gather per sample;
-- elementwise (every other operation): the operation's numpy forward on each input position's rows.
+  layer used at every position of a sequence) form one layer too, the tuples side by side. The other linear
+  nodes (attention's q.k, weights times values) each read a vector of weights and one of inputs: nodes
+  that share vectors form blocks, each computed as every pair of its vectors, and blocks of one shape one
+  contraction, fewer terms padded with zeros (causal attention: one contraction for every position's
+  scores, one for every position's weighted sums);
+- logsumexp: one reduction over the members' stacked inputs, fewer inputs padded with -inf;
+- take: one gather per sample, of nodes with the same number of entries;
+- elementwise (every other operation): the operation's numpy forward on each input position's rows, of
+  nodes with the same number of inputs.
 
-Each of them groups nodes with the same number of inputs. A group reads its operands from the rows of the
-nodes that made them, of fn's arguments (a matrix argument feeds a layer directly) or of blocks of the
-shared leaves. The shared leaves are numbered in the order blocks first read them, so a block of leaves not
-read before (a layer's weights) is a run of that numbering: a view of the array of their values, read
-without a copy.
+A group reads its operands from the rows of the nodes that made them, of fn's arguments (a matrix argument
+feeds a layer directly) or of blocks of the shared leaves. The shared leaves are numbered in the order blocks
+first read them, so a block of leaves not read before (a layer's weights) is a run of that numbering: a view
+of the array of their values, read without a copy.
 """
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable, Collection, Hashable, Sequence
 from dataclasses import dataclass
 from typing import NamedTuple
@@ -51,6 +55,7 @@ from engine.batch.batched_ops import (
     Stacked,
     TakeRows,
 )
+from engine.batch.matrix_forms import Pairs
 from engine.batch.recording import Recording
 from engine.core.ops import linear, logsumexp, take_op
 from engine.core.value import Op, Value
@@ -143,30 +148,36 @@ def lower_elementwise(lowering: Lowering, members: list[Value]) -> None:
 
 
 def lower_linear(lowering: Lowering, members: list[Value]) -> None:
-    """Layers of the neurons (weights and bias shared leaves), one contraction of the others."""
-    n = len(members[0].parents) // 2
-    if n == 0:  # linear(b): nothing to multiply
-        lower_elementwise(lowering, members)
-        return
-    neurons = [v for v in members if all(lowering.is_shared(p) for p in (*v.parents[:n], v.parents[-1]))]
+    """Layers of the neurons (weights and bias shared leaves), contractions of the others."""
+    neurons, others = [], []
+    for v in members:
+        parents = v.parents
+        n = len(parents) // 2
+        if n and all(lowering.is_shared(p) for p in (*parents[:n], parents[-1])):
+            neurons.append(v)
+        else:
+            others.append(v)
     if neurons:
-        _layers(lowering, neurons, n)
-    if len(neurons) < len(members):
-        chosen = set(neurons)
-        _contraction(lowering, [v for v in members if v not in chosen], n)
+        _layers(lowering, neurons)
+    plain = [v for v in others if len(v.parents) == 1]  # linear(b): nothing to multiply
+    if plain:
+        lower_elementwise(lowering, plain)
+    if len(plain) < len(others):
+        _contractions(lowering, [v for v in others if len(v.parents) > 1])
 
 
-def _layers(lowering: Lowering, neurons: list[Value], n: int) -> None:
+def _layers(lowering: Lowering, neurons: list[Value]) -> None:
     """Neurons that read the same inputs form a layer; layers of the same neurons on other inputs join it."""
     by_inputs: dict[tuple[Value, ...], list[Value]] = {}
     for v in neurons:
-        by_inputs.setdefault(v.parents[n:-1], []).append(v)
+        by_inputs.setdefault(v.parents[len(v.parents) // 2 : -1], []).append(v)
     by_neurons: dict[tuple[tuple[Value, ...], ...], list[tuple[tuple[Value, ...], list[Value]]]] = {}
     for xs, readers in by_inputs.items():
-        key = tuple(v.parents[:n] for v in readers)
+        key = tuple(v.parents[: len(xs)] for v in readers)
         by_neurons.setdefault(key, []).append((xs, readers))
     for applications in by_neurons.values():
         first = applications[0][1]
+        n = len(applications[0][0])
         members = [readers[g] for g in range(len(first)) for _, readers in applications]
         parents = Parents()
         weights = lowering.rows([w for v in first for w in v.parents[:n]], parents)
@@ -176,19 +187,153 @@ def _layers(lowering: Lowering, neurons: list[Value], n: int) -> None:
         lowering.add(Layer(weights, inputs, bias, shape, parents.wanted()), parents, members)
 
 
-def _contraction(lowering: Lowering, members: list[Value], n: int) -> None:
+class _Block(NamedTuple):
+    """Nodes that multiply weight vectors `firsts` by input vectors `seconds` (numbers among the distinct
+    vectors), computed as every pair of them: node (a, b) is pairs[a, b]."""
+
+    firsts: list[int]
+    seconds: list[int]
+    pairs: dict[tuple[int, int], Value]
+
+
+def _contractions(lowering: Lowering, members: list[Value]) -> None:
+    """Contractions of linear nodes that each read a vector of weights and one of inputs.
+
+    Nodes that share vectors (attention: a query meets every key, a softmax's weights every column of values)
+    go in blocks, the sets of nodes connected by a shared vector, computed as every pair of the block's
+    vectors; blocks of one shape form one contraction. A vector that is the beginning of a longer one is read
+    as it, its node padded with zeros (the weights of position t meet the first t + 1 values of a column).
+    Blocks that would compute more than twice as many pairs as they have nodes are split into their nodes.
+    """
+    weights = [v.parents[: len(v.parents) // 2] for v in members]
+    inputs = [v.parents[len(v.parents) // 2 : -1] for v in members]
+    first_ids, firsts = _vectors(weights)
+    second_ids, seconds = _vectors(inputs)
+    blocks: dict[int, _Block] = {}
+    alone: list[Value] = []  # nodes computed on their own (a block of one pair of their own vectors)
+    component = _Components()
+    for a, b in zip(first_ids, second_ids):
+        component.join(a, -1 - b)
+    for v, a, b, n in zip(members, first_ids, second_ids, map(len, weights)):
+        block = blocks.setdefault(component.find(a), _Block([], [], {}))
+        if (a, b) in block.pairs or (len(firsts[a]) > n and len(seconds[b]) > n):
+            alone.append(v)  # the same pair twice, or both vectors longer than the node's: padding alone is exact
+            continue
+        if a not in block.firsts:
+            block.firsts.append(a)
+        if b not in block.seconds:
+            block.seconds.append(b)
+        block.pairs[a, b] = v
+    by_shape: dict[tuple[int, int, int], list[_Block]] = {}
+    for block in blocks.values():
+        if len(block.firsts) * len(block.seconds) > 2 * len(block.pairs) or len(block.pairs) == 1:
+            alone += block.pairs.values()
+            continue
+        length = max(
+            len(vector) for vector in [*(firsts[a] for a in block.firsts), *(seconds[b] for b in block.seconds)]
+        )
+        by_shape.setdefault((len(block.firsts), len(block.seconds), length), []).append(block)
+    for (_, _, length), same in by_shape.items():
+        _contraction(lowering, same, [firsts[a] for block in same for a in block.firsts],
+                     [seconds[b] for block in same for b in block.seconds], length)  # fmt: skip
+    by_terms: dict[int, list[Value]] = {}
+    for v in alone:
+        by_terms.setdefault(len(v.parents) // 2, []).append(v)
+    for n, nodes in by_terms.items():
+        ones = [_Block([m], [m], {(m, m): v}) for m, v in enumerate(nodes)]
+        _contraction(lowering, ones, [v.parents[:n] for v in nodes], [v.parents[n:-1] for v in nodes], n)
+
+
+def _contraction(
+    lowering: Lowering,
+    blocks: list[_Block],
+    firsts: list[tuple[Value, ...]],
+    seconds: list[tuple[Value, ...]],
+    length: int,
+) -> None:
+    """One Contraction of blocks of one shape; `firsts` and `seconds` are their vectors, block after block."""
+    count, others = len(blocks[0].firsts), len(blocks[0].seconds)
+    nodes: list[Value | None] = []
+    rows, block_of, first_of, second_of, terms = [], [], [], [], []
+    for c, block in enumerate(blocks):
+        for i, a in enumerate(block.firsts):
+            for j, b in enumerate(block.seconds):
+                v = block.pairs.get((a, b))
+                nodes.append(v)
+                if v is not None:
+                    rows.append(len(nodes) - 1)
+                    block_of.append(c)
+                    first_of.append(i)
+                    second_of.append(j)
+                    terms.append(len(v.parents) // 2)
+    padded = len(rows) < len(nodes) or min(terms) < length
+    pairs = Pairs(*(np.array(a, dtype=np.intp) for a in (rows, block_of, first_of, second_of, terms)))
     parents = Parents()
-    weights = lowering.rows([v.parents[i] for v in members for i in range(n)], parents)
-    inputs = lowering.rows([v.parents[n + i] for v in members for i in range(n)], parents)
-    bias = lowering.rows([v.parents[-1] for v in members], parents)
-    lowering.add(Contraction(weights, inputs, bias, (len(members), n), parents.wanted()), parents, members)
+    weights = lowering.rows([_entry(vector, i) for vector in firsts for i in range(length)], parents, 0.0)
+    inputs = lowering.rows([_entry(vector, i) for vector in seconds for i in range(length)], parents, 0.0)
+    bias = lowering.rows([v.parents[-1] if v is not None else None for v in nodes], parents, 0.0)
+    shape = (len(blocks), count, others, length)
+    op = Contraction(weights, inputs, bias, shape, pairs if padded else None, parents.wanted())
+    lowering.add(op, parents, nodes)
+
+
+def _entry(vector: tuple[Value, ...], i: int) -> Value | None:
+    return vector[i] if i < len(vector) else None
+
+
+def _vectors(vectors: list[tuple[Value, ...]]) -> tuple[list[int], list[tuple[Value, ...]]]:
+    """Each vector's number among the distinct vectors, and those vectors. A vector that is the beginning of the
+    longest vector with the same first entry is counted as that one (the first t + 1 values of a column: the
+    column)."""
+    by_first: dict[Value, list[tuple[Value, ...]]] = {}
+    for vector in dict.fromkeys(vectors):
+        by_first.setdefault(vector[0], []).append(vector)
+    read_as: dict[tuple[Value, ...], tuple[Value, ...]] = {}
+    for same_start in by_first.values():
+        longest = max(same_start, key=len)
+        prefixes = all(longest[: len(vector)] == vector for vector in same_start)
+        for vector in same_start:
+            read_as[vector] = longest if prefixes else vector
+    numbers: dict[tuple[Value, ...], int] = {}
+    ids = [numbers.setdefault(read_as[vector], len(numbers)) for vector in vectors]
+    return ids, list(numbers)
+
+
+class _Components:
+    """Union-find: which items are connected."""
+
+    def __init__(self) -> None:
+        self.parent: dict[int, int] = {}
+
+    def find(self, item: int) -> int:
+        root = self.parent.setdefault(item, item)
+        while root != self.parent[root]:
+            root = self.parent[root]
+        while item != root:
+            self.parent[item], item = root, self.parent[item]
+        return root
+
+    def join(self, a: int, b: int) -> None:
+        self.parent[self.find(a)] = self.find(b)
 
 
 def lower_logsumexp(lowering: Lowering, members: list[Value]) -> None:
-    """One reduction over the members' inputs stacked position by position."""
-    count = len(members[0].parents)
+    """One reduction over the members' inputs stacked position by position, fewer inputs padded with -inf (which
+    adds e^-inf = 0); by number of inputs when padding would more than double the stack."""
+    counts = [len(v.parents) for v in members]
+    if max(counts) * len(members) > 2 * sum(counts):
+        by_count: dict[int, list[Value]] = {}
+        for v, count in zip(members, counts):
+            by_count.setdefault(count, []).append(v)
+        for same in by_count.values():
+            _stacked(lowering, same, len(same[0].parents))
+    else:
+        _stacked(lowering, members, max(counts))
+
+
+def _stacked(lowering: Lowering, members: list[Value], count: int) -> None:
     parents = Parents()
-    inputs = lowering.rows([v.parents[p] for p in range(count) for v in members], parents)
+    inputs = lowering.rows([_entry(v.parents, p) for p in range(count) for v in members], parents, -math.inf)
     lowering.add(Stacked(inputs, (count, len(members)), parents.wanted()), parents, members)
 
 
@@ -211,10 +356,15 @@ def lower_take(lowering: Lowering, members: list[Value]) -> None:
     lowering.add(TakeRows(index, position, table.reshape(len(members), count), parents.wanted()), parents, members)
 
 
+def any_count(v: Value) -> None:
+    """Nodes of any number of inputs go together: the rule pads them to one or groups them itself."""
+    return None
+
+
 ELEMENTWISE = GroupingRule(input_count, lower_elementwise)
 GROUPING_RULES: dict[Op, GroupingRule] = {
-    linear: GroupingRule(input_count, lower_linear),
-    logsumexp: GroupingRule(input_count, lower_logsumexp),
+    linear: GroupingRule(any_count, lower_linear),
+    logsumexp: GroupingRule(any_count, lower_logsumexp),
     take_op: GroupingRule(input_count, lower_take),
 }
 
@@ -274,13 +424,14 @@ class Lowering:
         """Whether v is a shared leaf: a leaf fn reads but does not receive (a parameter, a constant)."""
         return v.op is None and v not in self.place
 
-    def add(self, op: BatchedOp, parents: Parents, members: Sequence[Value], kind: str = "") -> Node:
-        """A new computed node; `members` (its rows' scalar nodes) are read from it from now on."""
+    def add(self, op: BatchedOp, parents: Parents, members: Sequence[Value | None], kind: str = "") -> Node:
+        """A new computed node; `members` (its rows' scalar nodes, None for a row that is none) are read from it
+        from now on."""
         batched = any(node.batched for node in parents.nodes)
         size = len(members) if members else op.rows.count  # type: ignore[attr-defined]
         node = Node(op, parents.nodes, size, batched, kind)
         for row, v in enumerate(members):
-            if v.op is not None:  # leaves keep their place (an output may be a leaf)
+            if v is not None and v.op is not None:  # leaves keep their place (an output may be a leaf)
                 self.place[v] = (node, row)
         self.computed.append(node)
         return node
@@ -304,14 +455,17 @@ class Lowering:
         rows = self.block_rows[block]
         return [(block, rows[u]) if self.is_shared(u) else self.place[u] for u in units]
 
-    def rows(self, units: Sequence[Value], parents: Parents) -> Rows:
-        """The operand holding `units` in order, as parts read from the nodes that hold them."""
-        places = self.locate(units)
+    def rows(self, units: Sequence[Value | None], parents: Parents, fill: float | None = None) -> Rows:
+        """The operand holding `units` in order, as parts read from the nodes that hold them; a unit None is
+        padding, a row holding `fill`."""
+        real = [i for i, u in enumerate(units) if u is not None]
+        places = self.locate([u for u in units if u is not None])
         by_node: dict[Node, tuple[list[int], list[int]]] = {}
-        for i, (node, row) in enumerate(places):
+        for i, (node, row) in zip(real, places):
             destination, rows = by_node.setdefault(node, ([], []))
             destination.append(i)
             rows.append(row)
+        padded = len(real) < len(units)
         parts = []
         for node, (destination, rows) in by_node.items():
             numbers = np.array(rows, dtype=np.intp)
@@ -321,11 +475,11 @@ class Lowering:
                 Part(
                     parents.position(node),
                     selection,
-                    None if len(by_node) == 1 else np.array(destination, dtype=np.intp),
+                    None if len(by_node) == 1 and not padded else np.array(destination, dtype=np.intp),
                     Repeats(numbers) if repeated else None,
                 )
             )
-        return Rows(len(units), parts)
+        return Rows(len(units), parts, fill if padded else None)
 
     def _block(self, leaves: tuple[Value, ...]) -> Node:
         """The source node holding these shared leaves (one for every call that reads the same ones)."""

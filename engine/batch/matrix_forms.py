@@ -11,7 +11,7 @@ by sample, so a derivative stated here twice cannot drift from the table.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, NamedTuple
 
 import numpy as np
 
@@ -90,14 +90,61 @@ def linear_layer_rule(
     return d_weights, np.matmul(weights.T, g, out=into[1]) if inputs_wanted else None, d_bias
 
 
-# `linear` for M nodes that each read their own weights and inputs (attention's q.k, a softmax's weights times
-# values): one contraction per sample. A last axis of size 1 stands for the same number at every sample.
-def linear_stacked(weights: Any, inputs: Any, bias: Any) -> Any:
-    """`_linear` for M nodes of n weights and n inputs each: weights, inputs (M, n, N), bias (M, N) -> (M, N)."""
-    return np.einsum("mis,mis->ms", weights, inputs) + bias
+# `linear` for nodes that each read a vector of weights and a vector of inputs (attention's q.k, a softmax's weights
+# times values): C blocks of A weight vectors and B input vectors, the dot product of every pair of a block, per
+# sample. Vectors shorter than L are padded with zeros. A last axis of size 1 stands for the same number at every
+# sample.
+class Pairs(NamedTuple):
+    """The pairs that are nodes, when not every pair of every block is one with L terms: pair m is row rows[m] of
+    the result, weight vector (blocks[m], firsts[m]), input vector (blocks[m], seconds[m]), its first terms[m] terms."""
+
+    rows: np.ndarray
+    blocks: np.ndarray
+    firsts: np.ndarray
+    seconds: np.ndarray
+    terms: np.ndarray
+
+    def mask(self, length: int) -> np.ndarray:
+        """(pairs, length, 1): whether term i is one of pair m's."""
+        return (np.arange(length) < self.terms[:, None])[:, :, None]
 
 
-def linear_stacked_rule(g: Any, out: Any, weights: Any, inputs: Any, bias: Any) -> tuple[Any, Any, Any]:
-    """`_linear_rule` for `linear_stacked`, per node and sample: w_i gets g x_i, x_i gets g w_i, b gets g."""
-    g_each = g[:, None, :]
-    return g_each * inputs, g_each * weights, g
+def linear_pairs(weights: Any, inputs: Any, bias: Any) -> Any:
+    """`_linear` for every pair of a block: weights (C, A, L, N), inputs (C, B, L, N), bias (C A B, N) -> (C A B, N),
+    row (c A + a) B + b = sum_i weights[c, a, i] inputs[c, b, i] + its bias."""
+    product = np.einsum("cain,cbin->cabn", weights, inputs)
+    return product.reshape(-1, product.shape[-1]) + bias
+
+
+def linear_pairs_rule(g: Any, out: Any, weights: Any, inputs: Any, bias: Any) -> tuple[Any, Any, Any]:
+    """`_linear_rule` for `linear_pairs`: weight i of a vector gets g x_i summed over the pairs that read it, input
+    i gets g w_i likewise, a bias gets g."""
+    blocks, count, _, width = weights.shape[0], weights.shape[1], inputs.shape[1], g.shape[-1]
+    g_pairs = g.reshape(blocks, count, inputs.shape[1], width)
+    return np.einsum("cabn,cbin->cain", g_pairs, inputs), np.einsum("cabn,cain->cbin", g_pairs, weights), g
+
+
+def linear_pairs_exact(weights: Any, inputs: Any, bias: Any, pairs: Pairs) -> Any:
+    """`linear_pairs` for the pairs that are nodes, each from its own terms only: a padding 0 never meets an
+    inf or nan. Other rows are 0."""
+    mask = pairs.mask(weights.shape[2])
+    w = np.where(mask, weights[pairs.blocks, pairs.firsts], 0.0)
+    x = np.where(mask, inputs[pairs.blocks, pairs.seconds], 0.0)
+    out = np.zeros((weights.shape[0] * weights.shape[1] * inputs.shape[1], max(w.shape[-1], x.shape[-1])))
+    out[pairs.rows] = np.einsum("min,min->mn", w, x)
+    return out + bias
+
+
+def linear_pairs_exact_rule(
+    g: Any, out: Any, weights: Any, inputs: Any, bias: Any, pairs: Pairs
+) -> tuple[Any, Any, Any]:
+    """`linear_pairs_rule` from each pair's own terms only (see `linear_pairs_exact`)."""
+    length, width = weights.shape[2], g.shape[-1]
+    mask = np.broadcast_to(pairs.mask(length), (len(pairs.rows), length, width))
+    g_pairs = g[pairs.rows][:, None, :]
+    d_weights = np.zeros((*weights.shape[:3], width))
+    d_inputs = np.zeros((*inputs.shape[:3], width))
+    for d, own, other in ((d_weights, pairs.firsts, inputs[pairs.blocks, pairs.seconds]),
+                          (d_inputs, pairs.seconds, weights[pairs.blocks, pairs.firsts])):  # fmt: skip
+        np.add.at(d, (pairs.blocks, own), np.multiply(g_pairs, other, out=np.zeros(mask.shape), where=mask))
+    return d_weights, d_inputs, g

@@ -78,8 +78,14 @@ def first_non_finite(nodes: list[Node], arrays: Arrays) -> tuple[Node, tuple[int
         if array is None:
             continue
         array = np.asarray(array)
+        real = node.op.real
+        if real is not None:  # rows that are no node (pairs of a Contraction no node reads) are never read
+            array = array[real] if array.shape[0] == node.size else array
         if not np.isfinite(array).all():
-            return node, tuple(int(i) for i in np.argwhere(~np.isfinite(array))[0])
+            place = [int(i) for i in np.argwhere(~np.isfinite(array))[0]]
+            if real is not None and array.ndim == 2 and len(real) == array.shape[0]:
+                place[0] = int(real[place[0]])
+            return node, tuple(place)
     return None
 
 
