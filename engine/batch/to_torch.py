@@ -223,6 +223,9 @@ class _Builder:
         self.batched: set[torch.fx.Node] = set()  # the values with a row per sample
         self.sizes: dict[torch.fx.Node, int] = {}  # the values' numbers of columns
         self.numbers: dict[str, torch.fx.Node] = {}  # the 0-d buffers of constants, by value
+        self.fills: dict[str, Tensor] = {}  # what padding rows hold, by value
+        # Nodes whose value holds only the rows that are scalar nodes (a padded Contraction's): row -> column.
+        self.compact: dict[Node, dict[int, int]] = {}
         self.arguments: list[Argument] = []
         for i, (node, received) in enumerate(zip(program.arguments, recording.arguments)):
             name = argument_name(names, i)
@@ -237,7 +240,7 @@ class _Builder:
 
     def _set(self, node: Node, value: torch.fx.Node) -> None:
         self.values[node] = value
-        self.sizes[value] = node.size
+        self.sizes[value] = len(self.compact[node]) if node in self.compact else node.size
         if node.batched:
             self.batched.add(value)
 
@@ -254,9 +257,7 @@ class _Builder:
             module = torch_forms.Layer(op.neurons, op.n, op.tuples)
             return self._call(module, (inputs, weights, bias), _stem(weights, "layer"))
         if isinstance(op, Contraction):
-            weights, inputs = self._read(node, op.weights), self._read(node, op.inputs)
-            operands = (weights, inputs, self._read(node, op.bias, broadcast=True))
-            return self._call(torch_forms.Contraction(op.members, op.n), operands, "dot")
+            return self._contraction(node, op)
         if isinstance(op, Stacked):
             return self._call(torch_forms.LogSumExp(op.count, op.members), (self._read(node, op.inputs),), "logsumexp")
         if isinstance(op, TakeRows):
@@ -282,6 +283,19 @@ class _Builder:
         if isinstance(row, type):
             return self._call(row(), operands, name)
         return self.graph.call_function(row, operands, name=name)
+
+    def _contraction(self, node: Node, op: Contraction) -> torch.fx.Node:
+        """Every pair of a block as a matrix product when every row is a node of all L terms; else the nodes only,
+        each from its own terms (a padding 0 never meets an inf or a nan), kept as the node's rows (`compact`)."""
+        weights, inputs = self._read(node, op.weights), self._read(node, op.inputs)
+        if op.pairs is None:
+            bias = self._read(node, op.bias, broadcast=True)
+            return self._call(torch_forms.Contraction(*op.shape), (weights, inputs, bias), "dot")
+        bias_units = self._operand(node, op.bias)
+        bias = self._assemble([bias_units[row] for row in op.pairs.rows.tolist()], broadcast=True)
+        self.compact[node] = {row: k for k, row in enumerate(op.pairs.rows.tolist())}
+        module = torch_forms.PaddedContraction(op.shape, op.pairs)
+        return self._call(module, (weights, inputs, bias), "dot")
 
     def _take(self, node: Node, op: TakeRows) -> torch.fx.Node:
         index = self._read(node, op.index)
@@ -325,21 +339,32 @@ class _Builder:
         """Where each of `rows` of `parent` is read from. A block's leaves are made into tensors as first read."""
         if parent not in self.blocks:
             value = self.values[parent]
-            return [(value, int(r)) for r in rows]
+            columns = self.compact.get(parent)
+            return [(value, int(r) if columns is None else columns[int(r)]) for r in rows]
         self.tensors.of_block(self.blocks[parent], role, shape)
         return [self.tensors.place[int(p)] for p in self.blocks[parent][rows]]
 
     def _operand(self, node: Node, rows: Rows, role: str = "", shape: tuple[int, ...] | None = None) -> list[Unit]:
         """Where each of an operand's columns is read from, in order. `role` and `shape` name and shape the
         tensors made of leaves read here first (a layer's weight matrix)."""
-        units: list[Unit] = []
-        places: list[int] = []
+        units: list[Unit | None] = [None] * rows.count
         for part in rows.parts:
             parent = node.parents[part.parent]
             in_order = part.rows is None and part.destination is None
-            units += self._units(parent, _positions(part.rows, parent.size), role, shape if in_order else None)
-            places += range(rows.count) if part.destination is None else part.destination.tolist()
-        return [unit for _, unit in sorted(zip(places, units), key=lambda pair: pair[0])]
+            read = self._units(parent, _positions(part.rows, parent.size), role, shape if in_order else None)
+            for place, unit in zip(range(rows.count) if part.destination is None else part.destination.tolist(), read):
+                units[place] = unit
+        if rows.fill is None:
+            return units  # type: ignore[return-value]  # every row is read from a part
+        fill = self._fill(rows.fill)
+        return [unit if unit is not None else (fill, 0) for unit in units]
+
+    def _fill(self, value: float) -> Tensor:
+        """What padding rows hold (0 for a dot product's missing terms, -inf for a logsumexp's): a constant."""
+        key = repr(value)
+        if key not in self.fills:
+            self.fills[key] = Tensor(_value_name(value), [Value(value)], (1,), trainable=False)
+        return self.fills[key]
 
     def _read(
         self,
@@ -385,6 +410,9 @@ class _Builder:
 
     def _columns(self, source: torch.fx.Node | Tensor, columns: list[int], whole: bool) -> torch.fx.Node:
         """`columns` of a node's value (its last axis) or of a tensor (flat): all, a run (a view), or a copy."""
+        if isinstance(source, Tensor) and not source.trainable and len(set(columns)) == 1:
+            number = self._number(source.values[columns[0]].data)  # one constant, read k times: a view of it
+            return self.graph.call_method("expand", (number, len(columns)))
         if isinstance(source, Tensor):
             value = self._tensor(source)
             size = len(source.values)
@@ -523,12 +551,15 @@ class Arguments:
 def _stand_in(x: Any) -> Any:
     """What `batch_of` reads of an argument: a tensor of real numbers as an array of its shape and kind of number,
     without a copy (an integer tensor holds its value farthest from 0, which `batch_of` checks floats can hold);
-    any other tensor as its numpy copy (the error names its values), anything else as it is."""
+    a tensor it refuses (complex, holding a NaN) as its numpy copy, so the error names its values; anything
+    else as it is."""
     if not isinstance(x, torch.Tensor):
         return x
     if x.dtype == torch.bool:
         value = np.zeros((), dtype=np.bool_)
     elif x.is_floating_point():
+        if x.numel() and bool(torch.isnan(x).any()):
+            return x.detach().cpu().numpy()  # refused, with where the first NaN is
         value = np.zeros((), dtype=np.float64)
     elif not x.is_complex():
         low, high = (int(x.min()), int(x.max())) if x.numel() else (0, 0)

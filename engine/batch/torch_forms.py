@@ -128,21 +128,56 @@ class Layer(torch.nn.Module):
 
 
 class Contraction(torch.nn.Module):
-    """M dot products of n terms each, every one with weights and inputs of its own: `linear_stacked` in torch.
+    """The dot products of every pair of a block's vectors, C blocks at once: `linear_pairs` in torch.
 
-    weights, inputs (B, M n) node by node, bias (B, M) -> (B, M): sum_i w[m, i] x[m, i] + b[m] per sample.
+    weights (B, C A L), A vectors of L terms per block; inputs (B, C B' L); bias (B, C A B') -> (B, C A B'),
+    row (c A + a) B' + b = weights[c, a] . inputs[c, b] + its bias: one batched matrix product.
     """
 
-    def __init__(self, members: int, terms: int) -> None:
+    def __init__(self, blocks: int, firsts: int, seconds: int, length: int) -> None:
         super().__init__()
-        self.members, self.terms = members, terms
+        self.blocks, self.firsts, self.seconds, self.length = blocks, firsts, seconds, length
 
     def extra_repr(self) -> str:
-        return f"{_count(self.members, 'dot product')} of {_count(self.terms, 'term')}"
+        pairs = f"{self.firsts} x {self.seconds} dot products"
+        return f"{_count(self.blocks, 'block')} of {pairs} of {_count(self.length, 'term')}"
 
     def forward(self, weights: torch.Tensor, inputs: torch.Tensor, bias: torch.Tensor) -> torch.Tensor:
-        shape = (-1, self.members, self.terms)
-        return torch.linalg.vecdot(weights.reshape(shape), inputs.reshape(shape)) + bias
+        w = weights.reshape(-1, self.blocks, self.firsts, self.length)
+        x = inputs.reshape(-1, self.blocks, self.seconds, self.length)
+        return (w @ x.transpose(-1, -2)).reshape(-1, self.blocks * self.firsts * self.seconds) + bias
+
+
+class PaddedContraction(torch.nn.Module):
+    """The dot products of a Contraction that are nodes, each from its own terms: out (B, M) for the M pairs.
+
+    Read as `Contraction` reads them; pair m is weight vector (blocks[m], firsts[m]) and input vector (blocks[m],
+    seconds[m]), its first terms[m] terms (`Pairs`). The terms beyond are left out, not multiplied by the zeros
+    that pad them, so an inf or a nan beyond a node's terms stays out of it (`linear_pairs_exact` in torch).
+    """
+
+    weight_columns: torch.Tensor
+    input_columns: torch.Tensor
+    own: torch.Tensor
+
+    def __init__(self, shape: tuple[int, int, int, int], pairs: Any) -> None:
+        super().__init__()
+        _, firsts, seconds, length = shape
+        term = np.arange(length)
+        weight_columns = ((pairs.blocks * firsts + pairs.firsts) * length)[:, None] + term
+        input_columns = ((pairs.blocks * seconds + pairs.seconds) * length)[:, None] + term
+        # Structure, not state (as Columns'): the columns each pair reads, and which of its terms are its own.
+        self.register_buffer("weight_columns", torch.as_tensor(weight_columns, dtype=torch.long), persistent=False)
+        self.register_buffer("input_columns", torch.as_tensor(input_columns, dtype=torch.long), persistent=False)
+        self.register_buffer("own", torch.as_tensor(term < pairs.terms[:, None]), persistent=False)
+
+    def extra_repr(self) -> str:
+        return f"{_count(len(self.own), 'dot product')} of up to {_count(self.own.shape[1], 'term')}"
+
+    def forward(self, weights: torch.Tensor, inputs: torch.Tensor, bias: torch.Tensor) -> torch.Tensor:
+        w = torch.where(self.own, weights[..., self.weight_columns], 0.0)  # (B, M, L), the terms beyond left out
+        x = torch.where(self.own, inputs[..., self.input_columns], 0.0)
+        return (w * x).sum(-1) + bias
 
 
 class LogSumExp(torch.nn.Module):
