@@ -393,15 +393,23 @@ class _Builder:
             _, columns, places = sources.setdefault(id(source), (source, [], []))
             columns.append(column)
             places.append(place)
-        parts = [self._columns(source, columns, whole) for source, columns, _ in sources.values()]
-        if len(parts) == 1:
-            return parts[0]
+        if len(sources) == 1:
+            source, columns, _ = next(iter(sources.values()))
+            return self._columns(source, columns, whole)
         batched = [not isinstance(source, Tensor) and source in self.batched for source, _, _ in sources.values()]
-        for k in range(len(parts)):
-            if not batched[k]:  # joined as a row (1, k), spread over the batch (B, k) when another part is batched
-                parts[k] = self.graph.call_method("reshape", (parts[k], 1, -1))
-                if any(batched):
-                    parts[k] = self.graph.call_method("expand", (parts[k], self.batch_size, -1))
+        rows = self.batch_size if any(batched) else 1  # parts are joined as (B, k), or (1, k) when none is batched
+        parts = []
+        for (source, columns, _), its_own in zip(sources.values(), batched):
+            constant = _uniform_constant([(source, column) for column in columns])
+            if constant is not None:  # padding, or constants of one value: one number spread
+                parts.append(self.graph.call_method("expand", (self._number(constant), rows, len(columns))))
+                continue
+            part = self._columns(source, columns, whole)
+            if not its_own:
+                part = self.graph.call_method("reshape", (part, 1, -1))
+                if rows != 1:
+                    part = self.graph.call_method("expand", (part, rows, -1))
+            parts.append(part)
         joined = self.graph.call_function(torch.cat, (parts, -1))
         order = np.argsort(np.concatenate([places for _, _, places in sources.values()]), kind="stable")
         if np.array_equal(order, np.arange(len(order))):
