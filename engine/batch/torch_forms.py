@@ -149,35 +149,75 @@ class Contraction(torch.nn.Module):
 
 
 class PaddedContraction(torch.nn.Module):
-    """The dot products of a Contraction that are nodes, each from its own terms: out (B, M) for the M pairs.
+    """The dot products of a Contraction that are nodes, each of its own terms: out (B, M) for the M pairs.
 
     Read as `Contraction` reads them; pair m is weight vector (blocks[m], firsts[m]) and input vector (blocks[m],
-    seconds[m]), its first terms[m] terms (`Pairs`). The terms beyond are left out, not multiplied by the zeros
-    that pad them, so an inf or a nan beyond a node's terms stays out of it (`linear_pairs_exact` in torch).
+    seconds[m]), its first terms[m] terms, and row rows[m] of every pair (`Pairs`). As vectorize decides
+    (`linear_pairs`, `linear_pairs_exact`): while the operands (and backward, the gradient) are finite, a
+    padding zero meets finite numbers only, and every pair of each block is one matrix product, the nodes'
+    rows picked from it; else each node is computed from its own terms only, so an inf or a nan beyond a
+    node's terms stays out of it.
     """
 
     weight_columns: torch.Tensor
     input_columns: torch.Tensor
     own: torch.Tensor
+    rows: torch.Tensor
 
     def __init__(self, shape: tuple[int, int, int, int], pairs: Any) -> None:
         super().__init__()
+        self.shape = shape
         _, firsts, seconds, length = shape
         term = np.arange(length)
         weight_columns = ((pairs.blocks * firsts + pairs.firsts) * length)[:, None] + term
         input_columns = ((pairs.blocks * seconds + pairs.seconds) * length)[:, None] + term
-        # Structure, not state (as Columns'): the columns each pair reads, and which of its terms are its own.
-        self.register_buffer("weight_columns", torch.as_tensor(weight_columns, dtype=torch.long), persistent=False)
-        self.register_buffer("input_columns", torch.as_tensor(input_columns, dtype=torch.long), persistent=False)
+        # Structure, not state (as Columns'): the rows that are nodes, the columns each reads, which terms are its own.
+        for name, array in [("rows", pairs.rows), ("weight_columns", weight_columns), ("input_columns", input_columns)]:
+            self.register_buffer(name, torch.as_tensor(array, dtype=torch.long), persistent=False)
         self.register_buffer("own", torch.as_tensor(term < pairs.terms[:, None]), persistent=False)
 
     def extra_repr(self) -> str:
         return f"{_count(len(self.own), 'dot product')} of up to {_count(self.own.shape[1], 'term')}"
 
     def forward(self, weights: torch.Tensor, inputs: torch.Tensor, bias: torch.Tensor) -> torch.Tensor:
-        w = torch.where(self.own, weights[..., self.weight_columns], 0.0)  # (B, M, L), the terms beyond left out
+        return _PaddedPairs.apply(weights, inputs, self) + bias
+
+    def every_pair(self, weights: torch.Tensor, inputs: torch.Tensor) -> torch.Tensor:
+        """Every pair of every block, one matrix product, then the rows that are nodes."""
+        blocks, firsts, seconds, length = self.shape
+        w = weights.reshape(-1, blocks, firsts, length)
+        x = inputs.reshape(-1, blocks, seconds, length)
+        return (w @ x.transpose(-1, -2)).reshape(-1, blocks * firsts * seconds).index_select(-1, self.rows)
+
+    def own_terms(self, weights: torch.Tensor, inputs: torch.Tensor) -> torch.Tensor:
+        """Each node from its own terms only: the terms beyond are left out, not multiplied by padding zeros."""
+        w = torch.where(self.own, weights[..., self.weight_columns], 0.0)  # (B, M, L)
         x = torch.where(self.own, inputs[..., self.input_columns], 0.0)
-        return (w * x).sum(-1) + bias
+        return (w * x).sum(-1)
+
+
+def _finite(*tensors: torch.Tensor) -> bool:
+    return all(bool(torch.isfinite(t).all()) for t in tensors)
+
+
+class _PaddedPairs(torch.autograd.Function):
+    """`PaddedContraction`'s two forms, chosen in each pass by whether its numbers are finite (first derivatives)."""
+
+    @staticmethod
+    def forward(ctx: Any, weights: torch.Tensor, inputs: torch.Tensor, module: PaddedContraction) -> torch.Tensor:
+        ctx.module = module
+        ctx.save_for_backward(weights, inputs)
+        return (module.every_pair if _finite(weights, inputs) else module.own_terms)(weights, inputs)
+
+    @staticmethod
+    @torch.autograd.function.once_differentiable
+    def backward(ctx: Any, g: torch.Tensor) -> tuple[Any, ...]:
+        weights, inputs = ctx.saved_tensors
+        form = ctx.module.every_pair if _finite(weights, inputs, g) else ctx.module.own_terms
+        with torch.enable_grad():
+            w, x = weights.detach().requires_grad_(), inputs.detach().requires_grad_()
+            d_weights, d_inputs = torch.autograd.grad(form(w, x), (w, x), g)
+        return d_weights, d_inputs, None
 
 
 class LogSumExp(torch.nn.Module):
