@@ -4,18 +4,20 @@
     python benchmarks/to_torch_bench.py --no-compile    # without torch.compile (its compilation takes minutes)
 
 The same model (demos.microgpt's MicroGPT, seed 0) and the same names (drawn with a fixed seed from its
-training names, padded to the block size) run four ways, one thread each (BLAS and PyTorch's):
+training names, padded to the block size) run these ways, one thread each (BLAS and PyTorch's):
 
 - vectorize: `engine.vectorize(model.document_loss).backward(...)`, as the demo trains;
 - torch float64: the module `to_torch` exports, `tm(*batch).mean().backward()`, arguments as tensors;
 - torch float32: the same module after `.float()`;
 - compiled: `torch.compile` of the float64 and float32 modules, where it compiles (the time it takes is
-  reported; a failure is reported, not raised).
+  reported; a failure is reported, not raised);
+- by hand: the same model written batched in PyTorch by hand (gpt_torch.py's `TorchGPT`, attention as one
+  masked product), float64 and float32: what the export costs against PyTorch code written for the model.
 
-Before timing, each way's losses and gradients are checked against vectorize's (float64 within 1e-10, float32
-within 1e-4 relative). A step zeroes the gradients (PyTorch's set to None) and runs forward and backward, no
-optimizer. The ways are timed in turns, `rounds` times each, and the median is reported with each way's ratio to
-vectorize (higher: faster than vectorize), so load from other processes falls on all of them alike.
+Before timing, each way's losses (and the export's gradients) are checked against vectorize's (float64 within
+1e-10, float32 within 1e-4 relative). A step zeroes the gradients (PyTorch's set to None) and runs forward and
+backward, no optimizer. The ways are timed in turns, `rounds` times each, and the median is reported with each
+way's ratio to vectorize (higher: faster than vectorize), so load from other processes falls on all of them alike.
 """
 
 from __future__ import annotations
@@ -33,6 +35,7 @@ from collections.abc import Callable  # noqa: E402
 from pathlib import Path  # noqa: E402
 from typing import Any  # noqa: E402
 
+import gpt_torch  # noqa: E402  (beside this file)
 import numpy as np  # noqa: E402
 import torch  # noqa: E402
 
@@ -82,6 +85,10 @@ def torch_step(module: Any, tm: Any, arguments: list[Any]) -> Callable[[], Any]:
     return step
 
 
+def _by_hand_step(model: Any, tensors: tuple[Any, ...]) -> Callable[[], Any]:
+    return lambda: gpt_torch.step(model, *tensors)
+
+
 def median_times(steps: dict[str, Callable[[], Any]], rounds: int) -> dict[str, float]:
     times: dict[str, list[float]] = {name: [] for name in steps}
     for _ in range(rounds):
@@ -121,6 +128,12 @@ def measure(size: int, rounds: int, compiled: bool) -> tuple[dict[str, float], l
         step = torch_step(tm, tm, tensors)
         check(name, step, tm, expected)
         steps[name] = step
+    for dtype in (torch.float64, torch.float32):
+        by_hand = gpt_torch.TorchGPT(model.state_dict(), model.heads, dtype)
+        its_tensors = gpt_torch.batch_tensors(*arguments, dtype)
+        losses = by_hand(*its_tensors).detach().to(torch.float64).numpy()
+        np.testing.assert_allclose(losses, expected[1], rtol=1e-10 if dtype == torch.float64 else 1e-4)
+        steps[f"by hand {str(dtype).removeprefix('torch.')}"] = _by_hand_step(by_hand, its_tensors)
     notes = []
     for name, tm in modules.items() if compiled else ():
         start = time.perf_counter()

@@ -17,5 +17,5 @@ def test_the_timing_script_checks_and_prints_its_table() -> None:
     command = [sys.executable, str(SCRIPT), "--no-compile", "--rounds", "1", "--sizes", "3"]
     done = subprocess.run(command, capture_output=True, text=True, timeout=600)
     assert done.returncode == 0, done.stderr
-    assert "| batch | vectorize | torch float64 | torch float32 |" in done.stdout
+    assert "| batch | vectorize | torch float64 | torch float32 | by hand float64 | by hand float32 |" in done.stdout
     assert "| 3 names |" in done.stdout
