@@ -487,7 +487,8 @@ class Exported(torch.nn.Module):
     """fn's batched program as a PyTorch module: `tm(*batch)` is `vf(*batch)` as a tensor, differentiable by torch.
 
     `tm.program` is the `torch.fx.GraphModule` that runs it, holding the parameters and buffers; `tm.code`
-    its code. The arguments are checked first (`Arguments`), as vectorize checks them.
+    its code. The arguments are checked first (`Arguments`), as vectorize checks them. `tm.source` says what
+    it was exported from: fn, and for each parameter (`Tensor`, by name) the Values it holds, in its order.
     """
 
     def __init__(self, program: torch.fx.GraphModule, arguments: Arguments, source: Source) -> None:
