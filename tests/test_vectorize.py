@@ -679,3 +679,72 @@ def test_a_value_that_padding_meets_changes_nothing_it_does_not_reach() -> None:
     _, expected_grads = scalar_gradients(first_gradient_inf, list(X.T), later)
     assert np.isfinite(expected_grads).all()
     assert_close(grads, expected_grads)
+
+
+def elementary_attention(weights: list[list[Value]], positions: int, dim: int) -> Callable[..., Value]:
+    """fn of positions x dim Values written as microgpt.py writes it: dot products as Python sums of products,
+    a residual connection, a softmax from exp, sum and /, weighted sums of the values at every prefix."""
+
+    def fn(*x: Value) -> Value:
+        rows = [list(x[t * dim : (t + 1) * dim]) for t in range(positions)]
+        hidden = [[sum(w * xi for w, xi in zip(row, r)) for row in weights] for r in rows]  # a layer, as sums
+        residual = [[h + xi for h, xi in zip(hs, r)] for hs, r in zip(hidden, rows)]
+        outputs = []
+        for t in range(positions):
+            exps = [sum(q * k for q, k in zip(residual[t], residual[s])).tanh().exp() for s in range(t + 1)]
+            total = sum(exps)
+            outputs += [sum(e / total * residual[s][j] for s, e in enumerate(exps)) for j in range(dim)]
+        return sum(o * o for o in outputs)
+
+    return fn
+
+
+def test_sums_of_products_group_as_linear_nodes_at_every_position() -> None:
+    """A Python sum is a chain of `+` that puts each node after it one depth deeper, so nodes alike at different
+    positions would not group; collapsed into linear nodes, they do: the program has as many nodes for 6
+    positions as for 3, a layer written as sums of products is one product, the residual an add after it."""
+    rng = np.random.default_rng(14)
+    dim = 3
+    weights = [[Value(float(w)) for w in row] for row in rng.normal(size=(dim, dim))]
+    leaves = [w for row in weights for w in row]
+    sizes = []
+    for positions in (3, 6):
+        fn = elementary_attention(weights, positions, dim)
+        per_sample = assert_matches_the_scalar_path(fn, list(rng.normal(size=(positions * dim, 5))), leaves)
+        program = per_sample.program
+        assert program is not None
+        kinds = [node.kind for node in program.computed]
+        assert kinds.count("linear layer") == 1  # the residual stays out of it, an add after (the `+` nodes)
+        assert any(node.kind == "+" and node.size == positions * dim for node in program.computed)
+        sizes.append(len(program.computed))
+    assert sizes[0] == sizes[1] < 20
+
+
+def test_a_product_or_sum_that_fn_returns_stays_a_node_of_its_own() -> None:
+    w = Value(0.7, label="w")
+
+    def fn(a: Value, b: Value) -> list[Value]:
+        product = a * w  # read by one `+` only, but returned too: it cannot dissolve into the sum
+        partial = product + b
+        return [product, partial, partial + a * b + 1.0]
+
+    columns = [np.linspace(-1, 1, 4), np.linspace(2, 0, 4)]
+    assert_close(engine.vectorize(fn)(*columns), scalar_outputs(fn, columns))
+
+
+def test_a_layer_whose_neurons_come_in_another_order_at_each_position_is_one_product() -> None:
+    rng = np.random.default_rng(15)
+    weights = [[Value(float(x)) for x in row] for row in rng.normal(size=(4, 2))]
+
+    def fn(*x: Value) -> Value:
+        outs = []
+        for t in range(3):
+            rows = weights if t % 2 else weights[::-1]  # the same neurons, recorded in another order
+            outs += [engine.linear(*row, *x[2 * t : 2 * t + 2], 0.0).tanh() * (t + 1) for row in rows]
+        return engine.logsumexp(*outs)
+
+    per_sample = assert_matches_the_scalar_path(fn, list(rng.normal(size=(6, 5))), [w for row in weights for w in row])
+    program = per_sample.program
+    assert program is not None
+    layers = [node for node in program.computed if node.kind == "linear layer"]
+    assert len(layers) == 1 and (layers[0].op.neurons, layers[0].op.tuples) == (4, 3)

@@ -3,13 +3,14 @@
 `lower` goes in steps:
 
 1. `Lowering(arguments)`: a source node per argument of fn, a row per Value it received;
-2. `groups`: the scalar nodes with an operation, by depth (the longest path from a leaf), then by operation,
+2. `collapse_sums`: each chain of `+` over `*` (a Python `sum` of products) rewritten as one linear node;
+3. `groups`: the scalar nodes with an operation, by depth (the longest path from a leaf), then by operation,
    by whether they depend on fn's arguments, and by their operation's grouping key;
-3. each group lowered by its operation's rule in `GROUPING_RULES` into one or more nodes of the batched graph
+4. each group lowered by its operation's rule in `GROUPING_RULES` into one or more nodes of the batched graph
    (engine/batch/batched_ops.py), a row per member; every Op not in the table, a user's `engine.defop`
    too, is lowered elementwise;
-4. `Lowering.gather_outputs`: fn's outputs moved into one node, the last;
-5. `Lowering.program`: the Program the replay runs.
+5. `Lowering.gather_outputs`: fn's outputs moved into one node, the last;
+6. `Lowering.program`: the Program the replay runs.
 
 The rules:
 
@@ -57,7 +58,8 @@ from engine.batch.batched_ops import (
 )
 from engine.batch.matrix_forms import Pairs
 from engine.batch.recording import Recording
-from engine.core.ops import linear, logsumexp, take_op
+from engine.core.modes import changed
+from engine.core.ops import add, linear, logsumexp, mul, take_op
 from engine.core.value import Op, Value
 
 
@@ -93,21 +95,126 @@ class Program:
 def lower(recording: Recording) -> Program:
     """Group the recording's scalar nodes into the batched nodes of a Program (see the module docstring)."""
     lowering = Lowering(recording.arguments)
-    for op, members in groups(recording.order, lowering.argument_leaves()):
+    sums = collapse_sums(recording.order, recording.outputs, lowering.is_shared)
+    lowering.stand_ins = sums.stand_ins
+    for op, members in groups(sums.order, lowering.argument_leaves(), sums.stand_ins):
         rule_for(op).lower(lowering, members)
     lowering.gather_outputs(recording.outputs)
     return lowering.program()
 
 
+# -- sums of products as linear nodes ------------------------------------------------------------------------------
+
+
+class Sums(NamedTuple):
+    """The scalar graph with its sums of products collapsed: `order` holds a linear node in place of each chain
+    of `+` it collapses, and `stand_ins` maps that linear node to the chain's last `+`, which its readers read."""
+
+    order: list[Value]
+    stand_ins: dict[Value, Value]
+
+
+def collapse_sums(order: Sequence[Value], outputs: Sequence[Value], is_shared: Callable[[Value], bool]) -> Sums:
+    """Each chain of `+` over `*` (a Python `sum` of products: a dot product, a softmax's denominator) as one
+    linear node: the same number, summed in another order.
+
+    A `+` or `*` node whose only reader is a `+` joins that `+`'s chain; a chain of products or of more than
+    two terms becomes `linear(w_1..w_k, x_1..x_k, b)`: each product w x (a shared leaf as its w, as a neuron's
+    weight), the first term that is a shared leaf (the 0 that `sum` starts from) as b, else a constant 0, and
+    each other term t as t times a constant 1 (a softmax's denominator: a reduction). When every product weighs
+    a shared leaf (a neuron), the terms that are no shared leaf are added to it after (a residual connection),
+    so that the neuron stays one of its layer. Left in the chain, each `+` would deepen every node after it by
+    one, and nodes alike at different depths are not grouped.
+    """
+    readers: dict[Value, int] = {}
+    reader: dict[Value, Value] = {}
+    for v in order:
+        for p in v.parents:
+            readers[p] = readers.get(p, 0) + 1
+            reader[p] = v
+    for out in outputs:
+        readers[out] = readers.get(out, 0) + 2  # read from outside: never part of a chain
+
+    def joins_chain(u: Value) -> bool:
+        return (u.op is add or u.op is mul) and readers.get(u) == 1 and reader[u].op is add
+
+    constants: dict[float, Value] = {}
+
+    def constant(number: float) -> Value:
+        return constants.setdefault(number, Value(number, label=f"vectorize's constant {number:g}"))
+
+    collapsed: list[Value] = []
+    stand_ins: dict[Value, Value] = {}
+    for v in order:
+        if joins_chain(v):
+            continue  # its chain's last `+` takes it in
+        if v.op is add:
+            products, others = _terms(v, joins_chain)
+            if products or len(others) > 2:
+                with changed(recording=True, checking=False, comparison_guard=None):
+                    nodes = _as_linear(products, others, is_shared, constant)
+                stand_ins[nodes[-1]] = v
+                collapsed += nodes
+                continue
+        collapsed.append(v)
+    return Sums(collapsed, stand_ins)
+
+
+def _as_linear(
+    products: list[tuple[Value, Value]],
+    others: list[Value],
+    is_shared: Callable[[Value], bool],
+    constant: Callable[[float], Value],
+) -> list[Value]:
+    """The nodes that compute a chain's sum, the last one the sum: one linear node, or a neuron (its products all
+    weigh a shared leaf) and then its other terms added to it (a residual connection), as they were written."""
+    products = [(x, w) if is_shared(x) and not is_shared(w) else (w, x) for w, x in products]
+    at = next((i for i, t in enumerate(others) if is_shared(t)), None)
+    bias = others.pop(at) if at is not None else constant(0.0)
+    one = constant(1.0)
+    if not products or not all(is_shared(w) for w, _ in products):  # a contraction or a reduction
+        terms = products + [(t, one) for t in others]
+        return [linear(*(w for w, _ in terms), *(x for _, x in terms), bias)]
+    shared = [t for t in others if is_shared(t)]
+    terms = products + [(t, one) for t in shared]
+    neuron = linear(*(w for w, _ in terms), *(x for _, x in terms), bias)
+    rest = [t for t in others if not is_shared(t)]
+    if not rest:
+        return [neuron]
+    if len(rest) == 1:
+        return [neuron, add(neuron, rest[0])]
+    return [neuron, linear(neuron, *rest, *[one] * (len(rest) + 1), constant(0.0))]
+
+
+def _terms(last: Value, joins_chain: Callable[[Value], bool]) -> tuple[list[tuple[Value, Value]], list[Value]]:
+    """The products (factor pairs) and the other terms a chain of `+` ending at `last` adds, left to right."""
+    products: list[tuple[Value, Value]] = []
+    others: list[Value] = []
+    stack = [last]
+    while stack:
+        u = stack.pop()
+        if u is last or (u.op is add and joins_chain(u)):
+            stack.extend(reversed(u.parents))
+        elif u.op is mul and joins_chain(u):
+            x, y = u.parents
+            products.append((x, y))
+        else:
+            others.append(u)
+    return products, others
+
+
 # -- which scalar nodes go together ------------------------------------------------------------------------------
 
 
-def groups(order: Sequence[Value], arguments: Collection[Value]) -> list[tuple[Op, list[Value]]]:
+def groups(
+    order: Sequence[Value], arguments: Collection[Value], stand_ins: dict[Value, Value]
+) -> list[tuple[Op, list[Value]]]:
     """The scalar nodes with an operation, in the groups to lower (with their operation), each group after those
     of its members' parents.
 
     Grouped by depth (1 + the deepest parent's; leaves are at 0), then by operation, by whether they depend
-    on one of fn's `arguments` (a column per sample) or not (one column), and by their rule's key.
+    on one of fn's `arguments` (a column per sample) or not (one column), and by their rule's key. A node that
+    stands in for another (`collapse_sums`) gives it its depth.
     """
     depth: dict[Value, int] = {}
     batched: dict[Value, bool] = dict.fromkeys(arguments, True)
@@ -119,6 +226,9 @@ def groups(order: Sequence[Value], arguments: Collection[Value]) -> list[tuple[O
         parents = v.parents
         level = depth[v] = 1 + max((depth.get(p, 0) for p in parents), default=0)
         reads_arguments = batched[v] = any(batched.get(p, False) for p in parents)
+        stands_for = stand_ins.get(v)
+        if stands_for is not None:
+            depth[stands_for], batched[stands_for] = level, reads_arguments
         key = (op, reads_arguments, rule_for(op).key(v))
         by_depth.setdefault(level, {}).setdefault(key, []).append(v)
     return [(key[0], members) for level in sorted(by_depth) for key, members in by_depth[level].items()]
@@ -167,24 +277,32 @@ def lower_linear(lowering: Lowering, members: list[Value]) -> None:
 
 
 def _layers(lowering: Lowering, neurons: list[Value]) -> None:
-    """Neurons that read the same inputs form a layer; layers of the same neurons on other inputs join it."""
-    by_inputs: dict[tuple[Value, ...], list[Value]] = {}
+    """Neurons that read the same inputs form a layer; layers of the same neurons on other inputs join it (the
+    neurons in the order the first reads them, whatever order the others come in)."""
+    by_inputs: dict[tuple[Value, ...], dict[tuple[Value, ...], Value]] = {}
+    again: list[Value] = []  # a neuron the same as one of its layer (the same weights on the same inputs)
     for v in neurons:
-        by_inputs.setdefault(v.parents[len(v.parents) // 2 : -1], []).append(v)
-    by_neurons: dict[tuple[tuple[Value, ...], ...], list[tuple[tuple[Value, ...], list[Value]]]] = {}
+        n = len(v.parents) // 2
+        readers = by_inputs.setdefault(v.parents[n:-1], {})
+        if v.parents[:n] in readers:
+            again.append(v)
+        else:
+            readers[v.parents[:n]] = v
+    by_neurons: dict[frozenset[tuple[Value, ...]], list[tuple[tuple[Value, ...], dict[tuple[Value, ...], Value]]]] = {}
     for xs, readers in by_inputs.items():
-        key = tuple(v.parents[: len(xs)] for v in readers)
-        by_neurons.setdefault(key, []).append((xs, readers))
+        by_neurons.setdefault(frozenset(readers), []).append((xs, readers))
     for applications in by_neurons.values():
-        first = applications[0][1]
-        n = len(applications[0][0])
-        members = [readers[g] for g in range(len(first)) for _, readers in applications]
+        order = list(applications[0][1])  # the weight vectors of the layer's neurons
+        n = len(order[0])
+        members = [readers[w] for w in order for _, readers in applications]
         parents = Parents()
-        weights = lowering.rows([w for v in first for w in v.parents[:n]], parents)
+        weights = lowering.rows([w for vector in order for w in vector], parents)
         inputs = lowering.rows([xs[i] for i in range(n) for xs, _ in applications], parents)
         bias = lowering.rows([v.parents[-1] for v in members], parents)
-        shape = (len(first), n, len(applications))
+        shape = (len(order), n, len(applications))
         lowering.add(Layer(weights, inputs, bias, shape, parents.wanted()), parents, members)
+    if again:
+        _layers(lowering, again)
 
 
 class _Block(NamedTuple):
@@ -415,6 +533,7 @@ class Lowering:
         self.block_rows: dict[Node, dict[Value, int]] = {}
         self.block_selection: list[tuple[Node, Selection]] = []
         self.computed: list[Node] = []
+        self.stand_ins: dict[Value, Value] = {}  # a linear node -> the sum it computes (`collapse_sums`)
 
     def argument_leaves(self) -> list[Value]:
         """The Values fn received (placed in the argument nodes)."""
@@ -433,6 +552,9 @@ class Lowering:
         for row, v in enumerate(members):
             if v is not None and v.op is not None:  # leaves keep their place (an output may be a leaf)
                 self.place[v] = (node, row)
+                stands_for = self.stand_ins.get(v)
+                if stands_for is not None:
+                    self.place[stands_for] = (node, row)
         self.computed.append(node)
         return node
 
