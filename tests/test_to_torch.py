@@ -435,3 +435,25 @@ def test_a_state_dict_holds_the_parameters_and_constants_and_loads_into_a_new_ex
     torch.testing.assert_close(fresh(X, labels), tm(X, labels), rtol=0, atol=0)
     loss.load_torch(fresh)
     assert values(model).tolist() == [-v for v in values(nn.MLP(3, [4, 2], seed=0))]
+
+
+def test_the_gpt_written_as_microgpt_writes_it_exports() -> None:
+    """benchmarks/gpt_workload.py's GPT: sums of products (which vectorize collapses into linear nodes), a softmax
+    of exp, sum and /, weights as lists of lists of unlabelled Values."""
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "benchmarks"))
+    import gpt_workload
+
+    weights = gpt_workload.parameters(Value, seed=1)
+    parameters = [v for matrix in weights.values() for row in matrix for v in row]
+    loss = engine.vectorize(gpt_workload.padded_document_loss(weights))
+    arguments = batch_of(["emma", "olivia", "bo", "christopher"])
+    tm = loss.to_torch(*arguments, parameters=parameters)
+    assert sum(p.numel() for p in tm.parameters()) == len(parameters)
+    out = tm(*arguments)
+    np.testing.assert_allclose(out.detach().numpy(), loss(*arguments), rtol=1e-10)
+    for p in parameters:
+        p.grad = 0.0
+    loss.backward(*arguments)
+    out.mean().backward()
+    expected = np.array([p.grad for p in parameters])
+    np.testing.assert_allclose(exported_gradients(tm, parameters), expected, rtol=1e-10, atol=1e-14)
