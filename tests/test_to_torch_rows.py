@@ -235,3 +235,10 @@ def test_a_padded_contraction_keeps_an_inf_beyond_a_nodes_terms_out_of_it() -> N
     padded = [node.op.pairs for node in vf.program.computed if getattr(node.op, "pairs", None) is not None]
     assert [pairs.terms.tolist() for pairs in padded] == [[1, 2, 3]]  # one contraction, the column read whole
     gradients_agree(fn, c, V)
+
+
+def test_an_operation_of_ones_own_named_like_a_row_runs_its_own_rule() -> None:
+    """Rows are told apart by identity: a defop named `linear` with one input is not linear(b) = b."""
+    doubled = engine.defop("linear", lambda x: 2 * x, lambda g, out, x: (2 * g,), arity=1)
+    (a,) = parameters(0.7)
+    gradients_agree(lambda x: doubled(a * x), [a], RNG.normal(size=N))

@@ -49,7 +49,7 @@ from engine.batch.batched_ops import (
 )
 from engine.batch.grouping import Program
 from engine.batch.recording import Recording
-from engine.core.ops import checked_index
+from engine.core.ops import checked_index, linear
 from engine.core.value import Value
 
 # The names a parameter, buffer or submodule of the program cannot take: those of the module classes' own.
@@ -271,7 +271,7 @@ class _Builder:
         # Constants of one value are read as one number, broadcast, beside an operand that is not one.
         broadcast = any(_uniform_constant(u) is None for u in units)
         operands = tuple(self._assemble(u, broadcast=broadcast) for u in units)
-        if op.op.name == "linear" and len(operands) == 1:  # linear(b) is b
+        if op.op is linear and len(operands) == 1:  # linear(b) is b
             return operands[0]
         name = _ELEMENTWISE_NAMES.get(op.op.name, op.op.name)
         exponent = torch_forms.power_exponent(op.op)
@@ -307,10 +307,10 @@ class _Builder:
         # Entries read from the module's tensors: the table says where, in the one tensor holding them all, read flat.
         units = self._units(parent, np.arange(parent.size), "weight", None)
         if len({id(source) for source, _ in units}) == 1 and isinstance(units[0][0], Tensor):
-            tensor = units[0][0]
+            source = self._tensor(units[0][0])
             table = np.array([place for _, place in units], dtype=np.intp)[op.table]
             module = torch_forms.Take(table, from_state=True, check=not checked)
-            return self._call(module, (self._tensor(tensor), index), _stem(self._tensor(tensor), "take"))
+            return self._call(module, (source, index), _stem(source, "take"))
         module = torch_forms.Take(op.table, from_state=False, check=not checked)
         return self._call(module, (self._assemble(units), index), "take")
 
