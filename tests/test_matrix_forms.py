@@ -93,7 +93,7 @@ def test_take_rows_refuses_an_index_as_the_row_does(bad: float) -> None:
     assert str(caught.value) == str(expected.value)
 
 
-@pytest.mark.parametrize("widths", [(4, 4, 4), (1, 4, 4), (4, 1, 1), (1, 1, 1)])
+@pytest.mark.parametrize("widths", [(4, 4, 4), (1, 4, 4), (4, 1, 1), (1, 1, 1), (1, 1, 4)])
 def test_linear_pairs_is_the_linear_rows_forward_and_rule_pair_by_pair_and_sample_by_sample(
     widths: tuple[int, int, int],
 ) -> None:
@@ -102,6 +102,8 @@ def test_linear_pairs_is_the_linear_rows_forward_and_rule_pair_by_pair_and_sampl
     weights, inputs, bias = (rng.normal(size=(C, A, L, widths[0])), rng.normal(size=(C, B, L, widths[1])),
                              rng.normal(size=(C * A * B, widths[2])))  # fmt: skip
     out = linear_pairs(weights, inputs, bias)
+    buffer = np.full((C * A * B, max(widths[:2])), np.nan)  # an array to write into gives the same
+    np.testing.assert_array_equal(linear_pairs(weights, inputs, bias, buffer), out)
     N = out.shape[1]
     g = rng.normal(size=(C * A * B, N))
     d_weights, d_inputs, d_bias = linear_pairs_rule(g, out, weights, inputs, bias)
@@ -186,9 +188,10 @@ def test_logsumexp_stacked_is_the_logsumexp_rows_forward_and_rule_node_by_node_a
     xs = rng.normal(size=(k, M, width)) * 3
     xs[:, 0] += 800.0  # a node whose inputs would overflow e^x without the shift
     xs[1, 1] = -np.inf  # an input that adds nothing
-    out = logsumexp_stacked(xs)
+    out, softmax = logsumexp_stacked(xs)
     g = rng.normal(size=(M, width))
-    d_xs = logsumexp_stacked_rule(g, out, xs)
+    d_xs = logsumexp_stacked_rule(g, out, xs, softmax)
+    np.testing.assert_allclose(logsumexp_stacked_rule(g, out, xs), d_xs, rtol=1e-13)  # the rule computing it itself
     for m in range(M):
         for s in range(width):
             inputs = [float(x) for x in xs[:, m, s]]

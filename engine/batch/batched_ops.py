@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import math
 import threading
-from collections.abc import Sequence
+from collections.abc import Hashable, Sequence
 from typing import Any, NamedTuple
 
 import numpy as np
@@ -85,13 +85,16 @@ class Rows:
         self.fill = fill
         self.single = len(parts) == 1 and fill is None
 
-    def read(self, parents: Sequence[np.ndarray]) -> np.ndarray:
+    def read(self, parents: Sequence[np.ndarray], buffers: Buffers | None = None) -> np.ndarray:
+        """The operand's array; gathered from several parts into an array of `buffers`, when given."""
         if self.single:
             part = self.parts[0]
             source = parents[part.parent]
             return source if part.rows is None else source[part.rows]
-        width = max(parents[part.parent].shape[1] for part in self.parts)
-        out = np.empty((self.count, width)) if self.fill is None else np.full((self.count, width), self.fill)
+        shape = (self.count, max(parents[part.parent].shape[1] for part in self.parts))
+        out = buffers.get(self, shape) if buffers is not None else np.empty(shape)
+        if self.fill is not None:
+            out.fill(self.fill)
         for part in self.parts:
             source = parents[part.parent]
             out[part.destination] = source if part.rows is None else source[part.rows]
@@ -126,13 +129,15 @@ class Repeats:
     __slots__ = ("order", "starts", "distinct")
 
     def __init__(self, rows: np.ndarray) -> None:
-        self.order = np.argsort(rows, kind="stable")
-        ordered = rows[self.order]
+        order = np.argsort(rows, kind="stable")
+        ordered = rows[order]
+        self.order = None if np.array_equal(order, np.arange(len(rows))) else order  # None: rows ascend already
         self.starts = np.flatnonzero(np.r_[True, ordered[1:] != ordered[:-1]])
         self.distinct = ordered[self.starts]
 
     def add_into(self, total: np.ndarray, part: np.ndarray) -> None:
-        total[self.distinct] += np.add.reduceat(part[self.order], self.starts, axis=0)
+        ordered = part if self.order is None else part[self.order]
+        total[self.distinct] += np.add.reduceat(ordered, self.starts, axis=0)
 
 
 class Totals:
@@ -197,39 +202,61 @@ class RowGradients:
         if isinstance(other, RowGradients):
             return RowGradients(self.shape, self.parts + other.parts)
         total = np.array(np.broadcast_to(other, self.shape), dtype=float)  # a new array: `other` stays as it was
-        self._add_into(total)
+        self._add_into(total, self.parts)
         return total
 
     __radd__ = __add__
 
     def __array__(self, dtype: Any = None, copy: Any = None) -> np.ndarray:
         if self._array is None:
-            self._array = np.zeros(self.shape)
-            self._add_into(self._array)
+            self._array = self.into(np.empty(self.shape))
         array = self._array if dtype is None else self._array.astype(dtype, copy=False)
         return array.copy() if copy else array
 
-    def _add_into(self, total: np.ndarray) -> None:
-        for rows, part, repeats in self.parts:
+    def into(self, total: np.ndarray) -> np.ndarray:
+        """The gradient written into `total` (of this shape; what it held is overwritten), which is returned."""
+        rows, part, repeats = self.parts[0]
+        if repeats is not None:
+            total.fill(0.0)
+            self._add_into(total, self.parts)
+            return total
+        if not _covers(rows, self.shape[0]):
+            total.fill(0.0)
+        total[rows] = part  # rows read once each: the first part is written, not added
+        self._add_into(total, self.parts[1:])
+        return total
+
+    @staticmethod
+    def _add_into(total: np.ndarray, parts: list[RowPart]) -> None:
+        for rows, part, repeats in parts:
             if repeats is None:
                 total[rows] += part
             else:
                 repeats.add_into(total, part)
 
 
+def _covers(rows: Selection, count: int) -> bool:
+    """Whether `rows` (read once each) are all `count` rows."""
+    if isinstance(rows, slice):
+        return rows.indices(count)[:2] == (0, count) and rows.step in (None, 1)
+    return rows is None or len(rows) == count
+
+
 class Buffers(threading.local):
     """What an operation keeps from its forward pass to its rule and from call to call, one set per thread.
 
     `operands`: what the forward pass read (gathered rows), for the rule to use instead of gathering again.
+    `softmax`: what a logsumexp's forward pass computed of its derivative, for the rule.
     `arrays`: arrays the operation writes its results into, the same at every call. A call's arrays are dead
     when the next call on the thread starts: the API hands out copies.
     """
 
     def __init__(self) -> None:
         self.operands: Any = None
-        self.arrays: dict[str, np.ndarray] = {}
+        self.softmax: Any = None
+        self.arrays: dict[Hashable, np.ndarray] = {}
 
-    def get(self, name: str, shape: tuple[int, ...]) -> np.ndarray:
+    def get(self, name: Hashable, shape: tuple[int, ...]) -> np.ndarray:
         """The array `name` of this shape: the last call's, when it had this shape."""
         # Speed: a reused array keeps its pages; a new large one is faulted in again (benchmarks/README.md).
         array = self.arrays.get(name)
@@ -267,7 +294,9 @@ class BatchedOp:
     def rule(self, g: Any, out: np.ndarray, *parents: np.ndarray) -> list[Any]:
         operands = self.buffers.operands if self.buffers.operands is not None else self.read(parents)
         totals = Totals(self.wanted, parents)
-        g = np.asarray(g)  # a RowGradients becomes its array here
+        if isinstance(g, RowGradients):  # its parts become one array here
+            g = g.into(self.buffers.get("gradient", g.shape))
+        g = np.asarray(g)
         self.differentiate(g if g.shape == out.shape else np.broadcast_to(g, out.shape), out, operands, parents, totals)
         return totals.result()
 
@@ -294,7 +323,7 @@ class Elementwise(BatchedOp):
         self.members = members
 
     def read(self, parents: Sequence[np.ndarray]) -> list[np.ndarray]:
-        return [operand.read(parents) for operand in self.operands]
+        return [operand.read(parents, self.buffers) for operand in self.operands]
 
     def compute(self, xs: list[np.ndarray]) -> np.ndarray:
         out = np.asarray(self.op.array_forward(*xs), dtype=float)
@@ -329,14 +358,14 @@ class Layer(BatchedOp):
         self.inputs_wanted = any(wanted[part.parent] for part in inputs.parts)
 
     def read(self, parents: Sequence[np.ndarray]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        inputs = self.inputs.read(parents)
+        inputs = self.inputs.read(parents, self.buffers)
         width = inputs.shape[1]
-        bias = self.bias.read(parents)
+        bias = self.bias.read(parents, self.buffers)
         if self.tuples > 1:
             spread = (self.neurons, self.tuples, width)
             bias = np.broadcast_to(bias.reshape(self.neurons, self.tuples, 1), spread).reshape(self.neurons, -1)
         return (
-            self.weights.read(parents).reshape(self.neurons, self.n),
+            self.weights.read(parents, self.buffers).reshape(self.neurons, self.n),
             inputs.reshape(self.n, self.tuples * width),
             bias,
         )
@@ -388,17 +417,19 @@ class Contraction(BatchedOp):
 
     def read(self, parents: Sequence[np.ndarray]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         blocks, firsts, seconds, length = self.shape
-        weights, inputs = self.weights.read(parents), self.inputs.read(parents)
+        weights, inputs = self.weights.read(parents, self.buffers), self.inputs.read(parents, self.buffers)
         return (
             weights.reshape(blocks, firsts, length, weights.shape[1]),
             inputs.reshape(blocks, seconds, length, inputs.shape[1]),
-            self.bias.read(parents),
+            self.bias.read(parents, self.buffers),
         )
 
     def compute(self, operands: tuple[np.ndarray, np.ndarray, np.ndarray]) -> np.ndarray:
         if self.pairs is not None and not finite(operands[0], operands[1]):
             return linear_pairs_exact(*operands, self.pairs)
-        return linear_pairs(*operands)
+        weights, inputs, bias = operands
+        width = max(weights.shape[-1], inputs.shape[-1])
+        return linear_pairs(weights, inputs, bias, self.buffers.get("out", (bias.shape[0], width)))
 
     def differentiate(
         self, g: np.ndarray, out: np.ndarray, operands: Any, parents: Sequence[np.ndarray], totals: Totals
@@ -431,16 +462,22 @@ class Stacked(BatchedOp):
         self.count, self.members = shape
 
     def read(self, parents: Sequence[np.ndarray]) -> np.ndarray:
-        inputs = self.inputs.read(parents)
+        inputs = self.inputs.read(parents, self.buffers)
         return inputs.reshape(self.count, self.members, inputs.shape[1])
 
     def compute(self, xs: np.ndarray) -> np.ndarray:
-        return logsumexp_stacked(xs)
+        out, self.buffers.softmax = logsumexp_stacked(xs, self.buffers.get("softmax", xs.shape))
+        return out
 
     def differentiate(
         self, g: np.ndarray, out: np.ndarray, xs: Any, parents: Sequence[np.ndarray], totals: Totals
     ) -> None:
-        d_inputs = logsumexp_stacked_rule(g, out, xs)
+        softmax = (
+            self.buffers.softmax
+            if self.buffers.softmax is not None and self.buffers.softmax.shape == xs.shape
+            else None
+        )
+        d_inputs = logsumexp_stacked_rule(g, out, xs, softmax)
         self.inputs.scatter(d_inputs.reshape(self.count * self.members, -1), parents, totals)
 
 
@@ -456,7 +493,7 @@ class TakeRows(BatchedOp):
         self.table = table
 
     def read(self, parents: Sequence[np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
-        return parents[self.source], self.index.read(parents)
+        return parents[self.source], self.index.read(parents, self.buffers)
 
     def compute(self, operands: tuple[np.ndarray, np.ndarray]) -> np.ndarray:
         source, index = operands
@@ -482,7 +519,7 @@ class Gather(BatchedOp):
         self.rows = rows
 
     def read(self, parents: Sequence[np.ndarray]) -> np.ndarray:
-        return self.rows.read(parents)
+        return self.rows.read(parents, self.buffers)
 
     def compute(self, rows: np.ndarray) -> np.ndarray:
         return rows

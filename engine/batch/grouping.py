@@ -252,6 +252,7 @@ def lower_elementwise(lowering: Lowering, members: list[Value]) -> None:
     """The operation's numpy forward and rule on each input position's rows: one node."""
     op = members[0].op
     assert op is not None
+    members = lowering.in_source_order(members)
     parents = Parents()
     operands = [lowering.rows([v.parents[p] for v in members], parents) for p in range(len(members[0].parents))]
     lowering.add(Elementwise(op, operands, len(members), parents.wanted()), parents, members)
@@ -450,6 +451,7 @@ def lower_logsumexp(lowering: Lowering, members: list[Value]) -> None:
 
 
 def _stacked(lowering: Lowering, members: list[Value], count: int) -> None:
+    members = lowering.in_source_order(members)
     parents = Parents()
     inputs = lowering.rows([_entry(v.parents, p) for p in range(count) for v in members], parents, -math.inf)
     lowering.add(Stacked(inputs, (count, len(members)), parents.wanted()), parents, members)
@@ -557,6 +559,18 @@ class Lowering:
                     self.place[stands_for] = (node, row)
         self.computed.append(node)
         return node
+
+    def in_source_order(self, members: list[Value]) -> list[Value]:
+        """`members` in the order their first inputs' rows have (those of computed nodes, in the order those
+        were made): a group that reads a node reads it in its own order, as a whole array or in ascending rows,
+        and hands its gradient back the same way."""
+        order = {node: i for i, node in enumerate(self.computed)}
+
+        def key(v: Value) -> tuple[int, int]:
+            place = self.place.get(v.parents[0]) if v.parents else None
+            return (order.get(place[0], -1), place[1]) if place is not None else (-1, 0)
+
+        return sorted(members, key=key)
 
     def gather_outputs(self, outputs: Sequence[Value]) -> None:
         parents = Parents()

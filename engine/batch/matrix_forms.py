@@ -20,21 +20,25 @@ from engine.core.ops import checked_index
 
 # `logsumexp` for M nodes of k inputs each (a softmax's normaliser, a cross-entropy's): the k inputs stacked on a
 # first axis, one numpy call per step instead of k.
-def logsumexp_stacked(xs: Any) -> Any:
-    """`_logsumexp` along the first axis: xs (k, M, N) -> (M, N), the largest input subtracted before exponentiating."""
+def logsumexp_stacked(xs: Any, into: Any = None) -> tuple[Any, Any]:
+    """`_logsumexp` along the first axis: xs (k, M, N) -> (M, N), the largest input subtracted before exponentiating;
+    and, on the way, the softmax e^(x_i - out) (like xs; written into `into` if given) that the rule multiplies."""
     top = xs.max(axis=0)
     shift = np.where(np.isfinite(top), top, 0.0)
-    e = xs - shift
+    e = np.subtract(xs, shift, out=into)
     np.exp(e, out=e)  # in place: one array of the stacked inputs' size, not two
-    return shift + np.log(e.sum(axis=0))
+    total = e.sum(axis=0)
+    e /= total
+    return shift + np.log(total), e
 
 
-def logsumexp_stacked_rule(g: Any, out: Any, xs: Any) -> Any:
-    """The row's rule for `logsumexp_stacked`: input i gets g e^(x_i - out), the softmax, for every i at once."""
-    d = xs - out
-    np.exp(d, out=d)
-    d *= g
-    return d
+def logsumexp_stacked_rule(g: Any, out: Any, xs: Any, softmax: Any = None) -> Any:
+    """The row's rule for `logsumexp_stacked`: input i gets g e^(x_i - out), the softmax, for every i at once (the
+    one `logsumexp_stacked` gave, or computed here)."""
+    if softmax is None:
+        softmax = xs - out
+        np.exp(softmax, out=softmax)
+    return softmax * g
 
 
 # `take` for M take nodes whose entries are rows of one array (an embedding's lookups, a class's logit): one gather
@@ -109,11 +113,18 @@ class Pairs(NamedTuple):
         return (np.arange(length) < self.terms[:, None])[:, :, None]
 
 
-def linear_pairs(weights: Any, inputs: Any, bias: Any) -> Any:
+def linear_pairs(weights: Any, inputs: Any, bias: Any, out: Any = None) -> Any:
     """`_linear` for every pair of a block: weights (C, A, L, N), inputs (C, B, L, N), bias (C A B, N) -> (C A B, N),
-    row (c A + a) B + b = sum_i weights[c, a, i] inputs[c, b, i] + its bias."""
-    product = np.einsum("cain,cbin->cabn", weights, inputs)
-    return product.reshape(-1, product.shape[-1]) + bias
+    row (c A + a) B + b = sum_i weights[c, a, i] inputs[c, b, i] + its bias. `out`: an array (C A B, the width of
+    weights and inputs) to write it into."""
+    blocks, firsts, seconds = weights.shape[0], weights.shape[1], inputs.shape[1]
+    width = max(weights.shape[-1], inputs.shape[-1])
+    product = out.reshape(blocks, firsts, seconds, width) if out is not None else None
+    product = np.einsum("cain,cbin->cabn", weights, inputs, out=product).reshape(-1, width)
+    if bias.shape[-1] > width:  # a bias of each sample's own, on products the same at every sample
+        return product + bias
+    product += bias
+    return product
 
 
 def linear_pairs_rule(g: Any, out: Any, weights: Any, inputs: Any, bias: Any) -> tuple[Any, Any, Any]:
