@@ -28,6 +28,11 @@ itself, so every name gives the same graph. Every dot product (an attention scor
 values, each neuron of a layer) is one fused `engine.linear` node; written as microgpt.py writes it, a
 Python sum of products, vectorize would make it one such node too.
 
+`python -m demos.microgpt --torch` trains the same model in PyTorch instead: the batched program exported
+with `to_torch` (a `torch.nn.Module` whose parameters are the model's Values), the same batches, Adam and
+schedule in `torch.optim`, and the trained weights loaded back into the Values with `load_torch` before the
+model is evaluated, saved and sampled on valuegrad (`train_torch`).
+
 The data is demos/names.txt (makemore's names.txt; where it comes from and its licence are on its first
 line). The demo trains on a fixed 90% of the names, compares the held-out loss with a bigram model
 (counts of letter pairs) on the same split, plots the training curve, samples 20 new names, and saves
@@ -38,7 +43,7 @@ from __future__ import annotations
 
 import math
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -48,6 +53,7 @@ import numpy as np
 import engine
 import nn
 from engine import Value
+from nn import torch_bridge
 
 NAMES_FILE = Path(__file__).resolve().parent / "names.txt"
 LETTERS = "abcdefghijklmnopqrstuvwxyz"
@@ -282,6 +288,18 @@ def learning_rate(step: int, steps: int) -> float:
     return LEARNING_RATE * (1.0 - step / steps)
 
 
+def batches(names: Sequence[str], steps: int, batch_size: int, seed: int, block_size: int) -> Iterator[Batch]:
+    """The training batches of `steps` steps: `batch_size` names at a time, shuffled once per pass over `names`."""
+    rng = np.random.default_rng(seed)
+    order = rng.permutation(len(names))
+    cursor = 0
+    for _ in range(steps):
+        if cursor + batch_size > len(order):
+            order, cursor = rng.permutation(len(names)), 0
+        yield padded_batch([names[i] for i in order[cursor : cursor + batch_size]], block_size)
+        cursor += batch_size
+
+
 def train(
     model: MicroGPT,
     names: Sequence[str],
@@ -293,20 +311,48 @@ def train(
     """Adam on batches of `batch_size` names (shuffled once per pass over `names`); the loss of every step."""
     loss = batched_loss(model)
     optimizer = nn.Adam(model.parameters(), lr=LEARNING_RATE, betas=BETAS)
-    rng = np.random.default_rng(seed)
-    order = rng.permutation(len(names))
-    cursor, losses = 0, []
-    for step in range(steps):
-        if cursor + batch_size > len(order):
-            order, cursor = rng.permutation(len(names)), 0
-        batch = padded_batch([names[i] for i in order[cursor : cursor + batch_size]], model.block_size)
-        cursor += batch_size
+    losses = []
+    for step, batch in enumerate(batches(names, steps, batch_size, seed, model.block_size)):
         optimizer.zero_grad()
         losses.append(loss.backward(batch.tokens, batch.targets, batch.weights))
         optimizer.lr = learning_rate(step, steps)
         optimizer.step()
         if step % 100 == 0 or step == steps - 1:
             log(f"  step {step + 1:4d} / {steps}  loss {losses[-1]:.4f}")
+    return losses
+
+
+def train_torch(
+    model: MicroGPT,
+    names: Sequence[str],
+    steps: int = STEPS,
+    batch_size: int = BATCH_SIZE,
+    seed: int = MODEL_SEED,
+    log: Callable[[str], None] = print,
+) -> list[float]:
+    """`train` in PyTorch: the batched program exported, trained by torch's Adam on the same batches with the
+    same schedule, and its weights loaded back into the model's Values. Needs PyTorch (ImportError otherwise)."""
+    torch = torch_bridge.import_torch("python -m demos.microgpt --torch")
+    loss = batched_loss(model)
+    module: Any = None
+    optimizer: Any = None
+    losses = []
+    for step, batch in enumerate(batches(names, steps, batch_size, seed, model.block_size)):
+        arguments = (batch.tokens, batch.targets, batch.weights)
+        if module is None:  # exported on the first batch, which records the program
+            module = loss.to_torch(*arguments, parameters=model.parameters())
+            optimizer = torch.optim.Adam(module.parameters(), lr=LEARNING_RATE, betas=BETAS)
+        optimizer.zero_grad()
+        mean = module(*arguments).mean()
+        mean.backward()
+        losses.append(mean.item())
+        for group in optimizer.param_groups:
+            group["lr"] = learning_rate(step, steps)
+        optimizer.step()
+        if step % 100 == 0 or step == steps - 1:
+            log(f"  step {step + 1:4d} / {steps}  loss {losses[-1]:.4f}")
+    if module is not None:
+        loss.load_torch(module)
     return losses
 
 
@@ -397,8 +443,11 @@ def write_summary(lines: Sequence[str], names: Sequence[str], path: Path) -> Pat
 # --- the demo ---------------------------------------------------------------------------------------------------
 
 
-def run(out: Path = Path("out"), steps: int = STEPS) -> list[Path]:
-    """Train for `steps` steps, evaluate, sample, save and load back; write the curve and a summary into `out`."""
+def run(out: Path = Path("out"), steps: int = STEPS, in_torch: bool = False) -> list[Path]:
+    """Train for `steps` steps, evaluate, sample, save and load back; write the curve and a summary into `out`.
+
+    `in_torch`: train in PyTorch through the export (`train_torch`); the rest runs on valuegrad alike.
+    """
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     train_names, held_out_names = split_names(load_names())
@@ -406,9 +455,10 @@ def run(out: Path = Path("out"), steps: int = STEPS) -> list[Path]:
     model = MicroGPT()
     print(f"MicroGPT: {len(model.parameters())} parameters, {HEADS} heads, {EMBEDDING_DIM}-dim, block {BLOCK_SIZE}")
 
-    print(f"training: {steps} steps of {BATCH_SIZE} names, Adam betas {BETAS}, lr {LEARNING_RATE} decaying to 0")
+    where = "in PyTorch (to_torch, then load_torch)" if in_torch else "through engine.vectorize"
+    print(f"training {where}: {steps} steps of {BATCH_SIZE} names, Adam betas {BETAS}, lr {LEARNING_RATE} to 0")
     start = time.perf_counter()
-    losses = train(model, train_names, steps)
+    losses = (train_torch if in_torch else train)(model, train_names, steps)
     seconds = time.perf_counter() - start
 
     checkpoint = model.save(out / "microgpt.npz")
@@ -418,7 +468,8 @@ def run(out: Path = Path("out"), steps: int = STEPS) -> list[Path]:
     bigram = bigram_loss(bigram_probabilities(train_names), held_out_names)
     verdict = "beats" if held_out < bigram else "does NOT beat"
     lines = [
-        f"trained {steps} steps of {BATCH_SIZE} names in {seconds:.1f} s ({seconds / steps * 1e3:.1f} ms per step)",
+        f"trained {steps} steps of {BATCH_SIZE} names in {seconds:.1f} s ({seconds / steps * 1e3:.1f} ms per step)"
+        + (" in PyTorch, loaded back with load_torch" if in_torch else ""),
         f"held-out loss ({len(held_out_names)} names): transformer {held_out:.4f}, bigram counts {bigram:.4f}: "
         f"the transformer {verdict} the bigram model",
         f"saved to {checkpoint.name} and loaded back with nn.load(path, MicroGPT) (the samples come from the copy)",
@@ -447,5 +498,13 @@ if __name__ == "__main__":
     parser = argparse.ArgumentParser(description="Train microgpt on names in batches through engine.vectorize.")
     parser.add_argument("--steps", type=int, default=STEPS, help=f"training steps (default {STEPS})")
     parser.add_argument("--out", type=Path, default=Path("out"), help="where to write the results (default out/)")
+    parser.add_argument(
+        "--torch", action="store_true", help="train in PyTorch through the export (to_torch), then load it back"
+    )
     arguments = parser.parse_args()
-    run(arguments.out, arguments.steps)
+    if arguments.torch:
+        try:
+            torch_bridge.import_torch("python -m demos.microgpt --torch")
+        except ImportError as error:  # what to install, before anything runs, not a traceback
+            raise SystemExit(f"error: {error}") from None
+    run(arguments.out, arguments.steps, in_torch=arguments.torch)

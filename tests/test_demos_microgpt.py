@@ -293,3 +293,40 @@ def test_a_short_run_of_the_demo_writes_its_files(tmp_path: Path, capsys: pytest
     assert len(text.split("names sampled")[1].splitlines()) == microgpt.SAMPLES + 1
     assert isinstance(nn.load(paths[2], MicroGPT), MicroGPT)
     assert "trained 3 steps" in capsys.readouterr().out
+
+
+# --- trained in PyTorch through the export (python -m demos.microgpt --torch) -------------------------------------
+
+
+def test_training_in_torch_follows_training_on_valuegrad() -> None:
+    """The same batches, Adam and schedule in torch.optim, loaded back: the same losses and weights (Adam's
+    arithmetic differs from nn.Adam's in rounding only)."""
+    pytest.importorskip("torch")
+    names = microgpt.split_names(microgpt.load_names())[0]
+    on_valuegrad, in_torch = MicroGPT(seed=5), MicroGPT(seed=5)
+    losses = microgpt.train(on_valuegrad, names, steps=4, log=lambda _: None)
+    torch_losses = microgpt.train_torch(in_torch, names, steps=4, log=lambda _: None)
+    np.testing.assert_allclose(torch_losses, losses, rtol=1e-10)
+    trained = np.array([p.data for p in on_valuegrad.parameters()])
+    np.testing.assert_allclose([p.data for p in in_torch.parameters()], trained, rtol=0, atol=1e-9)
+    assert np.abs(trained - [p.data for p in MicroGPT(seed=5).parameters()]).max() > 1e-3
+
+
+def test_a_short_run_in_torch_writes_the_same_files(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    pytest.importorskip("torch")
+    paths = microgpt.run(tmp_path, steps=3, in_torch=True)
+    assert [p.name for p in paths] == ["microgpt_training_curve.png", "microgpt_names.txt", "microgpt.npz"]
+    assert "in PyTorch, loaded back with load_torch" in paths[1].read_text()
+    assert "trained 3 steps" in capsys.readouterr().out
+
+
+def test_torch_option_without_torch_names_the_pinned_version() -> None:
+    hidden = (
+        "import runpy, sys; sys.modules['torch'] = None; sys.argv = ['microgpt', '--torch', '--steps', '1']; "
+        "runpy.run_module('demos.microgpt', run_name='__main__')"
+    )
+    root = Path(microgpt.__file__).resolve().parents[1]
+    done = subprocess.run([sys.executable, "-c", hidden], capture_output=True, text=True, timeout=120, cwd=root)
+    assert done.returncode == 1
+    assert "needs PyTorch" in done.stderr and "torch==2.13.0" in done.stderr and "make setup" in done.stderr
+    assert "Traceback" not in done.stderr

@@ -11,5 +11,9 @@ Modules, bottom-up (each imports only those above it in this list, and the core)
 - replay: a Program run over a batch, forward and backward; it raises, never decides;
 - reference: the plain replay, one numpy call per scalar node, that the tests hold the grouped one to
   (it imports neither grouping nor replay);
-- vectorize: the API, `vectorize` and `Vectorized`: checks a call, runs the replay, decides what an error means.
+- torch_forms: the batched nodes' operations and the table's rows as PyTorch computes them (imports torch);
+- to_torch: a Program exported as a PyTorch module (a torch.fx GraphModule), and its trained parameters
+  written back into the Values;
+- vectorize: the API, `vectorize` and `Vectorized`: checks a call, runs the replay, decides what an error means;
+  `to_torch` and `load_torch` import to_torch when called, so PyTorch stays optional.
 """

@@ -18,7 +18,8 @@ Memory: the replay keeps an array row per scalar node of fn's graph for every sa
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
+from types import ModuleType
 from typing import Any
 
 import numpy as np
@@ -37,6 +38,7 @@ from engine.batch.grouping import Program, lower
 from engine.batch.recording import Recording, raise_at_sample, record
 from engine.core.grad import grad
 from engine.core.modes import changed, current, no_grad
+from engine.core.value import Value
 
 REDUCTIONS = ("mean", "sum")
 
@@ -135,6 +137,37 @@ class Vectorized:
         """A call's arguments checked and laid out as the replay reads them (a row per Value, a column per sample)."""
         return self._batch(arguments)
 
+    # -- PyTorch: the program exported, trained there, loaded back (engine/batch/to_torch.py) --------------------
+
+    def to_torch(self, *example: Any, parameters: Iterable[Value]) -> Any:
+        """fn's batched program as a `torch.nn.Module` whose trainable parameters are the Values `parameters`.
+
+        `example`: a batch of arguments, as a call takes them, to record fn on if no call has yet.
+        `tm(*batch)` gives what `self(*batch)` gives, as a float64 tensor (any batch size; numpy arrays or
+        tensors), differentiable by PyTorch; every other leaf fn reads is a constant buffer. `tm.code` shows
+        the program. `load_torch(tm)` writes the trained parameters back into the Values. Needs PyTorch.
+        """
+        to_torch = _to_torch_module(f"{self!r}.to_torch")
+        if example:
+            program = self._recorded(self._batch(example))
+        elif self._program is None:
+            raise TypeError(
+                f"{self!r}.to_torch: fn has not been recorded yet; pass an example batch, the arguments of a call "
+                "(e.g. vf.to_torch(X, labels, parameters=model.parameters())), to record it on"
+            )
+        else:
+            program = self._program
+        assert self._recording is not None
+        return to_torch.export(self.fn, self.names, self._recording, program, parameters, repr(self))
+
+    def load_torch(self, module: Any) -> None:
+        """Write the parameters of a module made by `to_torch` from this fn back into the Values they came from.
+
+        A module of another function, or whose parameters changed shape or are not finite: ValueError
+        naming the mismatch, and no Value changes.
+        """
+        _to_torch_module(f"{self!r}.load_torch").load(module, self.fn, repr(self))
+
     # -- arguments and recording ---------------------------------------------------------------------------------
 
     def _argument_names(self, count: int) -> list[str]:
@@ -230,3 +263,18 @@ class Vectorized:
                         self.fn(*arguments)
             except (ArithmeticError, ValueError) as error:
                 raise_at_sample(error, i, batch.n)
+
+
+def _to_torch_module(who: str) -> ModuleType:
+    """engine/batch/to_torch.py, which imports PyTorch; without PyTorch, an ImportError saying how to install it."""
+    try:
+        from engine.batch import to_torch
+    except ModuleNotFoundError as error:
+        if error.name != "torch":
+            raise
+        raise ImportError(
+            f"{who} needs PyTorch, which is not installed. In this project's .venv, `make setup` installs the "
+            "pinned torch==2.13.0 (a CPU build); elsewhere a CPU-only build is enough and much smaller: "
+            "`pip install torch --index-url https://download.pytorch.org/whl/cpu`. valuegrad does not depend on it."
+        ) from error
+    return to_torch
