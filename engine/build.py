@@ -55,12 +55,12 @@ def shared_library_found() -> bool:
     return any((folder / f"{SHARED_LIBRARY}{suffix}").is_file() for suffix in importlib.machinery.EXTENSION_SUFFIXES)
 
 
-def changed_since_compiled(compiled: dict[str, Path]) -> list[str]:
-    """The core modules whose source is newer than their compiled module."""
+def changed_since_compiled(compiled: dict[str, Path], core: Path = CORE) -> list[str]:
+    """The core modules whose source (in `core`) is newer than their compiled module."""
     return [
         name
         for name, path in compiled.items()
-        if (CORE / f"{name}.py").stat().st_mtime > path.stat().st_mtime + CHANGED_AFTER
+        if (core / f"{name}.py").stat().st_mtime > path.stat().st_mtime + CHANGED_AFTER
     ]
 
 

@@ -43,6 +43,25 @@ def compiled_core() -> dict[str, Path]:
     return found
 
 
+@pytest.mark.parametrize(
+    ("source_after", "changed"), [(-60.0, False), (0.0, False), (build.CHANGED_AFTER - 0.5, False), (30.0, True)]
+)
+def test_a_source_newer_than_its_compiled_module_counts_as_changed(
+    tmp_path: Path, source_after: float, changed: bool
+) -> None:
+    """The staleness check itself, on files whose times are set: only a source written after compiling counts."""
+    compiled = {}
+    for name, moment in (("value", 1_000_000.0), ("ops", 2_000_000.0)):
+        (tmp_path / f"{name}.py").write_text("")
+        compiled[name] = tmp_path / f"{name}.cpython-311-x86_64-linux-gnu.so"
+        compiled[name].write_bytes(b"")
+        os.utime(compiled[name], (moment, moment))
+        os.utime(tmp_path / f"{name}.py", (moment, moment))
+    touched = 1_000_000.0 + source_after
+    os.utime(tmp_path / "value.py", (touched, touched))
+    assert build.changed_since_compiled(compiled, core=tmp_path) == (["value"] if changed else [])
+
+
 def test_compiled_says_which_build_runs() -> None:
     value_file = Path(engine.core.value.__file__ or "")
     assert engine.COMPILED == (value_file.suffix != ".py")
