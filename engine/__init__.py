@@ -68,6 +68,8 @@ from engine.pictures.explorer import Explorer, explore
 from engine.pictures.files import save_diagram
 from engine.pictures.steps import backward_steps, explain
 
+build.documented(Value)  # the compiled class has no docstrings: help(engine.Value) reads them from the source
+
 pow = pow_  # engine.pow names the row `**` too; left out of __all__ so `import *` keeps the built-in
 
 __all__ = [

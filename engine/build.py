@@ -14,6 +14,7 @@ compiled modules share native types that the source does not know.
 
 from __future__ import annotations
 
+import ast
 import importlib.abc
 import importlib.machinery
 import importlib.util
@@ -104,3 +105,24 @@ def choose() -> None:
     if compiled and reason_to_run_source(compiled) is not None:
         if not any(isinstance(finder, CoreSourceFinder) for finder in sys.meta_path):
             sys.meta_path.insert(0, CoreSourceFinder())
+
+
+def documented(cls: type) -> None:
+    """Give a compiled class the documentation its source holds, for help(): mypyc keeps no docstring.
+
+    A compiled class's own `__doc__` can be set (its methods' cannot), so it gets the class's docstring and,
+    under "Methods", each method's signature and docstring, read from its module's Python file beside the
+    compiled one. The Python source's class is left as it is: help() reads its docstrings there.
+    """
+    source = CORE / f"{cls.__module__.rpartition('.')[2]}.py"
+    if cls.__doc__ or not source.is_file():
+        return
+    tree = ast.parse(source.read_text(encoding="utf-8"))
+    node = next(n for n in tree.body if isinstance(n, ast.ClassDef) and n.name == cls.__name__)
+    methods = [
+        f"{item.name}({ast.unparse(item.args).removeprefix('self, ').removeprefix('self')})\n    "
+        + (ast.get_docstring(item) or "").replace("\n", "\n    ")
+        for item in node.body
+        if isinstance(item, ast.FunctionDef) and ast.get_docstring(item) and not item.name.startswith("_")
+    ]
+    cls.__doc__ = f"{ast.get_docstring(node) or ''}\n\nMethods:\n\n" + "\n\n".join(methods)

@@ -62,6 +62,26 @@ def test_a_source_newer_than_its_compiled_module_counts_as_changed(
     assert build.changed_since_compiled(compiled, core=tmp_path) == (["value"] if changed else [])
 
 
+@pytest.mark.parametrize("switch", ["", "1"])
+def test_help_on_value_says_what_it_is_and_what_each_method_does_in_both_builds(
+    compiled_core: dict[str, Path], switch: str
+) -> None:
+    """mypyc keeps no docstring; engine gives the compiled class its source's (engine/build.py's `documented`)."""
+    code = "import engine, pydoc; print(engine.COMPILED); print(pydoc.plain(pydoc.render_doc(engine.Value)))"
+    shown = run_python(code, env={build.SWITCH: switch} if switch else None)
+    assert shown.returncode == 0, shown.stderr
+    compiled, text = shown.stdout.split("\n", 1)
+    assert compiled == ("False" if switch else "True")
+    for expected in (
+        "A scalar that remembers how it was computed",  # the class's docstring
+        "x.exp(), x.log(), x.sqrt()",  # what the operators and functions are
+        "sets y.grad to 1 and adds dy/d(leaf)",
+        "Set this Value's grad to 1 and add d(self)/d(leaf)",  # a method's own docstring: backward
+        "The dotted name of the nn module that made this Value",  # a property's: scope
+    ):
+        assert expected in " ".join(text.replace("|", " ").split()), expected
+
+
 def test_compiled_says_which_build_runs() -> None:
     value_file = Path(engine.core.value.__file__ or "")
     assert engine.COMPILED == (value_file.suffix != ".py")

@@ -28,7 +28,26 @@ Operand = Union["Value", SupportsFloat]
 
 
 class Value:
-    """A scalar that remembers how it was computed, so gradients can flow back to it."""
+    """A scalar that remembers how it was computed, so gradients can flow back to it.
+
+    `Value(2.0, label="x")` is a leaf: an input, a parameter or a constant. Arithmetic and functions make new
+    Values and record the graph, each a node of a row of the table (engine/core/ops.py: engine.add,
+    engine.exp, ...) whose rule gives its derivative; a number on either side becomes a constant leaf:
+
+        x + y, x - y, x * y, x / y, x ** y, -x, abs(x)
+        x.exp(), x.log(), x.sqrt(), x.sin(), x.cos(), x.tanh(), x.sigmoid(), x.relu(), x.softplus(), x.abs()
+        engine.where(c, a, b), engine.logsumexp(*xs), engine.linear(*w, *x, b), engine.take(xs, i)
+        and operations of your own: engine.defop(name, forward, rule)
+
+    `<`, `<=`, `>`, `>=` compare `data`, as floats do; `==` is identity, so Values can be dict keys.
+
+    `y.backward()` sets y.grad to 1 and adds dy/d(leaf) to every leaf's `grad` (leaves accumulate across
+    calls, as in PyTorch: zero them between steps). `engine.grad(y, [x])` gives derivatives without touching
+    `grad`, also as Values for higher orders; `engine.jvp` and `engine.jacobian` give them by forward mode.
+
+    Fields: `data` (the float), `grad`, `op` (the Op that made it; None for a leaf), `parents` (its
+    operands, in order; () for a leaf), and `label`, `scope` and `note`, which only the pictures read.
+    """
 
     __slots__ = ("data", "grad", "op", "label", "_first", "_second", "_more", "_about", "_walk")
     # Speed (benchmarks/README.md, "Why the code is shaped so"): a node keeps its one or two parents in slots of
@@ -69,8 +88,8 @@ class Value:
             return (self._first,)
         return (self._first, self._second)
 
-    # Arithmetic and functions: each records a node of a row of the table (engine/core/ops.py).
     # fmt: off
+    # Arithmetic and functions: each records a node of a row of the table (engine/core/ops.py).
     def __add__(self, other: Operand) -> Value:      return record2(ops.add, self, other)
     def __radd__(self, other: Operand) -> Value:     return record2(ops.add, other, self)
     def __sub__(self, other: Operand) -> Value:      return record2(ops.sub, self, other)
