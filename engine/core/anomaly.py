@@ -11,7 +11,7 @@ operation, its operands and the pass (forward or backward).
 The mode is a flag of the current thread (engine/core/modes.py), read where it
 matters: every operation reads the thread's mode once, and only outside the
 plain mode looks further (the forward check is in engine/core/value.py's
-`record_in_mode`); `backward()` and `grad()` read it once per call and then
+`record_outside_plain_mode`); `backward()` and `grad()` read it once per call and then
 have the walk call `check_gradients` at every step. Outside the context nothing
 is checked, so nothing is paid. Contexts nest, and other threads are not affected.
 """

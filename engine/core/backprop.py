@@ -3,9 +3,12 @@
 `topological_order(root)` lists every node `root` depends on, each after its parents. `backward_pass`
 walks that list backwards from the root, and at each node runs its operation's rule (engine/core/ops.py)
 to hand the node's gradient on to its parents, adding up what a parent gets from several children: the
-chain rule. `engine.grad` (engine/core/grad.py), the step-by-step transcript (engine/pictures/steps.py)
-and vectorize's replay over arrays (engine/batch/replay.py) run it; `backward()` runs the same walk on
-floats with the gradients in the nodes' `.grad` (`_chain_rule_into_grads`, a speed device).
+chain rule. `engine.grad` (engine/core/grad.py), the step-by-step transcript (engine/pictures/steps.py),
+and vectorize's replay over arrays (engine/batch/replay.py) run it; `backward()` runs the same walk
+written for floats in the nodes' `.grad` (`_chain_rule_into_grads`, a speed device).
+
+micrograd's names, for readers who know it: its `_prev` is `parents` here, its `_backward` closure is the
+node's `op.rule`, called by these walks, and its recursive `build_topo` is `topological_order`.
 
 This module sits below engine/core/value.py, which calls it, and names Value for its types only.
 """
@@ -36,7 +39,7 @@ def topological_order(root: Value) -> list[Value]:
     a `None`, which means "all its parents are done: emit it", with its parents above (pushed last-first,
     so they are visited in input order). Linear time and memory.
     """
-    if current().forward_mode is not None:
+    if current().make_forward_node is not None:
         raise RuntimeError("backward(), grad() and the pictures are not supported inside engine.jvp: forward mode "
                            "keeps no graph to walk. Take derivatives outside the function jvp runs")  # fmt: skip
     with _WALKS.turn() as walk:
@@ -46,28 +49,28 @@ def topological_order(root: Value) -> list[Value]:
             node = stack.pop()
             if node is None:  # the node below has had all its parents emitted
                 order.append(stack.pop())
-            elif node._walk != walk:  # not expanded yet
-                node._walk = walk
-                first, second, more = node._first, node._second, node._more  # its parents (see Value)
-                if first is None and more is None:
+            elif node._walk_mark != walk:  # not expanded yet
+                node._walk_mark = walk
+                parent1, parent2, parents = node._parent1, node._parent2, node._parents  # (see Value)
+                if parent1 is None and parents is None:
                     order.append(node)  # a leaf
                     continue
                 stack.append(node)
                 stack.append(None)
-                if more is not None:
-                    for parent in reversed(more):
-                        if parent._walk != walk:
+                if parents is not None:
+                    for parent in reversed(parents):
+                        if parent._walk_mark != walk:
                             stack.append(parent)
                 else:
-                    if second is not None and second._walk != walk:
-                        stack.append(second)
-                    if first is not None and first._walk != walk:
-                        stack.append(first)
+                    if parent2 is not None and parent2._walk_mark != walk:
+                        stack.append(parent2)
+                    if parent1 is not None and parent1._walk_mark != walk:
+                        stack.append(parent1)
         return order
 
 
 class _Walks:
-    """Speed: a walk marks the nodes it expands with its number (`Value._walk`), cheaper than a set of them
+    """Speed: a walk marks the nodes it expands with its number (`Value._walk_mark`), cheaper than a set of them
     (benchmarks/README.md). So walks take turns under a lock; one started inside another in the same thread
     (from a trace function, say) would overwrite the marks of the walk under way, and is refused."""
 
@@ -80,9 +83,8 @@ class _Walks:
     def turn(self) -> Iterator[int]:
         with self.lock:
             if self.under_way:
-                raise RuntimeError(
-                    "topological_order was called inside a walk of the same thread: it cannot walk two at once"
-                )
+                raise RuntimeError("topological_order was called inside a walk of the same thread: it cannot "
+                                   "walk two at once")  # fmt: skip
             self.started, self.under_way = self.started + 1, True
             try:
                 yield self.started
@@ -94,7 +96,11 @@ _WALKS: Final = _Walks()
 
 
 def backward_pass(
-    order: Sequence[Any], root_grad: Any, value_of: Callable[[Any], Any], on_step: OnStep | None = None
+    order: Sequence[Any],
+    root_grad: Any,
+    value_of: Callable[[Any], Any],
+    on_step: OnStep | None = None,
+    start: Any = None,
 ) -> dict[Any, Any]:
     """The chain rule: dL/d(node) for every node of `order` that the last node (the root, L) reaches.
 
@@ -154,13 +160,13 @@ def backward(root: Value) -> None:
     if current().checking:  # the general walk, checking every gradient; .grad changes only if it succeeds
         grads = backward_pass(order, 1.0, data_of, check_gradients)
         for node in order:
-            node.grad = node.grad + grads.get(node, 0.0) if node.op is None else grads.get(node, 0.0)
+            node.grad = (node.grad + grads.get(node, 0.0)) if node.op is None else grads.get(node, 0.0)
         return
     saved = {node: node.grad for node in order if node.grad != 0.0}  # to undo a failed pass
     for node in order:
         if node.op is not None:
             node.grad = 0.0  # an intermediate node holds this pass's gradient only
-    root.grad = root.grad + 1.0 if root.op is None else 1.0
+    root.grad = (root.grad + 1.0) if root.op is None else 1.0
     try:
         _chain_rule_into_grads(order)
     except BaseException:
@@ -178,21 +184,22 @@ def _chain_rule_into_grads(order: list[Value]) -> None:
         op = node.op
         if op is None:
             continue
-        first, second = node._first, node._second
+        parent1, parent2 = node._parent1, node._parent2
         try:
-            if second is not None and first is not None:
-                grads = op.rule(node.grad, node.data, first.data, second.data)
-            elif first is not None:
-                grads = op.rule(node.grad, node.data, first.data)
-            else:
+            if parent1 is None:  # more than two inputs, in `_parents`
                 grads = op.rule(node.grad, node.data, *[p.data for p in node.parents])
+            elif parent2 is None:
+                grads = op.rule(node.grad, node.data, parent1.data)
+            else:
+                grads = op.rule(node.grad, node.data, parent1.data, parent2.data)
         except (ArithmeticError, ValueError) as error:
             raise_in_context(error, f"derivative of {op.name}", node.parents)
-        if first is None or type(grads) is not tuple or len(grads) != (1 if second is None else 2):
-            check_count(op.name, grads, len(node.parents))  # more inputs, a list, or the wrong count
+        if parent1 is None or type(grads) is not tuple:  # more than two inputs, or a rule that gave a list
+            check_count(op.name, grads, len(node.parents))
             for parent, g in zip(node.parents, grads):
                 parent.grad += g
         else:
-            first.grad += grads[0]
-            if second is not None:
-                second.grad += grads[1]
+            check_count(op.name, grads, 1 if parent2 is None else 2)
+            parent1.grad += grads[0]
+            if parent2 is not None:
+                parent2.grad += grads[1]

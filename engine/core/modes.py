@@ -3,7 +3,7 @@
 Every operation on Values reads the current `Mode` once. The usual mode, `PLAIN`,
 records the graph and checks nothing; anything else (inside `no_grad()`,
 `detect_anomaly()`, `engine.jvp`, or while `engine.vectorize` records a function)
-goes through one function in engine/core/value.py, `record_in_mode`, that reads
+goes through one function in engine/core/value.py, `record_outside_plain_mode`, that reads
 the mode's fields.
 
 The mode lives in a `contextvars.ContextVar`, so each thread (and each asyncio
@@ -32,7 +32,7 @@ class Mode:
     comparison_guard: while `engine.vectorize` records a function, called as `comparison_guard(value, other,
         symbol)` before any comparison of Values; it raises TypeError, since a comparison's outcome would be
         recorded once and replayed for every sample. None otherwise.
-    forward_mode: while `engine.jvp` runs a function, called as `forward_mode(op, data, operands)` to make
+    make_forward_node: while `engine.jvp` runs a function, called as `make_forward_node(op, data, operands)` to make
         each new node, carrying its tangent instead of its parents (engine/derivatives/forward.py). None otherwise.
     """
 
@@ -40,7 +40,7 @@ class Mode:
     checking: bool = False
     pass_name: str = "forward"
     comparison_guard: Callable[[Any, Any, str], None] | None = None
-    forward_mode: Callable[[Any, float, tuple[Any, ...]], Any] | None = None
+    make_forward_node: Callable[[Any, float, tuple[Any, ...]], Any] | None = None
 
 
 PLAIN: Final = Mode()

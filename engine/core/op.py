@@ -59,10 +59,10 @@ class Op:
         """On Values, a recorded node; on numpy arrays, an array; on numbers, a float."""
         if self.arity is not None and len(args) != self.arity:
             raise TypeError(f"{self.name} takes {self.arity} input(s), got {len(args)}")
-        for arg in args:
-            record = getattr(type(arg), "record", None)  # a Value: its class records the node (engine/core/value.py)
-            if record is not None:
-                return record(self, *args)
+        for arg in args:  # a Value records the node: this module sits below value.py, and knows it by that method
+            record_node = getattr(type(arg), "record_node", None)
+            if record_node is not None:
+                return record_node(self, *args)
         for arg in args:
             if isinstance(arg, np.ndarray):
                 return self.array_forward(*args)

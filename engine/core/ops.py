@@ -79,6 +79,10 @@ def _softplus(x: float) -> float:
     return max(x, 0.0) + math.log1p(math.exp(-abs(x)))
 
 
+# The helpers below call rows of this table (`where`, `log`, `sign`, `cos`, ...: Ops, defined further down), so
+# that they run on floats, Values and arrays alike.
+
+
 def _nonzero(x: Any) -> Any:
     """x != 0, element by element on floats, Values and arrays (`!=` on a Value compares identity, not data)."""
     return (x < 0) | (x > 0)
@@ -214,10 +218,8 @@ def take(values: Any, index: Any) -> Any:
     type, ValueError for a wrong number.
     """
     if not isinstance(values, Sequence) or isinstance(values, (str, bytes)):
-        raise TypeError(
-            f"take expects a list or tuple of Values or numbers, got {type(values).__name__}; or a table of "
-            "rows (a list of lists of them, each of the same length), of which it takes a row"
-        )
+        raise TypeError(f"take expects a list or tuple of Values or numbers, got {type(values).__name__}; or a "
+                        "table of rows (a list of lists of them, each of the same length), of which it takes a row")  # fmt: skip
     if not values:
         raise ValueError("take expects at least one entry to choose from, got an empty sequence")
     rows = [isinstance(entry, Sequence) and not isinstance(entry, str) for entry in values]
@@ -228,7 +230,7 @@ def take(values: Any, index: Any) -> Any:
         return [take(column, index) for column in zip(*values)]
     if isinstance(index, (numbers.Integral, np.integer)) and not isinstance(index, bool):
         return values[checked_index(int(index), len(values))]
-    if getattr(type(index), "record", None) is None:  # neither an int nor a Value
+    if getattr(type(index), "record_node", None) is None:  # neither an int nor a Value (see Op.__call__)
         raise TypeError(f"take: index must be an int or a Value holding one, got {type(index).__name__}: {index!r:.40}")
     return take_op(index, *values)
 
@@ -241,10 +243,5 @@ def power(exponent: SupportsFloat) -> Op:
 
 @functools.lru_cache(maxsize=256)
 def _power(c: Number) -> Op:
-    return defop(
-        f"**{c}",
-        lambda x: _pow(x, c),
-        lambda g, out, x: (g * _base_partial(x, c),),
-        lambda x: np.power(x, c),
-        arity=1,
-    )
+    return defop(f"**{c}", lambda x: _pow(x, c), lambda g, out, x: (g * _base_partial(x, c),),
+                 lambda x: np.power(x, c), arity=1)  # fmt: skip

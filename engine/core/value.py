@@ -49,44 +49,44 @@ class Value:
     operands, in order; () for a leaf), and `label`, `scope` and `note`, which only the pictures read.
     """
 
-    __slots__ = ("data", "grad", "op", "label", "_first", "_second", "_more", "_about", "_walk")
-    # Speed (benchmarks/README.md, "Why the code is shaped so"): a node keeps its one or two parents in slots of
-    # its own, `_first` and `_second`, and only a node of more inputs (the fused `linear`) a tuple, `_more`: one
-    # object per node for the cyclic collector, not two. `scope` and `note`, rare, share `_about`, and a walk
-    # marks the node in `_walk` (engine/core/backprop.py): a node of 112 bytes, not 128.
+    __slots__ = ("data", "grad", "op", "label", "_parent1", "_parent2", "_parents", "_scope_note", "_walk_mark")
+    # Speed (benchmarks/README.md, "Why the code is shaped so"): a node of one or two inputs keeps them in slots
+    # of its own, `_parent1` and `_parent2`, and only a node of more (the fused `linear`) keeps a tuple,
+    # `_parents`, so that most nodes are one object for the cyclic collector, not two. `scope` and `note`, both
+    # rare, share `_scope_note`, and a walk marks the nodes it has expanded in `_walk_mark` (backprop.py).
 
     def __init__(
         self,
         data: SupportsFloat,
         label: object = "",
-        _op: Op | None = None,
-        _first: Value | None = None,
-        _second: Value | None = None,
-        _more: tuple[Value, ...] | None = None,
+        op: Op | None = None,
+        _parent1: Value | None = None,
+        _parent2: Value | None = None,
+        _parents: tuple[Value, ...] | None = None,
     ) -> None:
-        """A leaf from a real number. The arguments after `label` are recording's (`record1` ... below)."""
+        """A leaf from a real number. `op` and the parents are recording's (`record1` ... below)."""
         self.data: float = data if type(data) is float else as_float(data)
         self.grad: float = 0.0
-        self.op = _op
+        self.op = op
         if not isinstance(label, str):
             raise TypeError(f"Value label must be a str, got {type(label).__name__}")
         self.label = label
-        self._first = _first
-        self._second = _second
-        self._more = _more
-        self._about: str | tuple[str, str] = ""  # the scope, or (scope, note) when there is a note
-        self._walk = 0
+        self._parent1 = _parent1
+        self._parent2 = _parent2
+        self._parents = _parents
+        self._scope_note: str | tuple[str, str] = ""  # the scope, or (scope, note) when there is a note
+        self._walk_mark = 0
 
     @property
     def parents(self) -> tuple[Value, ...]:
         """The inputs of the operation that made this Value, in order; () for a leaf."""
-        if self._more is not None:
-            return self._more
-        if self._first is None:
+        if self._parents is not None:
+            return self._parents
+        if self._parent1 is None:
             return ()
-        if self._second is None:
-            return (self._first,)
-        return (self._first, self._second)
+        if self._parent2 is None:
+            return (self._parent1,)
+        return (self._parent1, self._parent2)
 
     # fmt: off
     # Arithmetic and functions: each records a node of a row of the table (engine/core/ops.py).
@@ -124,31 +124,32 @@ class Value:
         backprop.backward(self)
 
     @staticmethod
-    def record(op: Op, *operands: Any) -> Value:
-        """The node of `op` on these operands (numbers become constant leaves): how an Op called on Values records."""
+    def record_node(op: Op, *operands: Any) -> Value:
+        """The node of `op` on these operands (numbers become constant leaves): how an Op called on Values records.
+
+        op.py, below this module, knows a Value by this method (`Op.__call__`)."""
         return record_values(op, *[x if isinstance(x, Value) else Value(x) for x in operands])
 
     @property
     def scope(self) -> str:
         """The dotted name of the nn module that made this Value ("" if none): diagrams draw a cluster per module."""
-        return self._about if isinstance(self._about, str) else self._about[0]
+        return self._scope_note if isinstance(self._scope_note, str) else self._scope_note[0]
 
     @scope.setter
     def scope(self, scope: str) -> None:
-        self._about = _about(scope, self.note)
+        self._scope_note = _scope_note(scope, self.note)
 
     @property
     def note(self) -> str:
         """Text that `explain` and `explore` show at the steps that reach this Value ("" if none)."""
-        return "" if isinstance(self._about, str) else self._about[1]
+        return "" if isinstance(self._scope_note, str) else self._scope_note[1]
 
     @note.setter
     def note(self, note: str) -> None:
-        self._about = _about(self.scope, note)
+        self._scope_note = _scope_note(self.scope, note)
 
     def __repr__(self) -> str:
-        name = f", label={self.label!r}" if self.label else ""
-        return f"Value(data={self.data!r}, grad={self.grad!r}{name})"
+        return f"Value(data={self.data!r}, grad={self.grad!r}" + (f", label={self.label!r})" if self.label else ")")
 
     def describe(self) -> str:
         """Short name for messages: `w1 = 0.5` or `0.5` when unlabelled."""
@@ -181,30 +182,29 @@ class Value:
         """How copy, deepcopy and pickle rebuild a Value: from its fields (a compiled class cannot find them).
 
         Copies share the operation; pickle stores a leaf, and refuses a computed Value (`Op.__reduce__`)."""
-        parts = (self.op, self._first, self._second, self._more, self.grad, self._about)
+        parts = (self.op, self._parent1, self._parent2, self._parents, self.grad, self._scope_note)
         return (_rebuilt, (self.data, self.label, *parts))
 
-    # Compiled by mypyc (setup.py), a class that defines comparisons has no hash unless it says so; Python's
-    # own identity hash is faster, so the Python source goes back to it (below).
+    # Compiled by mypyc (setup.py), a class that defines comparisons has no hash unless it writes one out.
     def __hash__(self) -> int:
         return id(self) >> 4
 
 
-def _rebuilt(data: float, label: str, op: Op | None, *parts: Any) -> Value:
-    """The Value `Value.__reduce__` describes."""
-    first, second, more, grad, about = parts
-    value = Value(data, label, op, first, second, more)
-    value.grad, value._about = grad, about
-    return value
-
-
 COMPILED: Final = hasattr(Value, "__mypyc_attrs__")
-if not COMPILED:
+if not COMPILED:  # the Python source goes back to Python's own identity hash, which a hash written here slows
     del Value.__hash__
 
 
-def _about(scope: object, note: object) -> str | tuple[str, str]:
-    """What `Value._about` holds: the scope, or (scope, note) when there is a note."""
+def _rebuilt(data: float, label: str, op: Op | None, *parts: Any) -> Value:
+    """The Value `Value.__reduce__` describes."""
+    parent1, parent2, parents, grad, scope_note = parts
+    value = Value(data, label, op, parent1, parent2, parents)
+    value.grad, value._scope_note = grad, scope_note
+    return value
+
+
+def _scope_note(scope: object, note: object) -> str | tuple[str, str]:
+    """What `Value._scope_note` holds: the scope, or (scope, note) when there is a note."""
     for field, text in (("scope", scope), ("note", note)):
         if not isinstance(text, str):
             raise TypeError(f"Value.{field} must be a str, got {type(text).__name__}")
@@ -220,7 +220,7 @@ def _compared(x: Value, other: Operand, symbol: str) -> float:
 
 
 # Recording: run the row's forward function on the operands' data and keep the result as a node. In the plain
-# mode (recording, no checks) the node is made straight away; any other mode goes through `record_in_mode`.
+# mode (recording, no checks) the node is made straight away; in any other, `record_outside_plain_mode` decides.
 
 
 def record1(op: Op, x: Value) -> Value:
@@ -231,7 +231,7 @@ def record1(op: Op, x: Value) -> Value:
         raise_in_context(error, op.name, (x,))
     if current() is PLAIN:
         return Value(data, "", op, x)
-    return record_in_mode(op, data, (x,))
+    return record_outside_plain_mode(op, data, (x,))
 
 
 def record2(op: Op, x: Operand, y: Operand) -> Value:
@@ -244,7 +244,7 @@ def record2(op: Op, x: Operand, y: Operand) -> Value:
         raise_in_context(error, op.name, (x, y))
     if current() is PLAIN:
         return Value(data, "", op, x, y)
-    return record_in_mode(op, data, (x, y))
+    return record_outside_plain_mode(op, data, (x, y))
 
 
 def record_values(op: Op, *operands: Value) -> Value:
@@ -254,23 +254,33 @@ def record_values(op: Op, *operands: Value) -> Value:
     except (ArithmeticError, ValueError) as error:
         raise_in_context(error, op.name, operands)
     if current() is PLAIN:
-        return Value(data, "", op, None, None, operands)
-    return record_in_mode(op, data, operands)
+        return _node(op, data, operands)
+    return record_outside_plain_mode(op, data, operands)
 
 
-def record_in_mode(op: Op, data: float, operands: tuple[Value, ...]) -> Value:
-    """A node outside the plain mode: check it (`detect_anomaly`), give it a tangent (`jvp`), record it or not."""
+def record_outside_plain_mode(op: Op, data: float, operands: tuple[Value, ...]) -> Value:
+    """A node in any mode but the plain one: checked (`detect_anomaly`), with a tangent (`jvp`), or not recorded."""
     mode = current()
     if mode.checking and not math.isfinite(data):
         found = f"gave {data!r} in the {mode.pass_name} pass (detect_anomaly)"
         raise FloatingPointError(f"{operation_text(op.name, operands)}: {found}")
-    if mode.forward_mode is not None:
-        return mode.forward_mode(op, data, operands)
-    return Value(data, "", op, None, None, operands) if mode.recording else Value(data)
+    if mode.make_forward_node is not None:
+        return mode.make_forward_node(op, data, operands)
+    return _node(op, data, operands) if mode.recording else Value(data)
+
+
+def _node(op: Op, data: float, operands: tuple[Value, ...]) -> Value:
+    """The node of `op` on `operands`, its one or two parents in their slots, more in a tuple (see Value)."""
+    if len(operands) > 2:
+        return Value(data, "", op, None, None, operands)
+    return Value(data, "", op, operands[0], operands[1] if len(operands) == 2 else None)
 
 
 class Dual(Value):
-    """A Value computed in forward mode (`engine.jvp`): no op and no parents, but its `tangent`."""
+    """A Value computed in forward mode (`engine.jvp`): no op and no parents, but its `tangent`.
+
+    engine/derivatives/forward.py makes them, through `Mode.make_forward_node`. It is defined here, in the
+    core, because a compiled class can be subclassed only by a class compiled with it."""
 
     __slots__ = ("tangent",)
 

@@ -46,7 +46,7 @@ def tangent_of(op: Op, out: Any, inputs: Sequence[Any], tangents: Sequence[float
 
 
 def _dual(op: Op, data: float, operands: tuple[Value, ...]) -> Value:
-    """The node `op` makes in forward mode (`Mode.forward_mode`): its value with its tangent, and no graph."""
+    """The node `op` makes in forward mode (`Mode.make_forward_node`): its value with its tangent, and no graph."""
     tangents = [x.tangent if isinstance(x, Dual) else 0.0 for x in operands]
     return Dual(data, tangent_of(op, data, [x.data for x in operands], tangents))
 
@@ -54,7 +54,7 @@ def _dual(op: Op, data: float, operands: tuple[Value, ...]) -> Value:
 @contextmanager
 def forward_mode() -> Iterator[None]:
     """Within the block every operation on Values makes a `Dual`: its value and tangent, and no graph."""
-    with changed(forward_mode=_dual):
+    with changed(make_forward_node=_dual):
         yield
 
 
