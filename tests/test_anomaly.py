@@ -199,3 +199,28 @@ def test_checking_backward_through_an_mlp_matches_the_plain_one() -> None:
     with detect_anomaly():
         loss.backward()
     assert [p.grad for p in model.parameters()] == plain
+
+
+def test_the_checking_backward_adds_to_a_leafs_gradient_as_the_plain_one_does() -> None:
+    """Both add each contribution to `.grad` in the same order: the same bits, whatever the leaf held before."""
+    results = []
+    for checking in (False, True):
+        w = Value(1.0, label="w")
+        w.grad = 1e16  # from earlier passes: the rounding depends on adding to it one contribution at a time
+        loss = w * 1.0 + w * 1.0
+        if checking:
+            with detect_anomaly():
+                loss.backward()
+        else:
+            loss.backward()
+        results.append(w.grad)
+    assert results[0] == results[1] == (1e16 + 1.0) + 1.0
+
+
+def test_a_gradient_that_overflows_what_a_leaf_held_before_is_caught() -> None:
+    w = Value(1.0, label="w")
+    w.grad = 1.7e308  # from earlier passes
+    with pytest.raises(FloatingPointError, match=r"made the gradient of operand 1 \(w = 1.0\) inf by adding 1e\+308"):
+        with detect_anomaly():
+            (w * 1e308).backward()
+    assert w.grad == 1.7e308  # and the failed call changed nothing

@@ -157,26 +157,21 @@ def backward(root: Value) -> None:
     gradient a rule hands on is checked.
     """
     order = topological_order(root)
-    if current().checking:  # the general walk, checking every gradient; .grad changes only if it succeeds
-        grads = backward_pass(order, 1.0, data_of, check_gradients)
-        for node in order:
-            node.grad = (node.grad + grads.get(node, 0.0)) if node.op is None else grads.get(node, 0.0)
-        return
     saved = {node: node.grad for node in order if node.grad != 0.0}  # to undo a failed pass
     for node in order:
         if node.op is not None:
             node.grad = 0.0  # an intermediate node holds this pass's gradient only
     root.grad = (root.grad + 1.0) if root.op is None else 1.0
     try:
-        _chain_rule_into_grads(order)
+        _chain_rule_into_grads(order, check_gradients if current().checking else None)
     except BaseException:
         for node in order:
             node.grad = saved.get(node, 0.0)
         raise
 
 
-def _chain_rule_into_grads(order: list[Value]) -> None:
-    """`backward_pass` on floats, each gradient added to its node's `.grad`.
+def _chain_rule_into_grads(order: list[Value], check: OnStep | None) -> None:
+    """`backward_pass` on floats, each gradient added to its node's `.grad`; `check`: as backward_pass's `on_step`.
 
     Speed: typed for the compiled core, with no dict, and one- and two-input nodes read from their slots
     (benchmarks/README.md); it raises what `backward_pass` raises (tests/test_rule_faults.py)."""
@@ -194,10 +189,14 @@ def _chain_rule_into_grads(order: list[Value]) -> None:
                 grads = op.rule(node.grad, node.data, parent1.data, parent2.data)
         except (ArithmeticError, ValueError) as error:
             raise_in_context(error, f"derivative of {op.name}", node.parents)
-        if parent1 is None or type(grads) is not tuple:  # more than two inputs, or a rule that gave a list
+        if parent1 is None or type(grads) is not tuple or check is not None:  # the general way
             check_count(op.name, grads, len(node.parents))
+            totals = []  # each parent's gradient right after its contribution, as in backward_pass
             for parent, g in zip(node.parents, grads):
                 parent.grad += g
+                totals.append(parent.grad)
+            if check is not None:
+                check(node, node.grad, grads, totals)
         else:
             check_count(op.name, grads, 1 if parent2 is None else 2)
             parent1.grad += grads[0]
