@@ -13,7 +13,7 @@ matters: every operation reads the thread's mode once, and only outside the
 plain mode looks further (the forward check is in engine/core/value.py's
 `record_outside_plain_mode`); `backward()` and `grad()` read it once per call and then
 have the walk call `check_gradients` at every step. Outside the context nothing
-is checked, so nothing is paid. Contexts nest, and other threads are not affected.
+is checked. Contexts nest, and other threads are not affected.
 """
 
 from __future__ import annotations

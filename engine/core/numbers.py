@@ -20,7 +20,7 @@ def as_float(data: Any, what: str = "Value") -> float:
     if type(data) is float:
         return data
     if isinstance(data, (float, int)) or (isinstance(data, numbers.Real) and not isinstance(data, np.ndarray)):
-        return float(data)  # a numpy float64 is a float: the quick check spares it the slower one
+        return float(data)  # a numpy float64 is a float, and passes the first check
     raise TypeError(
         f"{what} expects a real number (int, float or numpy real scalar), got {type(data).__name__}: {data!r:.60}"
     )
