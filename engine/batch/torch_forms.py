@@ -153,11 +153,12 @@ class PaddedContraction(torch.nn.Module):
     """The dot products of a Contraction that are nodes, each of its own terms: out (B, M) for the M pairs.
 
     Read as `Contraction` reads them; pair m is weight vector (blocks[m], firsts[m]) and input vector (blocks[m],
-    seconds[m]), its first terms[m] terms, and row rows[m] of every pair (`Pairs`). As vectorize decides
-    (`linear_pairs`, `linear_pairs_exact`): while the operands (and backward, the gradient) are finite, a
-    padding zero meets finite numbers only, and every pair of each block is one matrix product, the nodes'
-    rows picked from it; else each node is computed from its own terms only, so an inf or a nan beyond a
-    node's terms stays out of it.
+    seconds[m]), its first terms[m] terms, and row rows[m] of every pair (`Pairs`). While the operands (and
+    backward, the gradient) are finite, a padding zero meets finite numbers only, and every pair of each block
+    is one matrix product, the nodes' rows picked from it; else each node is computed from its own terms only,
+    so an inf or a nan beyond a node's terms stays out of it (`linear_pairs`, `linear_pairs_exact`).
+    vectorize decides on its product instead (a row not finite): an operand that is not finite leaves such a
+    row, and where only the product overflows, both forms give the nodes the same numbers.
     """
 
     weight_columns: torch.Tensor
