@@ -278,6 +278,18 @@ def test_parameters_are_checked_each_named() -> None:
         loss.to_torch(X, parameters=[computed])
 
 
+def test_the_leaves_fn_reads_are_counted_without_vectorizes_own_constants() -> None:
+    """Sums that are no neuron's become linear nodes reading constants of vectorize's making (a 0 bias, 1 weights):
+    the program reads them, fn does not, and the error counts what fn reads (here a and b)."""
+    a, b = Value(0.5, label="a"), Value(2.0, label="b")
+    loss = engine.vectorize(lambda x: (x[0] * x[1] + x[1] * x[1] + x[0]).exp() * a + b)
+    X = np.ones((3, 2))
+    loss(X)
+    assert len(loss.program.shared) > 2  # vectorize's constants among them
+    with pytest.raises(ValueError, match=r"parameters\[1\] \(.*unread.*\) is never read by fn.*fn reads 2 such Values"):
+        loss.to_torch(X, parameters=[a, Value(3.0, label="unread")])
+
+
 def test_a_value_not_passed_as_a_parameter_is_a_constant() -> None:
     """A parameter left out of `parameters` is a buffer of the module: it gets no gradient and is not trained."""
     model = nn.MLP(2, [2, 1], seed=0)

@@ -153,6 +153,25 @@ def test_linear_exports_as_a_layer_a_contraction_and_alone() -> None:
     gradients_agree(fn, w, RNG.normal(size=(N, 2)))
 
 
+def test_linear_exports_as_a_layer_applied_to_several_tuples_of_inputs() -> None:
+    """3 neurons of 2 inputs applied at 4 positions (a sequence model's layer), a bias of each position's own: one
+    layer of vectorize's, its inputs, biases and outputs in its order (position by position), weighted unevenly."""
+    p = parameters(*RNG.normal(size=6 + 12))
+    w, b = p[:6], p[6:]
+
+    def fn(x: list[Value]) -> Value:
+        neurons = [w[2 * g : 2 * g + 2] for g in range(3)]
+        outputs = [engine.linear(*neurons[g], *x[2 * t : 2 * t + 2], b[3 * t + g]) for t in range(4) for g in range(3)]
+        return sum((k + 1.0) * o.tanh() for k, o in enumerate(outputs))  # type: ignore[return-value]
+
+    X = RNG.normal(size=(N, 8))
+    vf = engine.vectorize(fn)
+    vf(X)
+    layers = [node.op for node in vf.program.computed if node.kind == "linear layer"]
+    assert (3, 2, 4) in [(op.neurons, op.n, op.tuples) for op in layers]  # one layer for the 4 positions
+    gradients_agree(fn, p, X)
+
+
 def test_take_exports_from_parameters_from_the_batch_and_with_a_computed_index() -> None:
     table = parameters(0.5, -1.0, 2.0, 0.1)
 

@@ -602,7 +602,7 @@ def export(
     who: str,
 ) -> Exported:
     """The Program as an `Exported` module whose parameters are exactly the Values of `parameters`."""
-    chosen = _checked_parameters(parameters, program, who)
+    chosen = _checked_parameters(parameters, program, recording, who)
     builder = _Builder(program, recording, names, set(chosen))
     name = re.sub(r"\W", "_", getattr(fn, "__name__", "") or "program")
     graph_module = torch.fx.GraphModule(builder.root, builder.graph, class_name=name)
@@ -610,14 +610,16 @@ def export(
     return Exported(graph_module, Arguments(builder.arguments, who), Source(fn, who, trainable))
 
 
-def _checked_parameters(parameters: Iterable[Value], program: Program, who: str) -> list[Value]:
-    """The Values given as parameters: each a leaf the program reads, each once; TypeError or ValueError naming one."""
+def _checked_parameters(parameters: Iterable[Value], program: Program, recording: Recording, who: str) -> list[Value]:
+    """The Values given as parameters: each a leaf fn reads, each once; TypeError or ValueError naming one."""
     if isinstance(parameters, Value) or not isinstance(parameters, Iterable):
         raise TypeError(
             f"{who}.to_torch: parameters must be a list of Values (model.parameters()), got {type(parameters).__name__}"
         )
     chosen = list(parameters)
-    read = set(program.shared)
+    # The program's shared leaves that fn reads: not the constants vectorize adds when it rewrites sums
+    # (engine/batch/sums.py), which no caller holds.
+    read = set(program.shared) & set(recording.shared)
     seen: set[Value] = set()
     for k, p in enumerate(chosen):
         if not isinstance(p, Value):

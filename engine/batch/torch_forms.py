@@ -105,8 +105,9 @@ class Columns(torch.nn.Module):
 class Layer(torch.nn.Module):
     """G neurons that read the same n inputs, applied to T tuples of inputs: `linear_layer` in torch.
 
-    weight (G, n) (or its G n entries), inputs (B, n T) input by input and, within an input, tuple by tuple,
-    bias (G T,) neuron by neuron and, within a neuron, tuple by tuple -> (B, G T) in the bias's order.
+    weight (G, n) (or its G n entries), inputs (B, T n) tuple by tuple and, within a tuple, input by input,
+    bias (T G,) tuple by tuple and, within a tuple, neuron by neuron, or one number -> (B, T G) in the bias's
+    order: column t G + g is neuron g applied to tuple t, as vectorize's `Layer` orders its rows.
     """
 
     def __init__(self, neurons: int, inputs: int, tuples: int) -> None:
@@ -122,9 +123,9 @@ class Layer(torch.nn.Module):
         bias = bias.reshape(-1)  # parameters or constants, the same for every sample; one number for a constant bias
         if self.tuples == 1:
             return torch.nn.functional.linear(x, weight, bias.expand(self.neurons))
-        tuples = x.reshape(-1, self.inputs, self.tuples).transpose(1, 2)  # (B, T, n)
+        tuples = x.reshape(-1, self.tuples, self.inputs)  # (B, T, n)
         out = torch.nn.functional.linear(tuples, weight)  # (B, T, G)
-        return out.transpose(1, 2).reshape(-1, self.neurons * self.tuples) + bias
+        return out.reshape(-1, self.tuples * self.neurons) + bias
 
 
 class Contraction(torch.nn.Module):
@@ -152,11 +153,12 @@ class PaddedContraction(torch.nn.Module):
     """The dot products of a Contraction that are nodes, each of its own terms: out (B, M) for the M pairs.
 
     Read as `Contraction` reads them; pair m is weight vector (blocks[m], firsts[m]) and input vector (blocks[m],
-    seconds[m]), its first terms[m] terms, and row rows[m] of every pair (`Pairs`). As vectorize decides
-    (`linear_pairs`, `linear_pairs_exact`): while the operands (and backward, the gradient) are finite, a
-    padding zero meets finite numbers only, and every pair of each block is one matrix product, the nodes'
-    rows picked from it; else each node is computed from its own terms only, so an inf or a nan beyond a
-    node's terms stays out of it.
+    seconds[m]), its first terms[m] terms, and row rows[m] of every pair (`Pairs`). While the operands (and
+    backward, the gradient) are finite, a padding zero meets finite numbers only, and every pair of each block
+    is one matrix product, the nodes' rows picked from it; else each node is computed from its own terms only,
+    so an inf or a nan beyond a node's terms stays out of it (`linear_pairs`, `linear_pairs_exact`).
+    vectorize decides on its product instead (a row not finite): an operand that is not finite leaves such a
+    row, and where only the product overflows, both forms give the nodes the same numbers.
     """
 
     weight_columns: torch.Tensor
@@ -221,7 +223,8 @@ class _PaddedPairs(torch.autograd.Function):
 
 
 class LogSumExp(torch.nn.Module):
-    """M logsumexps of k inputs each: inputs (B, k M) input by input -> (B, M) (`logsumexp_stacked` in torch)."""
+    """M logsumexps of k inputs each: inputs (B, M k) logsumexp by logsumexp -> (B, M) (`logsumexp_stacked` in
+    torch, with vectorize's `Stacked` layout: column m k + i is input i of logsumexp m)."""
 
     def __init__(self, count: int, members: int) -> None:
         super().__init__()
@@ -231,7 +234,7 @@ class LogSumExp(torch.nn.Module):
         return f"{_count(self.members, 'logsumexp')} of {_count(self.count, 'input')}"
 
     def forward(self, inputs: torch.Tensor) -> torch.Tensor:
-        return torch.logsumexp(inputs.reshape(-1, self.count, self.members), dim=1)
+        return torch.logsumexp(inputs.reshape(-1, self.members, self.count), dim=2)
 
 
 class Take(torch.nn.Module):
