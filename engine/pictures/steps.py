@@ -59,7 +59,7 @@ from typing import Any
 from engine.core.backprop import backward_pass, data_of, topological_order
 from engine.core.value import Value
 from engine.derivatives.forward import forward_tangents
-from engine.pictures.naming import computing_order, format_number, node_names
+from engine.pictures.naming import check_wrt, computing_order, format_number, node_names
 from engine.pictures.size import DEFAULT_MAX_NODES, check_size
 
 __all__ = [
@@ -156,21 +156,6 @@ def tangent_steps(root: Value, wrt: Value) -> list[TangentStep]:
 
     tangents = forward_tangents(order, {wrt: 1.0}, record)
     return [TangentStep(v, tangents[v], terms.get(v, ())) for v in order]
-
-
-def check_wrt(order: Sequence[Value], wrt: Any, caller: str) -> None:
-    """A clear error unless `wrt` is a leaf of the graph `order`: forward mode's direction starts at the leaves."""
-    if not isinstance(wrt, Value):
-        raise TypeError(
-            f"{caller}: wrt must be a Value, a leaf of the graph (an input or a parameter), got {type(wrt).__name__}"
-        )
-    if wrt not in set(order):
-        raise ValueError(f"{caller}: wrt is not in the graph: {wrt.describe()}")
-    if wrt.op is not None:
-        raise ValueError(
-            f"{caller}: wrt must be a leaf of the graph (an input or a parameter), where forward mode's direction "
-            f"starts; {node_names(order)[wrt]} is made by {wrt.op.name}"
-        )
 
 
 def final_gradients(root: Value, steps: Sequence[Step]) -> dict[Value, float]:
