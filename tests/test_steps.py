@@ -576,6 +576,8 @@ def test_the_seed_networks_forward_transcript_gives_dL_dw1_as_the_backward_pass_
     assert forward.startswith("forward mode: dL/dw1 = -0.1206 in 1 sweep") and "8 sweeps, one per leaf" in forward
     assert reverse.startswith("reverse mode: dL/d(leaf) for all 8 leaves in 1 backward sweep")
     assert [line.removeprefix("    ") for line in note] == p["w1"].note.splitlines()  # the seed's formula for w1
+    readme = (Path(__file__).resolve().parents[1] / "README.md").read_text(encoding="utf-8")
+    assert f"one sweep reaches the same dL/dw1 = {format_number(p['w1'].grad)}" in readme  # its word on forward mode
 
 
 def test_forward_transcript_of_x_times_x_and_of_values_forward_mode_skips() -> None:
