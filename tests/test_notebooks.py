@@ -88,6 +88,15 @@ def test_the_tutorial_ends_with_forward_or_reverse_before_where_next() -> None:
     assert "one backward pass" in text and "one sweep per parameter" in text  # why training runs in reverse
 
 
+def test_where_next_links_the_pages_the_readme_moved_to_docs() -> None:
+    (cell,) = tutorial_sections()["Where next"]
+    links = re.findall(r"\]\(([^)]+)\)", "".join(cell["source"]))
+    assert links == ["../docs/pictures.md", "../docs/vectorize.md", "../docs/api.md", "../docs/seed-errata.md"]
+    for link in links:
+        assert (NOTEBOOKS / link).is_file(), link  # relative to the notebook, as Jupyter opens them
+    assert "README's sections" not in "".join(cell["source"])
+
+
 def kernel_of_this_interpreter(directory: Path) -> Any:
     """A Jupyter kernel manager whose kernel is `sys.executable` (the venv's Python), from a spec in `directory`."""
     kernelspec = import_optional("jupyter_client.kernelspec", ".venv/bin/pip install -e '.[dev]' (nbclient)")
