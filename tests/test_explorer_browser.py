@@ -582,6 +582,7 @@ def widest_step(root: Value) -> int:
 # The demo's pages, by the names the tests use, each made once (the 2-16-16-1 MLP takes Graphviz seconds).
 DEMO_PAGES = {
     "seed_network": "seed_network_explorer.html",
+    "seed_network_forward_mode": "seed_network_forward_mode_explorer.html",  # a wider box: data, d/dw1, grad
     "mlp_2_3_1": "mlp_2_3_1_explorer.html",
     "mlp_2_16_16_1": "mlp_2_16_16_1_explorer.html",
 }
