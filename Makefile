@@ -42,22 +42,17 @@ graphviz:
 browser:
 	@sh .ci/install-chromium
 
-# `make notebook`: JupyterLab, installed into .venv by this target only, opened on the tutorial. Its kernel is
-# .venv's Python, so the notebook runs this checkout's engine and nn. JUPYTER_ARGS passes options, e.g.
-# `make notebook JUPYTER_ARGS=--no-browser` on a machine without a screen. (Jupyter refuses to run as root
-# unless told to, as in a container: then this target tells it.)
-JUPYTER_STAMP := $(VENV)/.installed-jupyter
-JUPYTER_ARGS  ?=
-AS_ROOT       := $(if $(filter 0,$(shell id -u)),--allow-root)
+# `make notebook`: JupyterLab opened on the tutorial (the dev extra brings it, so `make setup` installs it with
+# the rest). Its kernel is .venv's Python, so the notebook runs this checkout's engine and nn. JUPYTER_ARGS
+# passes options, e.g. `make notebook JUPYTER_ARGS=--no-browser` on a machine without a screen. (Jupyter
+# refuses to run as root unless told to, as in a container: then this target tells it.)
+JUPYTER_ARGS ?=
+AS_ROOT      := $(if $(filter 0,$(shell id -u)),--allow-root)
 
 # The notebooks run the core's Python source (VALUEGRAD_INTERPRETED=1, engine/build.py): its docstrings and
 # source, which the compiled core does not carry, are what help(), `?` and `??` show a learner there.
-notebook: setup graphviz $(JUPYTER_STAMP)
+notebook: setup graphviz
 	VALUEGRAD_INTERPRETED=1 $(BIN)/jupyter lab $(AS_ROOT) $(JUPYTER_ARGS) $(NOTEBOOK)
-
-$(JUPYTER_STAMP): $(STAMP)
-	$(BIN)/python -m pip install --quiet 'jupyterlab>=4'
-	@touch $@
 
 # `make bench`: valuegrad against micrograd and PyTorch, in an environment of its own.
 BENCH_VENV  := benchmarks/.venv

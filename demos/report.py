@@ -75,15 +75,18 @@ SECTIONS: list[Section] = [
         "Watch backpropagation",
         "Interactive pages: the forward pass value by value, then the backward pass one chain-rule step at a time, "
         "with the transcript of each step. Network 1.1's pages show the seed's formula (as written, and corrected) "
-        "at the steps that reach w1, b1, ..., b3. Each page opens readable and follows the steps: each step "
-        "shows its node and the inputs that fit beside it. Keys: ArrowRight / ArrowLeft step, Home / End; "
+        "at the steps that reach w1, b1, ..., b3; its forward-mode page computes each value's derivative along w1 "
+        "with the value, and says how many sweeps each mode takes. Each page opens readable and follows the steps: "
+        "each step shows its node and the inputs that fit beside it. Keys: ArrowRight / ArrowLeft step, Home / End; "
         "+ / - zoom, 0 the whole graph, 1 the natural size, i a step's inputs out of view; drag to pan.",
         (
             "seed_network_explorer.html",
+            "seed_network_forward_mode_explorer.html",
             "seed_network_elementary_explorer.html",
             "mlp_2_3_1_explorer.html",
             "mlp_2_16_16_1_explorer.html",
             "seed_network_transcript.txt",
+            "seed_network_forward_mode_transcript.txt",
         ),
         optional=("explorer_screenshot.png",),
     ),

@@ -16,7 +16,8 @@ The folders say what may change without touching what:
 - batch/: `vectorize`, one sample's graph replayed over a batch.
 
 Imports go one way: core imports nothing above it; the other folders import the core (and,
-within pictures/, the modules listed before them) and never each other.
+within pictures/, the modules listed before them) and never each other, except that pictures/
+imports derivatives/ (forward mode's sweep, which the transcript and the explorer show).
 
 engine/core may run compiled by mypyc (setup.py builds it where a C compiler is available) or from its
 Python source, the same files: `engine.COMPILED` says which, and VALUEGRAD_INTERPRETED=1 runs the source

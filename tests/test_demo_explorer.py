@@ -5,6 +5,7 @@ The pages in a browser: tests/test_explorer_browser.py.
 
 from __future__ import annotations
 
+import html
 import re
 from pathlib import Path
 
@@ -12,6 +13,7 @@ from demos import __main__ as runner
 from demos import explorer as explorer_demo
 from demos import report
 from engine import explain, topological_order
+from engine.pictures.naming import format_number
 
 # ---------------------------------------------------------------- the seed's network, as the demo builds it
 
@@ -37,10 +39,12 @@ def test_explorer_demo_writes_the_pages_and_the_transcript(dot_program: str, tmp
     written = explorer_demo.main(tmp_path)
     assert [p.name for p in written] == [
         "seed_network_explorer.html",
+        "seed_network_forward_mode_explorer.html",
         "seed_network_elementary_explorer.html",
         "mlp_2_3_1_explorer.html",
         "mlp_2_16_16_1_explorer.html",
         "seed_network_transcript.txt",
+        "seed_network_forward_mode_transcript.txt",
     ]
     seed_page = (tmp_path / "seed_network_explorer.html").read_text(encoding="utf-8")
     assert "the seed writes ∂L/∂w1" in seed_page and "corrected: ∂L/∂b1" in seed_page
@@ -51,6 +55,15 @@ def test_explorer_demo_writes_the_pages_and_the_transcript(dot_program: str, tmp
     transcript = (tmp_path / "seed_network_transcript.txt").read_text(encoding="utf-8")
     assert transcript == explain(loss) + "\n"
     assert "dL/du1 += dL/dh1 · ∂h1/∂u1" in transcript and "the seed writes ∂L/∂b1" in transcript
+    # Forward mode along w1: its transcript reaches the backward pass's dL/dw1, and so does its page.
+    loss.backward()
+    (w1,) = [v for v in topological_order(loss) if v.label == "w1"]
+    forward = (tmp_path / "seed_network_forward_mode_transcript.txt").read_text(encoding="utf-8")
+    assert forward == explain(loss, mode="forward", wrt=w1) + "\n"
+    assert f"\nforward mode: dL/dw1 = {format_number(w1.grad)} in 1 sweep" in forward
+    forward_page = html.unescape((tmp_path / "seed_network_forward_mode_explorer.html").read_text(encoding="utf-8"))
+    assert f">d/dw1 {format_number(w1.grad)}</text>" in forward_page and "reverse mode: dL/d(leaf)" in forward_page
+    assert ">d/dw1 " not in html.unescape(seed_page)  # the page without forward mode has no tangent cell
 
 
 # ---------------------------------------------------------------- the report

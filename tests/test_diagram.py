@@ -396,6 +396,47 @@ def test_legend_has_the_oval_red_and_grey_rows_only_when_the_picture_uses_them(r
         assert is_grey(font_colour(rows["grey"])) and _html_text(rows["grey"]) == "grey: grad 0"
 
 
+def test_wrt_adds_each_values_derivative_along_a_leaf_between_data_and_grad():
+    v = micrograd_expression()
+    a, b, c, f = (v[k].data for k in "abcf")
+    along_a = {"a": 1.0, "b": 0.0, "c": 0.0, "f": 0.0, "e": b, "d": b, "L": b * f}  # L = (a b + c) f, by hand
+    grads = {"a": f * b, "b": f * a, "c": f, "f": a * b + c, "e": f, "d": f, "L": 1.0}
+    dot = parse_dot(draw_dot(v["L"], wrt=v["a"]).source)
+    for name, tangent in along_a.items():
+        shown = cells(dot.named(name))
+        assert list(shown)[-3:] == ["data", "d/da", "grad"], name  # the tangent between data and grad
+        assert _html_text(shown["d/da"]) == f"d/da {tangent:.4g}", name
+        assert is_grey(font_colour(shown["d/da"])) == (tangent == 0), name  # nothing flows: grey, as a grad 0
+        assert_shows(dot, dot.named(name), v[name].data, grads[name])  # data and grad as without wrt
+    legend = dot.nodes["legend"].texts
+    assert "grey: grad 0 or d/da 0" in legend
+    assert not any("d/d" in text for node in parse_dot(draw_dot(v["L"]).source).nodes.values() for text in node.texts)
+
+
+def test_a_non_finite_tangent_is_red_with_a_red_border():
+    marked = marked_values()
+    dot = parse_dot(draw_dot(marked["total"], wrt=marked["w"]).source)
+    total = dot.named("total")  # d total/dw = x 1e10 = 1e310: inf, where its data and grad are finite
+    assert font_colour(cells(total)["d/dw"]) == "red" and "d/dw inf" in cells(total)["d/dw"]
+    assert box_attrs(total).get("color") == "red" and font_colour(cells(total)["data"]) is None
+    assert "color" not in box_attrs(parse_dot(draw_dot(marked["total"]).source).named("total"))
+
+
+@pytest.mark.parametrize(
+    "wrt, error, message",
+    [
+        ("a", TypeError, "draw_dot: wrt must be a Value"),
+        (Value(1.0), ValueError, "draw_dot: wrt is not in the graph"),
+    ],
+)
+def test_a_bad_wrt_is_refused(wrt, error, message):
+    v = micrograd_expression()
+    with pytest.raises(error, match=message):
+        draw_dot(v["L"], wrt=wrt)
+    with pytest.raises(ValueError, match="draw_dot: wrt must be a leaf of the graph .*; d is made by \\+"):
+        draw_dot(v["L"], wrt=v["d"])  # forward mode's direction starts at a leaf
+
+
 # ---------------------------------------------------------------- clusters
 
 

@@ -24,6 +24,7 @@ import nn
 from engine import Explorer, Value, backward_steps, draw_dot, explain, explore, save_diagram
 from engine.pictures.explorer import SCRIPT_PARTS, STANDALONE_ID
 from engine.pictures.naming import computing_order, format_number
+from engine.pictures.steps import tangent_steps
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -271,3 +272,66 @@ def test_page_files_are_package_data() -> None:
     assert {"page/explorer.html", "page/explorer.css"} <= set(files) and any(f.endswith(".js") for f in files)
     for name in files:
         assert any(fnmatch.fnmatch(name, pattern) for pattern in patterns), name
+
+
+# ---------------------------------------------------------------- forward mode beside the backward pass (wrt=)
+
+
+def test_forward_mode_adds_each_values_tangent_to_the_forward_pass_and_leaves_the_backward_pass() -> None:
+    root, params = seed_network_loss()
+    w1 = params["w1"]
+    order = computing_order(root)
+    plain = page_data(explore(root).html())
+    page = explore(root, wrt=w1)
+    data = page_data(page.html())
+    assert (plain["wrt"], data["wrt"]) == (None, "w1")
+    assert page.n_steps == explore(root).n_steps  # the tangents travel with the values: no step more
+    tangents = [step.tangent for step in tangent_steps(root, w1)]
+    assert [v["tangent"] for v in data["values"]] == [format_number(t) for t in tangents]
+    assert all("tangent" not in v for v in plain["values"])
+    forward, backward = data["steps"][: len(order)], data["steps"][len(order) :]
+    transcript = explain(root, mode="forward", wrt=w1).splitlines()
+    for i, (step, before) in enumerate(zip(forward, plain["steps"])):
+        assert step["tangent"] == format_number(tangents[i])
+        assert step["lines"] == [*before["lines"], step["tangentLine"]] and step["tangentLine"] == transcript[i]
+    # dL/dw1 by the forward sweep is the backward pass's, as the last forward step and the last backward step say.
+    grad = backward_gradients(root)[w1]
+    assert tangents[-1] == pytest.approx(grad, rel=1e-12) and format_number(grad) == "-0.1206"
+    sweeps, note = forward[-1]["notes"]
+    assert sweeps == transcript[len(order)] and sweeps.startswith("forward mode: dL/dw1 = -0.1206 in 1 sweep")
+    assert "dL/d(leaf) for all 8 leaves: 8 sweeps, one per leaf" in sweeps and note == f"w1: {w1.note}"
+    assert backward[:-1] == plain["steps"][len(order) : -1]  # the backward pass as without forward mode
+    *notes, reverse = backward[-1]["notes"]
+    assert {**backward[-1], "notes": notes} == plain["steps"][-1]
+    assert reverse == (
+        "reverse mode: dL/d(leaf) for all 8 leaves in 1 backward sweep; dL/dw1 = -0.1206 among them, "
+        "as forward mode's sweep gave"
+    )
+    assert "Transcript so far: forward mode along w1, then the backward pass" in page.html()
+    assert "Transcript of the backward pass so far" in explore(root).html()
+    assert page.title == "Backpropagation through L, and forward mode along w1"
+
+
+def test_forward_modes_boxes_have_a_tangent_cell_between_data_and_grad() -> None:
+    root = micrograd_expression()
+    order = computing_order(root)
+    (a,) = [v for v in order if v.label == "a"]
+    page = explore(root, wrt=a).html()
+    final = backward_gradients(root)
+    b, f = (next(v for v in order if v.label == name).data for name in "bf")
+    along_a = {"a": 1.0, "b": 0.0, "c": 0.0, "f": 0.0, "e": b, "d": b, "L": b * f}  # L = (a b + c) f, by hand
+    for i, v in enumerate(order):
+        group = page.split(f'<g id="{STANDALONE_ID}-v{i}" class="node">', 1)[1].split("</g>", 1)[0]
+        texts = [html.unescape(t) for t in re.findall(r"<text[^>]*>([^<]*)</text>", group)]
+        tangent = f"d/da {format_number(along_a[v.label])}"
+        assert texts[-3:] == [f"data {format_number(v.data)}", tangent, f"grad {format_number(final[v])}"], v.label
+
+
+def test_bad_wrt_is_named_by_explore() -> None:
+    root = micrograd_expression()
+    with pytest.raises(TypeError, match="explore: wrt must be a Value"):
+        explore(root, wrt="a")  # type: ignore[arg-type]
+    with pytest.raises(ValueError, match="explore: wrt is not in the graph"):
+        explore(root, wrt=Value(2.0))
+    with pytest.raises(ValueError, match="explore: wrt must be a leaf of the graph .*; L is made by \\*"):
+        explore(root, wrt=root)

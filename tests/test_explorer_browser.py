@@ -32,12 +32,15 @@ import numpy as np
 import pytest
 from conftest import backward_gradients, micrograd_expression, missing_tool
 
+import engine
+import nn
 from demos import diagram as diagram_demo
 from demos import explorer as explorer_demo
 from demos import report
-from engine import Explorer, Value, backward_steps, explore
+from engine import Explorer, Value, backward_steps, explain, explore
 from engine.pictures.explorer import STANDALONE_ID
-from engine.pictures.naming import computing_order, format_number
+from engine.pictures.naming import computing_order, format_number, node_names
+from engine.pictures.steps import tangent_steps
 
 REPO = Path(__file__).resolve().parents[1]
 SCREENSHOT = REPO / "out" / "explorer_screenshot.png"
@@ -291,6 +294,82 @@ def test_each_backward_step_shows_its_lines_of_the_transcript(browser: Any, tmp_
     assert current == lines
 
 
+# ---------------------------------------------------------------- forward mode beside the backward pass
+
+THREE_CELLS = """(rootId) => {
+    const root = document.getElementById(rootId);
+    const out = [];
+    for (let i = 0; ; i++) {
+        const group = root.querySelector('[id="' + rootId + '-v' + i + '"]');
+        if (!group) return out;
+        out.push(Array.from(group.querySelectorAll("text")).map((t) => t.textContent.trim()).slice(-3));
+    }
+}"""
+
+
+def expected_boxes_with_tangents(root: Value, wrt: Value, k: int) -> list[tuple[str, str, str]]:
+    """What each box shows after k steps of a page with forward mode along wrt: data, tangent and grad."""
+    order = computing_order(root)
+    title = "d/d" + node_names(order)[wrt]
+    tangents = [format_number(step.tangent) for step in tangent_steps(root, wrt)]
+    return [
+        (data, f"{title} {tangent}" if i < k else title, grad)
+        for i, ((data, grad), tangent) in enumerate(zip(expected_boxes(root, k), tangents))
+    ]
+
+
+def seed_network_function(w1: Any, b1: Any, w2: Any, b2: Any, w3: Any, b3: Any) -> Any:
+    """Network 1.1's loss at x = 0.5, y = 1, written out with Values: for engine.jvp, apart from nn's graph."""
+    h1 = (w1 * 0.5 + b1).sigmoid()
+    h2 = (w2 * h1 + b2).sigmoid()
+    return (1.0 - (w3 * h2 + b3)) ** 2
+
+
+@pytest.mark.parametrize("graph", ["seed_network", "shared_leaf"])
+def test_forward_mode_shows_each_tangent_as_the_forward_pass_reaches_it(
+    browser: Any, tmp_path: Path, graph: str
+) -> None:
+    if graph == "seed_network":
+        model = nn.SeedNetwork("sigmoid", seed=0)
+        root, wrt = model.loss(0.5, 1.0), dict(model.named_parameters())["w1"]
+    else:
+        root = shared_leaf()
+        (wrt,) = [v for v in computing_order(root) if v.label == "x"]
+    explorer = explore(root, wrt=wrt)
+    opened = open_page(browser, explorer, tmp_path)
+    order = computing_order(root)
+    transcript = explain(root, mode="forward", wrt=wrt).splitlines()
+    at = f"#{STANDALONE_ID}"
+    for k in range(explorer.n_steps + 1):
+        assert opened.counter() == f"step {k} / {explorer.n_steps}"
+        assert [tuple(cells) for cells in opened.page.evaluate(THREE_CELLS, STANDALONE_ID)] == (
+            expected_boxes_with_tangents(root, wrt, k)
+        ), k
+        if 1 <= k <= len(order):  # the forward step's Value, and its tangent line, as explain writes it
+            lines = opened.page.inner_text(f"{at} .vg-lines").splitlines()
+            assert lines[-1] == transcript[k - 1], k
+            current = opened.page.locator(f"{at} .vg-transcript .vg-line.vg-current").all_inner_texts()
+            assert current == [transcript[k - 1]], k
+        opened.page.keyboard.press("ArrowRight")
+    opened.assert_clean()
+    if graph != "seed_network":
+        return
+    # The end of the forward pass: dL/dw1 by forward mode, in one sweep, equal to engine.jvp on the network
+    # written out by hand; at the end of the backward pass, the same number by reverse mode.
+    point = [p.data for p in model.parameters()]
+    assert [name for name, _ in model.named_parameters()] == ["w1", "b1", "w2", "b2", "w3", "b3"]
+    _, dL_dw1 = engine.jvp(seed_network_function, point, [1.0, 0.0, 0.0, 0.0, 0.0, 0.0])
+    opened.page.fill(f"{at} .vg-slider", str(len(order)))
+    notes = opened.page.inner_text(f"{at} .vg-notes")
+    assert f"forward mode: dL/dw1 = {format_number(dL_dw1)} in 1 sweep" in notes and "8 sweeps, one per leaf" in notes
+    opened.page.keyboard.press("End")
+    notes = opened.page.inner_text(f"{at} .vg-notes")
+    assert f"reverse mode: dL/d(leaf) for all 8 leaves in 1 backward sweep; dL/dw1 = {format_number(dL_dw1)}" in notes
+    shown = {order[i].label: cells for i, cells in enumerate(opened.page.evaluate(THREE_CELLS, STANDALONE_ID))}
+    assert shown["L"][1] == f"d/dw1 {format_number(dL_dw1)}" and shown["w1"][2] == f"grad {format_number(dL_dw1)}"
+    assert format_number(dL_dw1) == "-0.1206"
+
+
 def test_play_reaches_the_end(browser: Any, tmp_path: Path) -> None:
     root = micrograd_expression()
     explorer = explore(root)
@@ -503,6 +582,7 @@ def widest_step(root: Value) -> int:
 # The demo's pages, by the names the tests use, each made once (the 2-16-16-1 MLP takes Graphviz seconds).
 DEMO_PAGES = {
     "seed_network": "seed_network_explorer.html",
+    "seed_network_forward_mode": "seed_network_forward_mode_explorer.html",  # a wider box: data, d/dw1, grad
     "mlp_2_3_1": "mlp_2_3_1_explorer.html",
     "mlp_2_16_16_1": "mlp_2_16_16_1_explorer.html",
 }

@@ -61,6 +61,42 @@ def test_the_tutorial_says_what_the_seed_is_where_it_first_names_it() -> None:
         assert (NOTEBOOKS / link).exists(), link  # relative to the notebook, as Jupyter opens them
 
 
+def tutorial_sections() -> dict[str, list[Any]]:
+    """The tutorial's cells by section: each `## ` heading of a markdown cell starts one (the text before: "")."""
+    notebook = json.loads(TUTORIAL.read_text(encoding="utf-8"))
+    sections: dict[str, list[Any]] = {"": []}
+    current = ""
+    for cell in notebook["cells"]:
+        source = "".join(cell["source"])
+        heading = re.search(r"^## (.+)$", source, re.M) if cell["cell_type"] == "markdown" else None
+        if heading:
+            current = heading.group(1)
+            sections[current] = []
+        sections[current].append(cell)
+    return sections
+
+
+def test_the_tutorial_ends_with_forward_or_reverse_before_where_next() -> None:
+    sections = tutorial_sections()
+    assert list(sections)[-2:] == ["8. Forward or reverse?", "Where next"]
+    code = "\n".join("".join(c["source"]) for c in sections["8. Forward or reverse?"] if c["cell_type"] == "code")
+    # forward mode written out on the tutorial's graph, jvp, the Jacobian both ways, timed, and the plot
+    for words in ('explain(vL, mode="forward", wrt=vw1)', "engine.jvp(", 'mode="forward")', 'mode="reverse")'):
+        assert words in code, words
+    assert "sizes = [1, *range(5, 101, 5)]" in code and "plt.show()" in code
+    text = "\n".join("".join(c["source"]) for c in sections["8. Forward or reverse?"] if c["cell_type"] == "markdown")
+    assert "one backward pass" in text and "one sweep per parameter" in text  # why training runs in reverse
+
+
+def test_where_next_links_the_pages_the_readme_moved_to_docs() -> None:
+    (cell,) = tutorial_sections()["Where next"]
+    links = re.findall(r"\]\(([^)]+)\)", "".join(cell["source"]))
+    assert links == ["../docs/pictures.md", "../docs/vectorize.md", "../docs/api.md", "../docs/seed-errata.md"]
+    for link in links:
+        assert (NOTEBOOKS / link).is_file(), link  # relative to the notebook, as Jupyter opens them
+    assert "README's sections" not in "".join(cell["source"])
+
+
 def kernel_of_this_interpreter(directory: Path) -> Any:
     """A Jupyter kernel manager whose kernel is `sys.executable` (the venv's Python), from a spec in `directory`."""
     kernelspec = import_optional("jupyter_client.kernelspec", ".venv/bin/pip install -e '.[dev]' (nbclient)")
@@ -129,3 +165,16 @@ def test_the_tutorial_runs_from_top_to_bottom(tmp_path: Path, dot_program: str) 
     text = printed(notebook)
     assert "dL/dw1 += dL/dw1x · ∂w1x/∂w1" in text  # explain's transcript of the hand-built graph
     assert "before the step" in text and "after" in text  # the digits step ran to its end
+    # Forward or reverse?: forward mode's dL/dw1 is the backward transcript's, the Jacobians agree both ways,
+    # the sweep's table has its rows, and the plot is drawn.
+    backward_w1 = re.search(r"^dL/dw1 \+= dL/dw1x · ∂w1x/∂w1 = .* = (\S+)$", text, re.M)
+    forward_w1 = re.search(r"^dL/dw1 = ∂L/∂e · de/dw1 = .* = (\S+)$", text, re.M)
+    assert backward_w1 and forward_w1 and forward_w1.group(1) == backward_w1.group(1)
+    assert f"forward mode: dL/dw1 = {forward_w1.group(1)} in 1 sweep" in text
+    assert len(re.findall(r"^forward sweep \d: dL/d[wb]\d = ", text, re.M)) == 6
+    agree = re.search(r"^largest difference between the forward and reverse Jacobians: (\S+)$", text, re.M)
+    assert agree and float(agree.group(1)) < 1e-12
+    for case in ("n inputs, 1 output", "1 input, m outputs"):
+        table = text.split(f"f: {case}\n", 1)[1].splitlines()[1:5]
+        assert [int(row.split()[0]) for row in table] == [1, 10, 50, 100], table
+    assert len(outputs(notebook, "image/png")) == 1  # the two costs, plotted

@@ -12,7 +12,9 @@ import math
 import random
 import re
 import struct
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import pytest
 from conftest import backward_gradients, central_differences, micrograd_expression
@@ -21,7 +23,7 @@ import engine
 import nn
 from engine import Value, backward_steps, draw_dot, explain, topological_order
 from engine.pictures.naming import computing_order, format_number, node_names
-from engine.pictures.steps import Step, final_gradients
+from engine.pictures.steps import Step, final_gradients, tangent_steps
 
 # ---------------------------------------------------------------- graphs
 
@@ -422,3 +424,219 @@ def test_non_finite_numbers_are_spelled_out() -> None:
     root = x * Value(2.0, label="two")
     root.label = "r"
     assert "dr/dtwo += dr/dr · ∂r/∂two = 1 · inf = inf" in explain(root)
+
+
+# ---------------------------------------------------------------- forward mode: tangent_steps, explain(mode="forward")
+
+
+def leaves_of(root: Value) -> list[Value]:
+    return [v for v in computing_order(root) if v.op is None]
+
+
+def replayed(root: Value) -> tuple[list[Value], Callable[..., list[Any]]]:
+    """The leaves of root's graph, and the graph as a function of them: fn(*leaves) -> every computed Value.
+
+    Each node's own operation runs again on what its inputs became, so under engine.jvp the function
+    gives forward mode's tangent of every Value of the recorded graph (and on floats, its values).
+    """
+    order = computing_order(root)
+    leaves = [v for v in order if v.op is None]
+
+    def fn(*xs: Any) -> list[Any]:
+        now: dict[Value, Any] = dict(zip(leaves, xs))
+        for v in order:
+            if v.op is not None:
+                now[v] = v.op(*[now[p] for p in v.parents])
+        return [now[v] for v in order if v.op is not None]
+
+    return leaves, fn
+
+
+def test_tangents_are_engine_jvps_for_every_value_and_every_leaf(root: Value) -> None:
+    leaves, fn = replayed(root)
+    computed = [v for v in computing_order(root) if v.op is not None]
+    point = [leaf.data for leaf in leaves]
+    for wrt in leaves:
+        steps = tangent_steps(root, wrt)
+        assert [s.value for s in steps] == computing_order(root)
+        _, expected = engine.jvp(fn, point, [float(leaf is wrt) for leaf in leaves])
+        got = {s.value: s.tangent for s in steps}
+        assert [got[v] for v in computed] == pytest.approx(expected, rel=1e-13, abs=1e-300), wrt
+        assert all(got[leaf] == float(leaf is wrt) for leaf in leaves)
+
+
+def test_the_roots_tangent_along_a_leaf_is_the_backward_gradient(root: Value) -> None:
+    grads = backward_gradients(root)
+    for wrt in leaves_of(root):
+        assert tangent_steps(root, wrt)[-1].tangent == pytest.approx(grads[wrt], rel=1e-12, abs=1e-14), wrt
+
+
+def test_tangents_match_central_finite_differences(root: Value) -> None:
+    order = computing_order(root)
+    leaves = leaves_of(root)
+
+    def values_at(wrt: Value, data: float) -> list[float]:  # every Value, the graph's forward functions on floats
+        now = {v: (data if v is wrt else v.data) for v in leaves}
+        for v in order:
+            if v.op is not None:
+                now[v] = v.op.forward(*[now[p] for p in v.parents])
+        return [now[v] for v in order]
+
+    for wrt in leaves[:4]:
+        h = 1e-6 * max(1.0, abs(wrt.data))
+        up, down = values_at(wrt, wrt.data + h), values_at(wrt, wrt.data - h)
+        numeric = [(u - d) / (2 * h) for u, d in zip(up, down)]
+        got = [s.tangent for s in tangent_steps(root, wrt)]
+        assert got == pytest.approx(numeric, rel=1e-5, abs=1e-7), wrt
+
+
+def test_terms_are_local_derivative_times_the_inputs_tangent(root: Value) -> None:
+    for wrt in leaves_of(root)[:3]:
+        tangents = {}
+        for step in tangent_steps(root, wrt):
+            if step.terms:
+                assert [t.parent for t in step.terms] == list(step.value.parents)
+                assert [t.tangent for t in step.terms] == [tangents[p] for p in step.value.parents]
+                assert step.tangent == pytest.approx(sum(t.local * t.tangent for t in step.terms), rel=1e-12)
+            elif step.value.op is not None:  # forward mode skips a Value no input of which depends on wrt
+                assert step.tangent == 0 and not any(tangents[p] for p in step.value.parents)
+            tangents[step.value] = step.tangent
+
+
+def test_tangent_steps_change_no_grad(root: Value) -> None:
+    order = topological_order(root)
+    for v in order:
+        v.grad = 0.25
+    tangent_steps(root, leaves_of(root)[0])
+    assert all(v.grad == 0.25 for v in order)
+
+
+TANGENT_LINE = re.compile(r"^d(\S+)/d(\S+) = (?:(.+) = (.+) = )?(\S+)(  \(no input of \S+ depends on \S+\))?$")
+
+
+def test_forward_transcript_has_one_line_per_value_with_the_steps_numbers(root: Value) -> None:
+    root.label = "L"
+    order = computing_order(root)
+    names = node_names(order)
+    wrt = leaves_of(root)[-1]
+    steps = tangent_steps(root, wrt)
+    lines = explain(root, mode="forward", wrt=wrt).splitlines()
+    tangent_lines, summary = lines[: len(order)], [line for line in lines[len(order) :] if not line.startswith(" ")]
+    for line, step in zip(tangent_lines, steps):
+        match = TANGENT_LINE.match(line)
+        assert match, line
+        value, direction, symbols, numbers, tangent, skipped = match.groups()
+        assert (value, direction, tangent) == (names[step.value], names[wrt], format_number(step.tangent))
+        assert (symbols is None) == (not step.terms)
+        assert (skipped is not None) == (step.value.op is not None and not step.terms)
+        if step.terms:
+            inputs, w = [names[t.parent] for t in step.terms], names[wrt]
+            assert symbols.split(" + ") == [f"∂{value}/∂{p} · d{p}/d{w}" for p in inputs]
+            products = [f"{format_number(t.local)} · {format_number(t.tangent)}" for t in step.terms]
+            assert numbers.split(" + ") == products
+    n = len(leaves_of(root))
+    leaves, sweeps = (f"all {n} leaves", f"{n} sweeps") if n > 1 else ("the 1 leaf", "1 sweep")  # x * x: one
+    assert summary == [
+        f"forward mode: dL/d{names[wrt]} = {format_number(steps[-1].tangent)} in 1 sweep (with every Value's "
+        f"d/d{names[wrt]}); dL/d(leaf) for {leaves}: {sweeps}, one per leaf",
+        f'reverse mode: dL/d(leaf) for {leaves} in 1 backward sweep (explain without mode="forward")',
+    ]
+
+
+def test_the_seed_networks_forward_transcript_gives_dL_dw1_as_the_backward_pass_does() -> None:
+    model = nn.SeedNetwork("sigmoid", seed=0)
+    p = {name: v for name, v in model.named_parameters()}
+    loss = model.loss(0.5, 1.0)
+    lines = explain(loss, mode="forward", wrt=p["w1"]).splitlines()
+    # The tangents along w1 by hand, from the parameters alone: each layer's slope times what reaches it.
+    w1, b1, w2, b2, w3, b3 = (p[n].data for n in ("w1", "b1", "w2", "b2", "w3", "b3"))
+    x, y = 0.5, 1.0
+    h1 = 1 / (1 + math.exp(-(w1 * x + b1)))
+    h2 = 1 / (1 + math.exp(-(w2 * h1 + b2)))
+    y_hat = w3 * h2 + b3
+    by_hand = {"u1": x, "h1": h1 * (1 - h1) * x}
+    by_hand["u2"] = w2 * by_hand["h1"]
+    by_hand["h2"] = h2 * (1 - h2) * by_hand["u2"]
+    by_hand["ŷ"] = w3 * by_hand["h2"]
+    by_hand["e"] = -by_hand["ŷ"]
+    by_hand["L"] = 2 * (y - y_hat) * by_hand["e"]
+    tangent_lines = {line.split("/", 1)[0][1:]: line for line in lines if re.match(r"^d\S+/dw1 = ", line)}
+    assert list(tangent_lines) == "w1 x b1 u1 h1 w2 b2 u2 h2 w3 b3 ŷ y e L".split()  # computing order
+    for name, tangent in by_hand.items():
+        assert tangent_lines[name].endswith(f" = {format_number(tangent)}"), name
+    assert tangent_lines["w1"] == "dw1/dw1 = 1" and tangent_lines["b1"] == "db1/dw1 = 0"
+    assert tangent_lines["h1"] == f"dh1/dw1 = ∂h1/∂u1 · du1/dw1 = {format_number(h1 * (1 - h1))} · 0.5 = " + (
+        format_number(by_hand["h1"])
+    )
+    # The backward pass gives the same dL/dw1: the README's transcript ends its w1 line with -0.1206.
+    loss.backward()
+    assert by_hand["L"] == pytest.approx(p["w1"].grad, rel=1e-12)
+    assert tangent_lines["L"].endswith(f" = {format_number(p['w1'].grad)}") and "-0.1206" in tangent_lines["L"]
+    forward, *note, reverse = lines[len(tangent_lines) :]
+    assert forward.startswith("forward mode: dL/dw1 = -0.1206 in 1 sweep") and "8 sweeps, one per leaf" in forward
+    assert reverse.startswith("reverse mode: dL/d(leaf) for all 8 leaves in 1 backward sweep")
+    assert [line.removeprefix("    ") for line in note] == p["w1"].note.splitlines()  # the seed's formula for w1
+    readme = (Path(__file__).resolve().parents[1] / "README.md").read_text(encoding="utf-8")
+    assert f"one sweep reaches the same dL/dw1 = {format_number(p['w1'].grad)}" in readme  # its word on forward mode
+
+
+def test_forward_transcript_of_x_times_x_and_of_values_forward_mode_skips() -> None:
+    y = square()
+    (x,) = leaves_of(y)
+    assert explain(y, mode="forward", wrt=x).splitlines()[:2] == [
+        "dx/dx = 1",
+        "dy/dx = ∂y/∂x · dx/dx + ∂y/∂x · dx/dx = 3 · 1 + 3 · 1 = 6",
+    ]
+    model = nn.SeedNetwork("sigmoid", seed=0)
+    loss = model.loss(0.5, 1.0)
+    lines = explain(loss, mode="forward", wrt=dict(model.named_parameters())["w3"]).splitlines()
+    assert "du1/dw3 = 0  (no input of u1 depends on w3)" in lines
+    assert "dh2/dw3 = 0  (no input of h2 depends on w3)" in lines
+    assert any(line.startswith("dŷ/dw3 = ∂ŷ/∂w3 · dw3/dw3 + ") for line in lines)
+
+
+def test_a_partial_that_is_not_finite_along_a_direction_not_taken_spoils_nothing() -> None:
+    x, y = Value(-2.0, label="x"), Value(3.0, label="y")
+    z = x**y  # ∂z/∂y = z log(x) is nan at x < 0; along x it is never needed
+    z.label = "z"
+    (step,) = [s for s in tangent_steps(z, x) if s.value is z]
+    assert step.tangent == 3 * (-2.0) ** 2 == engine.jvp(lambda a, b: a**b, [-2.0, 3.0], [1.0, 0.0])[1]
+    assert math.isnan(step.terms[1].local) and step.terms[1].tangent == 0
+    line = explain(z, mode="forward", wrt=x).splitlines()[2]
+    assert line == "dz/dx = ∂z/∂x · dx/dx + ∂z/∂y · dy/dx = 12 · 1 + nan · 0 = 12"
+
+
+def test_forward_transcript_uses_forward_modes_one_sweep(monkeypatch: pytest.MonkeyPatch) -> None:
+    calls = []
+    sweep = engine.pictures.steps.forward_tangents
+
+    def spy(*args: Any, **kwargs: Any) -> Any:
+        calls.append(args)
+        return sweep(*args, **kwargs)
+
+    monkeypatch.setattr(engine.pictures.steps, "forward_tangents", spy)
+    root = micrograd_expression()
+    explain(root, mode="forward", wrt=leaves_of(root)[0])
+    assert len(calls) == 1
+
+
+def test_bad_mode_or_wrt_is_named() -> None:
+    root = micrograd_expression()
+    a = leaves_of(root)[0]
+    with pytest.raises(ValueError, match="mode must be 'reverse' or 'forward', got 'sideways'"):
+        explain(root, mode="sideways")
+    with pytest.raises(ValueError, match="mode='forward' needs wrt="):
+        explain(root, mode="forward")
+    with pytest.raises(ValueError, match="wrt= is forward mode's direction; pass mode='forward'"):
+        explain(root, wrt=a)
+    with pytest.raises(TypeError, match="wrt must be a Value, a leaf of the graph.*float"):
+        explain(root, mode="forward", wrt=2.0)  # type: ignore[arg-type]
+    with pytest.raises(ValueError, match="wrt is not in the graph: w = 1.0"):
+        explain(root, mode="forward", wrt=Value(1.0, label="w"))
+    interior = next(v for v in computing_order(root) if v.op is not None)
+    with pytest.raises(ValueError, match=r"wrt must be a leaf of the graph .*; e is made by \*"):
+        explain(root, mode="forward", wrt=interior)
+    with pytest.raises(TypeError, match="tangent_steps expects a Value"):
+        tangent_steps(1.0, a)  # type: ignore[arg-type]
+    with pytest.raises(ValueError, match="explain: the graph has"):
+        explain(root, mode="forward", wrt=a, max_nodes=2)

@@ -2,5 +2,5 @@
 a picture takes), diagram (`draw_dot`), steps (`backward_steps`, `explain`), explorer (`explore`, its page in
 page/), files (`save_diagram`).
 
-Each imports only the core and the modules before it in this list.
+Each imports only the core, engine/derivatives/ (forward mode's sweep) and the modules before it in this list.
 """

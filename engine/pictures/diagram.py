@@ -5,7 +5,8 @@
     (`engine.save_diagram` writes it to a file: engine/pictures/files.py)
 
 Every Value is a box showing its label (when it has one), its data and its
-grad. The operation that produced a Value is a small oval with its name (`+`,
+grad (and, with `wrt=w1`, between them its derivative along the leaf w1 by
+forward mode, `d/dw1 ...`). The operation that produced a Value is a small oval with its name (`+`,
 `*`, `tanh`, `**2`, ...); edges run from the inputs to the oval and from the
 oval to the result. Fill colours tell the kinds of Value apart (see `KINDS`);
 nan and inf get a red border and red text, zero gradients grey text.
@@ -31,7 +32,8 @@ from typing import Any
 import graphviz
 
 from engine.core.value import Value
-from engine.pictures.naming import computing_order, format_number, op_id, value_id
+from engine.derivatives.forward import forward_tangents
+from engine.pictures.naming import check_wrt, computing_order, format_number, node_names, op_id, value_id
 from engine.pictures.size import DEFAULT_MAX_NODES, check_size
 
 __all__ = ["DEFAULT_MAX_NODES", "KINDS", "draw_dot", "render"]
@@ -67,6 +69,7 @@ def draw_dot(
     max_nodes: int = DEFAULT_MAX_NODES,
     format: str = "svg",
     grads: Mapping[Value, float] | None = None,
+    wrt: Value | None = None,
 ) -> graphviz.Digraph:
     """The computation graph that produced `root`, as a `graphviz.Digraph`.
 
@@ -83,6 +86,9 @@ def draw_dot(
     format: the Digraph's default output format for `.render()` / `.pipe()`.
     grads: the gradient to show for each Value instead of its `.grad` (the
         explorer shows the gradients of one pass); Values left out show `.grad`.
+    wrt: a leaf of the graph (an input or a parameter): each box also shows its
+        derivative along it, by forward mode (tangent 1 on wrt, 0 on the other
+        leaves), in a cell `d/dw1 ...` between data and grad.
     """
     _check_options(root, rankdir, cluster, legend)
     if grads is not None and not isinstance(grads, Mapping):
@@ -90,6 +96,10 @@ def draw_dot(
     order = computing_order(root)
     check_size(order, max_nodes, "draw_dot")
     grad_of = {v: v.grad for v in order} if grads is None else {v: grads.get(v, v.grad) for v in order}
+    tangent = None
+    if wrt is not None:
+        check_wrt(order, wrt, "draw_dot")
+        tangent = (f"d/d{node_names(order)[wrt]}", forward_tangents(order, {wrt: 1.0}))
     index = {v: i for i, v in enumerate(order)}
     if cluster is None:
         cluster = any(v.scope for v in order)
@@ -113,7 +123,8 @@ def draw_dot(
     nodes_in: dict[str, list[tuple[str, dict[str, str]]]] = {"": []}
     for i, v in enumerate(order):
         nodes = nodes_in.setdefault(scopes[v], [])
-        nodes.append((value_id(i), _value_node(v, _kind(v, root), grad_of[v])))
+        along = None if tangent is None else (tangent[0], tangent[1][v])
+        nodes.append((value_id(i), _value_node(v, _kind(v, root), grad_of[v], along)))
         if v.op is not None:
             nodes.append((op_id(i), {"label": graphviz.nohtml(v.op.name), **OP_STYLE}))
     for name, attrs in nodes_in[""]:
@@ -125,7 +136,7 @@ def draw_dot(
         if v.op is not None:
             graph.edge(op_id(i), value_id(i))
     if legend:
-        graph.node("legend", _legend(order, root, grad_of), shape="plaintext", style="")
+        graph.node("legend", _legend(order, root, grad_of, tangent), shape="plaintext", style="")
     return graph
 
 
@@ -161,20 +172,24 @@ def _kind(v: Value, root: Value) -> str:
     return "input / parameter" if v.label else "constant"
 
 
-def _value_node(v: Value, kind: str, grad: float) -> dict[str, str]:
-    """Graphviz attributes of a Value's box: an HTML-like label `name | data ... | grad ...`."""
+def _value_node(v: Value, kind: str, grad: float, tangent: tuple[str, float] | None = None) -> dict[str, str]:
+    """Graphviz attributes of a Value's box: an HTML-like label `name | data ... | grad ...`.
+
+    `tangent`, when given, is a cell between data and grad: its title (`d/dw1`) and the Value's tangent.
+    """
     cells = [f"<b>{html.escape(v.label)}</b>"] if v.label else []
-    for field, x in (("data", v.data), ("grad", grad)):
+    fields = [("data", v.data), *([] if tangent is None else [(html.escape(tangent[0]), tangent[1])]), ("grad", grad)]
+    for field, x in fields:
         text = f"{field} {format_number(x)}"
         if not math.isfinite(x):
             text = f'<font color="{BAD_TEXT}"><b>{text}</b></font>'
-        elif field == "grad" and x == 0:
+        elif field != "data" and x == 0:  # a zero gradient or tangent: nothing flows here
             text = f'<font color="{ZERO_GRAD_TEXT}">{text}</font>'
         cells.append(text)
     row = "".join(f"<td>{cell}</td>" for cell in cells)
     label = f'<<table border="0" cellborder="0" cellspacing="0" cellpadding="3" columns="*"><tr>{row}</tr></table>>'
     attrs = {"label": label, **KINDS[kind]}
-    if not (math.isfinite(v.data) and math.isfinite(grad)):
+    if not all(math.isfinite(x) for _, x in fields):
         attrs.update(NON_FINITE)
     return attrs
 
@@ -234,15 +249,22 @@ def _add_clusters(
             _add_clusters(sub, child, children, nodes_in)
 
 
-def _legend(order: list[Value], root: Value, grad_of: Mapping[Value, float]) -> str:
+def _legend(
+    order: list[Value],
+    root: Value,
+    grad_of: Mapping[Value, float],
+    tangent: tuple[str, Mapping[Value, float]] | None = None,
+) -> str:
     """An HTML-like table naming the colours and marks that this picture uses."""
+    tangent_of = {} if tangent is None else tangent[1]
     kinds = {_kind(v, root) for v in order}
     rows = [f'<td bgcolor="{style["fillcolor"]}">{kind}</td>' for kind, style in KINDS.items() if kind in kinds]
     if root.parents:
         rows.append("<td>oval: operation (+, *, tanh, ...)</td>")
-    if any(not (math.isfinite(v.data) and math.isfinite(grad_of[v])) for v in order):
+    if any(not all(map(math.isfinite, (v.data, grad_of[v], tangent_of.get(v, 0.0)))) for v in order):
         rows.append(f'<td color="{BAD_TEXT}"><font color="{BAD_TEXT}">red: nan or inf</font></td>')
-    if any(grad_of[v] == 0 for v in order):
-        rows.append(f'<td><font color="{ZERO_GRAD_TEXT}">grey: grad 0</font></td>')
+    if any(grad_of[v] == 0 for v in order) or 0 in tangent_of.values():
+        grey = "grad 0" if tangent is None else f"grad 0 or {html.escape(tangent[0])} 0"
+        rows.append(f'<td><font color="{ZERO_GRAD_TEXT}">grey: {grey}</font></td>')
     body = "".join(f"<tr>{row}</tr>" for row in ["<td><b>legend</b></td>", *rows])
     return f'<<table border="0" cellborder="1" cellspacing="0" cellpadding="3">{body}</table>>'

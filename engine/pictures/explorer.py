@@ -30,6 +30,14 @@ in page/ beside this module (package data); the script comes in four parts,
 
 The gradients shown are those of this one pass, as `backward()` leaves them
 after `zero_grad()`; no `.grad` is read or changed.
+
+`explore(root, wrt=w1)` shows forward mode beside it: each box gets a cell
+`d/dw1` between data and grad, and as the forward pass reaches a Value it
+computes its derivative along the leaf w1 too (tangent 1 on w1, 0 on the other
+leaves), with the step's line of `explain(root, mode="forward", wrt=w1)`.
+The last forward step says what that one sweep gave (dL/dw1) and how many
+sweeps every leaf's derivative takes in forward mode; the last backward step
+says what the one backward sweep gave.
 """
 
 from __future__ import annotations
@@ -46,9 +54,20 @@ from typing import Any
 
 from engine.core.value import Value
 from engine.pictures.diagram import draw_dot, render
-from engine.pictures.naming import computing_order, format_number, node_names, op_id, value_id
+from engine.pictures.naming import check_wrt, computing_order, format_number, node_names, op_id, value_id
 from engine.pictures.size import DEFAULT_MAX_NODES, check_size
-from engine.pictures.steps import backward_steps, final_gradients, gather_notes, start_line, transcript_lines
+from engine.pictures.steps import (
+    TangentStep,
+    backward_steps,
+    final_gradients,
+    forward_sweeps_line,
+    gather_notes,
+    reverse_sweeps_line,
+    start_line,
+    tangent_line,
+    tangent_steps,
+    transcript_lines,
+)
 
 __all__ = ["Explorer", "explore"]
 
@@ -79,6 +98,8 @@ script-src 'unsafe-inline'; img-src data:">
 class Explorer:
     """One forward and one backward pass through `root`'s graph as an interactive page (see `explore`).
 
+    With `wrt`, the forward pass carries each Value's derivative along that leaf too (forward mode).
+
     Jupyter shows it inline (`_repr_html_`); `html()` is the page as one
     self-contained file, which `save(path)` and `save_diagram(root, "x.html")`
     write.
@@ -94,6 +115,7 @@ class Explorer:
         cluster: bool | None = None,
         legend: bool = True,
         max_nodes: int = DEFAULT_MAX_NODES,
+        wrt: Value | None = None,
     ) -> None:
         if not isinstance(root, Value):
             raise TypeError(f"explore expects a Value (e.g. a loss), got {type(root).__name__}")
@@ -101,15 +123,22 @@ class Explorer:
             raise TypeError(f"explore: title must be a str, got {type(title).__name__}")
         order = computing_order(root)
         check_size(order, max_nodes, "explore")
+        if wrt is not None:
+            check_wrt(order, wrt, "explore")
         self.root = root
+        self.wrt = wrt
         self.notes = gather_notes(order, notes, "explore")
         self.steps = backward_steps(root)
+        self.tangent_steps = [] if wrt is None else tangent_steps(root, wrt)
         grads = final_gradients(root, self.steps)
-        graph = draw_dot(root, rankdir, cluster=cluster, legend=legend, max_nodes=max_nodes, grads=grads)
+        graph = draw_dot(root, rankdir, cluster=cluster, legend=legend, max_nodes=max_nodes, grads=grads, wrt=wrt)
         self._svg = _inline_svg(render(graph, "svg", "explore: drawing the graph"))
         name = node_names(order)
-        self.title = title if title is not None else f"Backpropagation through {name[root]}"
-        self._data = _page_data(order, name, self.steps, grads, self.notes)
+        default = f"Backpropagation through {name[root]}"
+        if wrt is not None:
+            default += f", and forward mode along {name[wrt]}"
+        self.title = title if title is not None else default
+        self._data = _page_data(order, name, self.steps, grads, self.notes, wrt, self.tangent_steps)
 
     @property
     def n_steps(self) -> int:
@@ -123,6 +152,7 @@ class Explorer:
             "title": html.escape(self.title),
             "n": str(self.n_steps),
             "lines": str(_text_lines(self._data["steps"])),
+            "transcript": html.escape(_transcript_title(self._data["wrt"])),
             "style": _template("explorer.css"),
             "svg": _group_ids(self._svg, element_id),
             "data": _script_json(self._data),
@@ -158,6 +188,7 @@ def explore(
     cluster: bool | None = None,
     legend: bool = True,
     max_nodes: int = DEFAULT_MAX_NODES,
+    wrt: Value | None = None,
 ) -> Explorer:
     """Watch backpropagation through `root`'s graph, step by step: an object Jupyter shows as a page.
 
@@ -167,8 +198,14 @@ def explore(
     title: the page's heading (default: "Backpropagation through L").
     rankdir, cluster, legend, max_nodes: as for `draw_dot`, which draws the
         picture (so Graphviz's `dot` program is needed).
+    wrt: a leaf of the graph (an input or a parameter, e.g. w1): the forward
+        pass also computes each Value's derivative along it, forward mode
+        beside the backward pass, with the lines of
+        `explain(root, mode="forward", wrt=w1)`.
     """
-    return Explorer(root, notes, title=title, rankdir=rankdir, cluster=cluster, legend=legend, max_nodes=max_nodes)
+    return Explorer(
+        root, notes, title=title, rankdir=rankdir, cluster=cluster, legend=legend, max_nodes=max_nodes, wrt=wrt
+    )
 
 
 def _page_data(
@@ -177,8 +214,13 @@ def _page_data(
     steps: list[Any],
     grads: Mapping[Value, float],
     notes: Mapping[Value, str],
+    wrt: Value | None = None,
+    tangents: list[TangentStep] | None = None,
 ) -> dict[str, Any]:
-    """What the script needs: every Value, and the page's steps (forward, then backward)."""
+    """What the script needs: every Value, and the page's steps (forward, then backward).
+
+    With `wrt`, each Value's tangent along it too, and each forward step's tangent and its transcript line.
+    """
     index = {v: i for i, v in enumerate(order)}
     root = order[-1]
     values = [
@@ -197,6 +239,8 @@ def _page_data(
         {"phase": "forward", "value": i, "title": f"Forward pass: value {i + 1} of {len(order)}", "lines": [line]}
         for i, line in enumerate(_forward_line(v, name) for v in order)
     ]
+    if wrt is not None and tangents:
+        _add_tangents(values, page_steps, order, name, wrt, tangents, notes)
     page_steps.append(
         {
             "phase": "backward",
@@ -224,12 +268,53 @@ def _page_data(
         )
     for step in page_steps:
         step.setdefault("notes", [])
+    if wrt is not None:
+        page_steps[-1]["notes"].append(
+            reverse_sweeps_line(name[root], order) + f"; d{name[root]}/d{name[wrt]} = "
+            f"{format_number(grads[wrt])} among them, as forward mode's sweep gave"
+        )
+    along = "" if wrt is None else f", each with its derivative along {name[wrt]} (forward mode)"
     return {
-        "start": f"Step 0: nothing computed yet. Next (or →) runs the forward pass, one value at a time, "
+        "start": f"Step 0: nothing computed yet. Next (or →) runs the forward pass, one value at a time{along}, "
         f"then the backward pass, one chain-rule step at a time ({len(page_steps)} steps).",
+        "wrt": None if wrt is None else name[wrt],
         "values": values,
         "steps": page_steps,
     }
+
+
+def _add_tangents(
+    values: list[dict[str, Any]],
+    page_steps: list[dict[str, Any]],
+    order: list[Value],
+    name: Mapping[Value, str],
+    wrt: Value,
+    tangents: list[TangentStep],
+    notes: Mapping[Value, str],
+) -> None:
+    """Forward mode in the forward pass: each Value's tangent along `wrt`, and the forward steps' lines for it.
+
+    The last forward step (the root's) says what the sweep gave, with wrt's note (about d(root)/d(wrt)).
+    """
+    w = name[wrt]
+    for value, step, tangent in zip(values, page_steps, tangents):
+        value["tangent"] = format_number(tangent.tangent)
+        step["tangent"] = value["tangent"]
+        step["tangentLine"] = tangent_line(tangent, name, w)
+        step["lines"].append(step["tangentLine"])
+        step["title"] += f", and its derivative along {w}"
+    root = order[-1]
+    last = page_steps[len(order) - 1]
+    last["notes"] = [forward_sweeps_line(name[root], w, tangents[-1].tangent, order)]
+    if wrt in notes:
+        last["notes"].append(f"{w}: {notes[wrt]}")
+
+
+def _transcript_title(wrt: str | None) -> str:
+    """The heading of the page's transcript: the backward pass's lines, after forward mode's when there are some."""
+    if wrt is None:
+        return "Transcript of the backward pass so far"
+    return f"Transcript so far: forward mode along {wrt}, then the backward pass"
 
 
 def _text_lines(steps: list[dict[str, Any]]) -> int:

@@ -10,12 +10,16 @@ w1, x, b1, u1, h1, then w2, b2, u2, ...
 Names come from a Value's position in that order: `v0`, `v1`, ... for Values and `op<i>` for the
 operation that made `v<i>`. A transcript calls a Value by its label when no other Value of the graph
 has the same one, else by its node name. Numbers have 4 significant digits.
+
+Forward mode's pictures follow one leaf, `wrt` (an input or a parameter): `check_wrt` says when a
+Value cannot be that leaf, in the graph's names.
 """
 
 from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Sequence
+from typing import Any
 
 from engine.core.backprop import topological_order
 from engine.core.value import Value
@@ -60,3 +64,18 @@ def node_names(order: Sequence[Value]) -> dict[Value, str]:
 def format_number(x: float) -> str:
     """4 significant digits, as every picture shows a number; nan, inf and -inf spelled out."""
     return "0" if x == 0 else f"{x:.4g}"
+
+
+def check_wrt(order: Sequence[Value], wrt: Any, caller: str) -> None:
+    """A clear error unless `wrt` is a leaf of the graph `order`: forward mode's direction starts at the leaves."""
+    if not isinstance(wrt, Value):
+        raise TypeError(
+            f"{caller}: wrt must be a Value, a leaf of the graph (an input or a parameter), got {type(wrt).__name__}"
+        )
+    if wrt not in set(order):
+        raise ValueError(f"{caller}: wrt is not in the graph: {wrt.describe()}")
+    if wrt.op is not None:
+        raise ValueError(
+            f"{caller}: wrt must be a leaf of the graph (an input or a parameter), where forward mode's direction "
+            f"starts; {node_names(order)[wrt]} is made by {wrt.op.name}"
+        )

@@ -1,9 +1,10 @@
 /* valuegrad's backpropagation explorer, part 2 of 4: drawing a step.
 
    stepDrawing(page) returns draw(k), which shows the state after the first k steps (part 1's stateAfter): each
-   box's data and grad text as they are then, the highlights (orange: the Value whose step it is, with its
+   box's data and grad text (and tangent, with forward mode) as they are then, the highlights (orange: the Value whose step it is, with its
    operation and edges; green: its inputs; red text: a number the step has just changed; faded: not computed
-   yet), the step's title, lines and notes, and the transcript of the backward pass up to the step (scrolled to
+   yet), the step's title, lines and notes, and the transcript up to the step (forward mode's tangent
+   lines, when the page has them, then the backward pass) (scrolled to
    the step's lines by showCurrentLine, once the page is laid out). targets(k)
    gives the SVG groups of step k's Value and its operation (node) and of its inputs: what part 3 keeps in view. */
 
@@ -13,11 +14,12 @@ function stepDrawing(page) {
   const notes = page.part("notes");
   const transcript = page.part("transcript");
 
-  // The transcript: every line of the backward pass, each tagged with its step, shown up to the current step.
+  // The transcript: every line of the backward pass (after forward mode's tangent lines, when the page has
+  // them), each tagged with its step, shown up to the current step.
   const transcriptLines = [];
   page.steps.forEach((step, index) => {
-    if (step.phase !== "backward") return;
-    for (const text of step.lines) {
+    const texts = step.phase === "backward" ? step.lines : step.tangentLine !== undefined ? [step.tangentLine] : [];
+    for (const text of texts) {
       const line = document.createElement("div");
       line.className = "vg-line";
       line.textContent = text;
@@ -63,6 +65,10 @@ function stepDrawing(page) {
     page.values.forEach((value, i) => {
       const box = page.boxes[i];
       setText(box.dataText, "data " + (computed[i] ? value.data : ""), state.changedData.has(i));
+      if (box.tangentText) {
+        const tangent = state.tangents[i];
+        setText(box.tangentText, page.tangentTitle + " " + (tangent === null ? "" : tangent), state.changedData.has(i));
+      }
       setText(box.gradText, "grad " + (grads[i] === null ? "" : grads[i]), state.changedGrads.has(i));
       const isCurrent = step !== null && step.value === i;
       mark(box.group, "vg-pending", !computed[i]);
