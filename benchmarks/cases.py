@@ -261,7 +261,7 @@ CASES: list[Case] = [
           _microgpt("vectorize-elementary"), "vectorize on the fused demo model", _microgpt("vectorize"),
           faster(0.8, "the throughput"), short="fused"),
     # issue 25: the vectorized model exported to PyTorch (engine.vectorize(fn).to_torch), against vectorize on the
-    # same batches, one thread; skipped, with the reason, until the export exists (or where torch.compile fails)
+    # same batches, one thread, reported; the compiled one is skipped, with the reason, where torch.compile fails
     _against("export-float64", "exported to PyTorch (to_torch), float64", 256, faster(None, "as fast")),
     _against("export-float64", "exported to PyTorch (to_torch), float64", 32, faster(None, "as fast")),
     _against("export-float32", "exported to PyTorch (to_torch), float32", 256, faster(None, "as fast")),
