@@ -445,7 +445,10 @@ class Contraction(BatchedOp):
         if self.pairs is not None and (exact or (exact is None and not finite(weights, inputs)) or not finite(g)):
             d_weights, d_inputs, d_bias = linear_pairs_exact_rule(g, out, weights, inputs, bias, self.pairs)
         else:
-            d_weights, d_inputs, d_bias = linear_pairs_rule(g, out, weights, inputs, bias)
+            width = g.shape[-1]
+            into = (self.buffers.get("weights", (*weights.shape[:3], width)),
+                    self.buffers.get("inputs", (*inputs.shape[:3], width)))  # fmt: skip
+            d_weights, d_inputs, d_bias = linear_pairs_rule(g, out, weights, inputs, bias, into)
         self.weights.scatter(d_weights.reshape(self.weights.count, -1), parents, totals)
         self.inputs.scatter(d_inputs.reshape(self.inputs.count, -1), parents, totals)
         self.bias.scatter(d_bias, parents, totals)

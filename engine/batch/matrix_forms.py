@@ -136,12 +136,15 @@ def linear_pairs(weights: Any, inputs: Any, bias: Any, out: Any = None) -> Any:
     return product
 
 
-def linear_pairs_rule(g: Any, out: Any, weights: Any, inputs: Any, bias: Any) -> tuple[Any, Any, Any]:
+def linear_pairs_rule(
+    g: Any, out: Any, weights: Any, inputs: Any, bias: Any, into: Any = (None, None)
+) -> tuple[Any, Any, Any]:
     """`_linear_rule` for `linear_pairs`: weight i of a vector gets g x_i summed over the pairs that read it, input
-    i gets g w_i likewise, a bias gets g."""
+    i gets g w_i likewise, a bias gets g. `into`: arrays to write the weights' and the inputs' gradients into."""
     blocks, count, _, width = weights.shape[0], weights.shape[1], inputs.shape[1], g.shape[-1]
     g_pairs = g.reshape(blocks, count, inputs.shape[1], width)
-    return np.einsum("cabn,cbin->cain", g_pairs, inputs), np.einsum("cabn,cain->cbin", g_pairs, weights), g
+    d_weights = np.einsum("cabn,cbin->cain", g_pairs, inputs, out=into[0])
+    return d_weights, np.einsum("cabn,cain->cbin", g_pairs, weights, out=into[1]), g
 
 
 def linear_pairs_exact(weights: Any, inputs: Any, bias: Any, pairs: Pairs) -> Any:
